@@ -1,0 +1,1 @@
+"""The event store, the HTTP API and the clinician's web pages."""

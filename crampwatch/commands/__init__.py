@@ -1,0 +1,1 @@
+"""One module per `crampwatch` subcommand; each exposes ``register(subparsers)``."""

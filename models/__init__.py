@@ -1,0 +1,1 @@
+"""The tonic / clonic / not-a-cramp classifier, its training and its shipped model files."""
