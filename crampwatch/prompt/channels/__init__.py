@@ -1,0 +1,1 @@
+"""Prompt channels, each a small plug-in with one interface (:class:`~.base.PromptChannel`)."""
