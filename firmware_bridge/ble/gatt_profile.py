@@ -1,0 +1,26 @@
+"""The band's GATT profile: service and characteristic UUIDs, advertised name (docs/protocol.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Project UUIDs: one random 128-bit base, the 16-bit field at octets 2-3 numbers the
+# service (0x0001) and its characteristics (0x0002..), as Nordic's UART service does.
+SERVICE_UUID = "c7a40001-5b2e-4e8c-9a51-7f3d2e6b1c90"
+DATA_CHAR_UUID = "c7a40002-5b2e-4e8c-9a51-7f3d2e6b1c90"  # notify: one data/status packet each
+CONTROL_CHAR_UUID = "c7a40003-5b2e-4e8c-9a51-7f3d2e6b1c90"  # write commands, indicate acks
+DESCRIPTOR_CHAR_UUID = "c7a40004-5b2e-4e8c-9a51-7f3d2e6b1c90"  # read: device descriptor
+
+# Bands advertise a local name starting with this prefix, e.g. "CWB-1A2B": 8 bytes, so the
+# name fits the legacy advertisement next to the 128-bit service UUID.
+NAME_PREFIX = "CWB-"
+
+
+@dataclass(frozen=True)
+class GattProfile:
+    """UUIDs a band exposes; the defaults are the project's, tests may use others."""
+
+    service_uuid: str = SERVICE_UUID
+    data_uuid: str = DATA_CHAR_UUID
+    control_uuid: str = CONTROL_CHAR_UUID
+    descriptor_uuid: str = DESCRIPTOR_CHAR_UUID
