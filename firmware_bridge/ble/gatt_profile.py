@@ -11,9 +11,8 @@ DATA_CHAR_UUID = "c7a40002-5b2e-4e8c-9a51-7f3d2e6b1c90"  # notify: one data/stat
 CONTROL_CHAR_UUID = "c7a40003-5b2e-4e8c-9a51-7f3d2e6b1c90"  # write commands, indicate acks
 DESCRIPTOR_CHAR_UUID = "c7a40004-5b2e-4e8c-9a51-7f3d2e6b1c90"  # read: device descriptor
 
-# Bands advertise a local name starting with this prefix, e.g. "CWB-1A2B": 8 bytes, so the
-# name fits the legacy advertisement next to the 128-bit service UUID.
-NAME_PREFIX = "CWB-"
+# Bands advertise a local name starting with this prefix, e.g. "CrampBand-1A2B".
+NAME_PREFIX = "CrampBand"
 
 
 @dataclass(frozen=True)

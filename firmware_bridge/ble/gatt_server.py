@@ -114,8 +114,7 @@ class BandGattServer:
 
         A legacy advertisement holds 31 bytes: flags (3) and the 128-bit service UUID
         (18) leave 8 bytes of name. A longer name is advertised shortened and given in
-        full in the scan response (bumble's virtual controller does not answer scan
-        requests, so on a VirtualAir only names of up to 8 bytes are seen whole).
+        full in the scan response, which active scanners (bleak's default) receive.
         """
         name = self.name.encode("utf-8")
         fits = len(name) <= MAX_ADVERTISED_NAME_BYTES

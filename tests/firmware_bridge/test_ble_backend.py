@@ -25,16 +25,16 @@ async def _band(air: VirtualAir, name: str, commands: list[bytes]) -> BandGattSe
 def test_scanner_finds_band_by_name_and_by_service_uuid_among_other_devices() -> None:
     async def scenario() -> None:
         air = VirtualAir()
-        await _band(air, "CWB-0001", [])
-        await _band(air, "CWB-0002", [])
+        await _band(air, "CrampBand-0001", [])
+        await _band(air, "CrampBand-0002", [])
         stranger = air.new_device("Kettle")
         await stranger.power_on()
         await stranger.start_advertising(advertising_interval_min=100.0)
 
         by_name = await BleakScanner.find_device_by_name(
-            "CWB-0002", timeout=5.0, backend=BumbleBleakScanner, air=air
+            "CrampBand-0002", timeout=5.0, backend=BumbleBleakScanner, air=air
         )
-        assert by_name is not None and by_name.name == "CWB-0002"
+        assert by_name is not None and by_name.name == "CrampBand-0002"
 
         found = await BleakScanner.discover(
             timeout=0.5,
@@ -44,7 +44,7 @@ def test_scanner_finds_band_by_name_and_by_service_uuid_among_other_devices() ->
             air=air,
         )
         names = sorted(adv.local_name for _device, adv in found.values())
-        assert names == ["CWB-0001", "CWB-0002"]  # the kettle has no band service
+        assert names == ["CrampBand-0001", "CrampBand-0002"]  # the kettle has no band service
         for _device, adv in found.values():
             assert adv.service_uuids == [gatt_profile.SERVICE_UUID]
 
@@ -55,9 +55,9 @@ def test_client_connects_negotiates_mtu_reads_writes_and_receives_notifications(
     async def scenario() -> None:
         air = VirtualAir()
         commands: list[bytes] = []
-        band = await _band(air, "CWB-0001", commands)
+        band = await _band(air, "CrampBand-0001", commands)
         device = await BleakScanner.find_device_by_name(
-            "CWB-0001", timeout=5.0, backend=BumbleBleakScanner, air=air
+            "CrampBand-0001", timeout=5.0, backend=BumbleBleakScanner, air=air
         )
         assert device is not None
         received: list[bytes] = []
@@ -96,9 +96,9 @@ def test_client_connects_negotiates_mtu_reads_writes_and_receives_notifications(
 def test_band_dropping_the_link_calls_disconnected_callback_and_band_advertises_again() -> None:
     async def scenario() -> None:
         air = VirtualAir()
-        band = await _band(air, "CWB-0001", [])
+        band = await _band(air, "CrampBand-0001", [])
         device = await BleakScanner.find_device_by_name(
-            "CWB-0001", timeout=5.0, backend=BumbleBleakScanner, air=air
+            "CrampBand-0001", timeout=5.0, backend=BumbleBleakScanner, air=air
         )
         assert device is not None
         dropped = asyncio.Event()
@@ -115,7 +115,7 @@ def test_band_dropping_the_link_calls_disconnected_callback_and_band_advertises_
 
         # A clean disconnect we asked for is not reported as a drop.
         again = await BleakScanner.find_device_by_name(
-            "CWB-0001", timeout=5.0, backend=BumbleBleakScanner, air=air
+            "CrampBand-0001", timeout=5.0, backend=BumbleBleakScanner, air=air
         )
         assert again is not None
         dropped.clear()
