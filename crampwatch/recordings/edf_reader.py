@@ -1,0 +1,289 @@
+"""EDF and EDF+ recordings read as a stream of SampleBlocks in uV and g, chunk by chunk.
+
+A night is never held in memory: :meth:`EdfRecording.blocks` reads ``chunk_s``
+seconds of every selected signal at a time and yields one EMG block then one
+accelerometer block per chunk, so the two groups arrive interleaved in time order
+as they would from a band. Signals may have different sample rates; EMG channels
+must share one rate, and so must the three accelerometer axes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyedflib
+
+from crampwatch.errors import UserError
+from crampwatch.recordings.channels import (
+    ChannelSelectionError,
+    acc_axis,
+    select_channels,
+)
+from crampwatch.recordings.units import UnitError, scale_to_group_unit
+from sensor.records import SampleBlock, SignalGroup
+
+log = logging.getLogger(__name__)
+
+# DOMAIN.md "Signals": hobby boards give 250-1000 Hz; below 250 Hz the EMG band
+# (20-450 Hz) is mostly above Nyquist and a cramp cannot be told from movement.
+MIN_EMG_RATE_HZ = 250.0
+# DOMAIN.md "Signals": band-pass 20-450 Hz wants >= 1 kHz sampling; the upper corner
+# is held at <= 0.45 fs below that.
+FULL_BAND_EMG_RATE_HZ = 1000.0
+BAND_UPPER_CORNER_HZ = 450.0
+# Chunk length for streaming: large enough that per-call overhead is negligible,
+# small enough that a 16-channel 2 kHz chunk stays a few MB.
+DEFAULT_CHUNK_S = 10.0
+
+
+class RecordingError(UserError):
+    """A recording cannot be read as asked: what was wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One EDF+ annotation: onset and duration in seconds from the recording start."""
+
+    onset_s: float
+    duration_s: float  # 0 when the file gave none
+    text: str
+
+
+@dataclass(frozen=True)
+class SignalHeader:
+    """One selected signal as the file describes it, with its factor to uV or g."""
+
+    index: int
+    label: str
+    fs_hz: float
+    n_samples: int
+    dimension: str
+    to_group_unit: float
+    physical_min: float
+    physical_max: float
+
+
+class EdfRecording:
+    """An open EDF/EDF+ file with its leg EMG and accelerometer signals chosen.
+
+    Use as a context manager. ``emg_labels``/``acc_labels`` override the automatic
+    choice by label (see :mod:`crampwatch.recordings.channels`).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        emg_labels: Sequence[str] | None = None,
+        acc_labels: Sequence[str] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise RecordingError(f"{self.path}: no such file")
+        self._check_complete()
+        try:
+            self._reader = pyedflib.EdfReader(str(self.path))
+        except OSError as exc:
+            raise RecordingError(
+                f"{self.path}: not a readable EDF/EDF+ file ({exc}); it may be truncated or "
+                "damaged: check its size against the header, or re-export it"
+            ) from None
+        try:
+            labels = [label.strip() for label in self._reader.getSignalLabels()]
+            try:
+                selection = select_channels(labels, emg_labels, acc_labels)
+            except ChannelSelectionError as exc:
+                raise RecordingError(f"{self.path}: {exc}") from None
+            if not selection.acc and not acc_labels:
+                partial = [label for label in labels if acc_axis(label)]
+                if partial:
+                    log.warning(
+                        "%s: accelerometer incomplete (found %s, need X, Y and Z): "
+                        "reading without posture and motion",
+                        self.path,
+                        partial,
+                    )
+            self.emg = self._headers(selection.emg, SignalGroup.EMG)
+            self.acc = self._headers(selection.acc, SignalGroup.ACC)
+            self.emg_fs_hz = self._common_rate(self.emg, "EMG")
+            self.acc_fs_hz = self._common_rate(self.acc, "accelerometer") if self.acc else None
+            self._check_emg_rate()
+        except BaseException:
+            self._reader.close()
+            raise
+
+    # -- header ------------------------------------------------------------------
+
+    def _check_complete(self) -> None:
+        """Raise when the file holds fewer data records than its header promises."""
+        # Read the raw header: the annotation signal counts in the record size, and
+        # edflib does not report it among the signals.
+        with open(self.path, "rb") as fh:
+            raw = fh.read(256)
+            try:
+                header_bytes = int(raw[184:192].decode("ascii").strip())
+                n_records = int(raw[236:244].decode("ascii").strip())
+                n_signals = int(raw[252:256].decode("ascii").strip())
+                fh.seek(256 + n_signals * 216)
+                spr = fh.read(n_signals * 8).decode("ascii")
+                samples_per_record = [int(spr[8 * i : 8 * i + 8]) for i in range(n_signals)]
+            except (ValueError, UnicodeDecodeError):
+                raise RecordingError(
+                    f"{self.path}: the EDF header is damaged (unreadable field); re-export the file"
+                ) from None
+        # EDF stores 2 bytes per sample, BDF 3.
+        bytes_per_sample = 3 if raw[:1] == b"\xff" else 2
+        record_bytes = bytes_per_sample * sum(samples_per_record)
+        expected = header_bytes + n_records * record_bytes
+        actual = self.path.stat().st_size
+        if actual < expected:
+            raise RecordingError(
+                f"{self.path}: truncated: the header promises {n_records} data records "
+                f"({expected} bytes) but the file has {actual} bytes; the recording was cut "
+                "short (copy again, or repair the header's record count with EDFbrowser)"
+            )
+
+    def _headers(self, indices: Sequence[int], group: SignalGroup) -> tuple[SignalHeader, ...]:
+        headers = []
+        n_samples = self._reader.getNSamples()
+        for index in indices:
+            label = self._reader.getLabel(index).strip()
+            dimension = self._reader.getPhysicalDimension(index).strip()
+            try:
+                factor = scale_to_group_unit(dimension, group, label)
+            except UnitError as exc:
+                raise RecordingError(f"{self.path}: {exc}") from None
+            headers.append(
+                SignalHeader(
+                    index=index,
+                    label=label,
+                    fs_hz=float(self._reader.getSampleFrequency(index)),
+                    n_samples=int(n_samples[index]),
+                    dimension=dimension,
+                    to_group_unit=factor,
+                    physical_min=float(self._reader.getPhysicalMinimum(index)) * factor,
+                    physical_max=float(self._reader.getPhysicalMaximum(index)) * factor,
+                )
+            )
+        return tuple(headers)
+
+    def _common_rate(self, headers: Sequence[SignalHeader], what: str) -> float:
+        rates = {h.fs_hz for h in headers}
+        if len(rates) > 1:
+            listing = ", ".join(f"{h.label!r} at {h.fs_hz:g} Hz" for h in headers)
+            raise RecordingError(
+                f"{self.path}: the {what} channels have different sample rates ({listing}); "
+                "choose channels that share one rate (replay --emg / --acc)"
+            )
+        return rates.pop()
+
+    def _check_emg_rate(self) -> None:
+        fs = self.emg_fs_hz
+        if fs < MIN_EMG_RATE_HZ:
+            raise RecordingError(
+                f"{self.path}: EMG sampled at {fs:g} Hz; at least {MIN_EMG_RATE_HZ:g} Hz is "
+                "needed to see muscle activity (surface EMG lies at 20-450 Hz)"
+            )
+        if fs < FULL_BAND_EMG_RATE_HZ:
+            log.warning(
+                "%s: EMG sampled at %g Hz, too low for the %g Hz upper band-pass corner; the "
+                "band is cut at %.0f Hz (0.45 fs) and faint cramps may be missed",
+                self.path,
+                fs,
+                BAND_UPPER_CORNER_HZ,
+                0.45 * fs,
+            )
+
+    # -- what the file holds ------------------------------------------------------
+
+    @property
+    def emg_labels(self) -> tuple[str, ...]:
+        return tuple(h.label for h in self.emg)
+
+    @property
+    def acc_labels(self) -> tuple[str, ...]:
+        return tuple(h.label for h in self.acc)
+
+    @property
+    def duration_s(self) -> float:
+        """Return the length of the EMG signal in seconds."""
+        return min(h.n_samples for h in self.emg) / self.emg_fs_hz
+
+    @property
+    def start_datetime(self) -> datetime:
+        return self._reader.getStartdatetime()
+
+    def annotations(self) -> list[Annotation]:
+        """Return the file's EDF+ annotations (empty for plain EDF)."""
+        onsets, durations, texts = self._reader.readAnnotations()
+        return [
+            Annotation(
+                float(onset),
+                float(duration) if np.isfinite(duration) and duration > 0 else 0.0,
+                str(text),
+            )
+            for onset, duration, text in zip(onsets, durations, texts, strict=True)
+        ]
+
+    # -- samples ----------------------------------------------------------------
+
+    def _read(self, headers: Sequence[SignalHeader], start: int, stop: int) -> np.ndarray:
+        out = np.empty((stop - start, len(headers)), dtype=np.float32)
+        for column, h in enumerate(headers):
+            values = self._reader.readSignal(h.index, start, stop - start)
+            if values.shape[0] != stop - start:
+                raise RecordingError(
+                    f"{self.path}: could read only {values.shape[0]} of {stop - start} samples "
+                    f"of {h.label!r} at sample {start}; the file is damaged"
+                )
+            out[:, column] = values * h.to_group_unit
+        return out
+
+    def blocks(self, chunk_s: float = DEFAULT_CHUNK_S) -> Iterator[SampleBlock]:
+        """Yield SampleBlocks of ``chunk_s`` seconds, EMG then ACC for each chunk, in uV and g."""
+        if not chunk_s > 0:
+            raise ValueError(f"chunk_s must be positive, got {chunk_s}")
+        emg_total = min(h.n_samples for h in self.emg)
+        acc_total = min(h.n_samples for h in self.acc) if self.acc else 0
+        n_chunks = math.ceil(emg_total / (chunk_s * self.emg_fs_hz))
+        for k in range(n_chunks):
+            start = round(k * chunk_s * self.emg_fs_hz)
+            stop = min(round((k + 1) * chunk_s * self.emg_fs_hz), emg_total)
+            if stop > start:
+                yield SampleBlock(
+                    SignalGroup.EMG,
+                    self.emg_fs_hz,
+                    start / self.emg_fs_hz,
+                    self._read(self.emg, start, stop),
+                    self.emg_labels,
+                )
+            if self.acc and self.acc_fs_hz is not None:
+                a_start = min(round(k * chunk_s * self.acc_fs_hz), acc_total)
+                a_stop = acc_total
+                if k < n_chunks - 1:
+                    a_stop = min(round((k + 1) * chunk_s * self.acc_fs_hz), acc_total)
+                if a_stop > a_start:
+                    yield SampleBlock(
+                        SignalGroup.ACC,
+                        self.acc_fs_hz,
+                        a_start / self.acc_fs_hz,
+                        self._read(self.acc, a_start, a_stop),
+                        self.acc_labels,
+                    )
+
+    # -- lifetime ---------------------------------------------------------------
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> EdfRecording:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

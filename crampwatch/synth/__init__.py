@@ -1,0 +1,7 @@
+"""Labelled synthetic nights: background, cramps and look-alikes, with ground truth."""
+
+from crampwatch.synth.night import NightFiles, generate_night
+from crampwatch.synth.plan import NightConfig
+from crampwatch.synth.truth import NightTruth, TruthEvent
+
+__all__ = ["NightConfig", "NightFiles", "NightTruth", "TruthEvent", "generate_night"]

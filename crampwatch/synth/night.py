@@ -1,0 +1,160 @@
+"""A labelled synthetic night written as EDF+ (signals + truth annotations) and truth JSON.
+
+Generated in chunks of ``CHUNK_S`` seconds: background, plus each episode rendered
+when the first chunk reaches it and dropped once past, so an 8-hour night needs
+only a few tens of MB whatever its length.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from crampwatch.recordings.edf_writer import EdfPlusWriter, acc_spec, emg_spec
+from crampwatch.synth.background import Background
+from crampwatch.synth.episodes import Episode, RenderContext, Rendering, render
+from crampwatch.synth.layout import Layout, leg_layout
+from crampwatch.synth.plan import NightConfig, NightPlan, plan_night
+from crampwatch.synth.real_emg import RealEmgLibrary
+from crampwatch.synth.truth import NightTruth, TruthEvent
+from sensor.records import SampleBlock, SignalGroup
+
+log = logging.getLogger(__name__)
+
+CHUNK_S = 10.0
+# Accelerometer sensor noise, g RMS (typical MEMS at 100 Hz, inference).
+ACC_NOISE_G = 0.004
+# EDF+ start stamp of synthetic nights: a fixed bedtime keeps files reproducible.
+NIGHT_START = datetime(2024, 1, 1, 23, 0, 0)
+
+
+@dataclass(frozen=True)
+class NightFiles:
+    """The two files of one generated night."""
+
+    edf: Path
+    truth: Path
+
+
+def _gravity(plan: NightPlan, t_s: np.ndarray) -> np.ndarray:
+    """Return (n, 3) gravity on the band at times t_s from the posture keyframes."""
+    times = np.array([k[0] for k in plan.posture])
+    vectors = np.array([k[1] for k in plan.posture])
+    g = np.column_stack([np.interp(t_s, times, vectors[:, a]) for a in range(3)])
+    norm = np.linalg.norm(g, axis=1, keepdims=True)
+    return g / np.maximum(norm, 1e-6)
+
+
+def _truth_event(ep: Episode, layout: Layout, background: Background) -> TruthEvent:
+    channels = tuple(layout.emg_labels[c] for c in ep.columns)
+    rest = float(background.level(np.array([ep.start_s]), ep.columns[0])[0])
+    return TruthEvent(
+        start_s=ep.start_s,
+        end_s=ep.end_s,
+        kind=ep.kind,
+        subtype=ep.subtype,
+        channel=channels[0],
+        channels=channels,
+        strength_uv=ep.strength_uv,
+        strength_rel=ep.strength_uv / rest,
+    )
+
+
+def generate_night(
+    cfg: NightConfig,
+    seed: int,
+    out_dir: str | os.PathLike[str],
+    name: str,
+    library: RealEmgLibrary | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> NightFiles:
+    """Write ``name``.edf and ``name``.truth.json into out_dir; return their paths.
+
+    The same config and seed give the same files. ``progress`` is called with the
+    seconds generated after each chunk.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    layout = leg_layout(cfg.leg, cfg.extra_calf)
+    rng = np.random.default_rng([seed, 0])
+    mains = cfg.mains_hz if cfg.mains_hz is not None else float(rng.choice([50.0, 60.0]))
+    plan = plan_night(cfg, layout, rng)
+    if cfg.use_real_emg and library is None:
+        library = RealEmgLibrary()
+    ctx = RenderContext(cfg.emg_fs_hz, cfg.acc_fs_hz, layout,
+                        library if cfg.use_real_emg else None, mains)
+    background = Background(
+        len(layout.emg_labels), cfg.emg_fs_hz, cfg.duration_s, mains, seed,
+        plan.level_steps_s, cfg.rest_rms_uv,
+    )
+    truth = NightTruth(
+        recording=f"{name}.edf",
+        duration_s=cfg.duration_s,
+        events=[_truth_event(ep, layout, background) for ep in plan.episodes],
+        seed=seed,
+        channels=layout.emg_labels + layout.acc_labels,
+        rest_rms_uv={label: ch.rest_rms_uv
+                     for label, ch in zip(layout.emg_labels, background.channels, strict=True)},
+    )
+    specs = [emg_spec(label, cfg.emg_fs_hz) for label in layout.emg_labels]
+    specs += [acc_spec(label, cfg.acc_fs_hz) for label in layout.acc_labels]
+    edf_path = out / f"{name}.edf"
+    truth_path = out / f"{name}.truth.json"
+    acc_rng = np.random.default_rng([seed, 3])
+
+    n_emg_total = round(cfg.duration_s * cfg.emg_fs_hz)
+    n_acc_total = round(cfg.duration_s * cfg.acc_fs_hz)
+    pending = list(plan.episodes)
+    active: list[Rendering] = []
+    with EdfPlusWriter(edf_path, specs, start=NIGHT_START) as writer:
+        for ev in truth.events:
+            writer.annotate(ev.start_s, ev.end_s - ev.start_s, _annotation_text(ev))
+        e0, a0 = 0, 0
+        while e0 < n_emg_total:
+            e1 = min(n_emg_total, e0 + int(CHUNK_S * cfg.emg_fs_hz))
+            a1 = n_acc_total if e1 == n_emg_total else min(
+                n_acc_total, round(e1 * cfg.acc_fs_hz / cfg.emg_fs_hz)
+            )
+            while pending and pending[0].start_s * cfg.emg_fs_hz < e1:
+                active.append(render(pending.pop(0), ctx))
+            emg = background.chunk(e1 - e0)
+            t_acc = np.arange(a0, a1) / cfg.acc_fs_hz
+            acc = _gravity(plan, t_acc) + acc_rng.normal(0, ACC_NOISE_G, (a1 - a0, 3))
+            for rendering in active:
+                _mix(rendering, emg, e0, acc, a0)
+            active = [r for r in active if r.emg_stop > e1 or r.acc_stop > a1]
+            writer.write_block(SampleBlock(SignalGroup.EMG, cfg.emg_fs_hz, e0 / cfg.emg_fs_hz,
+                                           emg, layout.emg_labels))
+            writer.write_block(SampleBlock(SignalGroup.ACC, cfg.acc_fs_hz, a0 / cfg.acc_fs_hz,
+                                           acc, layout.acc_labels))
+            e0, a0 = e1, a1
+            if progress is not None:
+                progress(e1 / cfg.emg_fs_hz)
+    truth.write(truth_path)
+    return NightFiles(edf=edf_path, truth=truth_path)
+
+
+def _mix(r: Rendering, emg: np.ndarray, e0: int, acc: np.ndarray, a0: int) -> None:
+    """Add (or substitute) the part of a rendering that falls in this chunk."""
+    n, m = emg.shape[0], acc.shape[0]
+    lo, hi = max(r.emg_start, e0), min(r.emg_start + r.emg_add.shape[0], e0 + n)
+    if hi > lo:
+        emg[lo - e0 : hi - e0] += r.emg_add[lo - r.emg_start : hi - r.emg_start]
+    for col, values in r.emg_replace.items():
+        lo, hi = max(r.emg_start, e0), min(r.emg_start + values.shape[0], e0 + n)
+        if hi > lo:
+            emg[lo - e0 : hi - e0, col] = values[lo - r.emg_start : hi - r.emg_start]
+    lo, hi = max(r.acc_start, a0), min(r.acc_start + r.acc_add.shape[0], a0 + m)
+    if hi > lo:
+        acc[lo - a0 : hi - a0] += r.acc_add[lo - r.acc_start : hi - r.acc_start]
+
+
+def _annotation_text(ev: TruthEvent) -> str:
+    """Return the EDF+ annotation text of a truth event, e.g. 'truth: tonic (tonic_cramp)'."""
+    return f"truth: {ev.kind} ({ev.subtype})"

@@ -1,0 +1,282 @@
+"""The plan of a synthetic night: which episodes happen when, and how the leg lies.
+
+Counts, durations and strengths are drawn from the ranges in DOMAIN.md; the
+episodes are laid out without overlap (PLM series, cramps followed by getting up)
+with at least ``min_gap_s`` of quiet between them so each is its own event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from crampwatch.synth.episodes import Episode
+from crampwatch.synth.layout import Layout
+from sensor.records import EventKind
+
+# Look-alikes per hour of sleep (inference from the PSG literature's typical counts;
+# PLM index ~5-15/h in series of >= 4, a few large movements per hour).
+DEFAULT_RATES_PER_HOUR: Mapping[str, float] = {
+    "plm_series": 0.8,
+    "turning_over": 3.0,
+    "hypnic_jerk": 0.5,
+    "fragmentary_myoclonus": 0.6,
+    "foot_tremor": 0.6,
+    "stretch": 0.8,
+    "walking": 0.15,
+    "contact_loss": 0.3,
+    "electrode_pop": 3.0,
+}
+
+
+@dataclass(frozen=True)
+class NightConfig:
+    """What kind of night to generate; times in seconds, rates in Hz, strengths in uV RMS."""
+
+    duration_s: float = 8 * 3600.0
+    emg_fs_hz: float = 2000.0
+    acc_fs_hz: float = 100.0
+    leg: str = "R"
+    extra_calf: bool = False
+    mains_hz: float | None = None  # None: 50 or 60 Hz drawn per night
+    cramps_min: int = 1
+    cramps_max: int = 4
+    clonic_fraction: float = 0.35  # share of cramps that are clonic (inference)
+    every_kind: bool = True  # at least one of every look-alike, even in a short night
+    rates_per_hour: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_RATES_PER_HOUR)
+    )
+    cramp_rms_uv: tuple[float, float] = (12.0, 500.0)  # weak to strong, log-uniform (inference)
+    rest_rms_uv: tuple[float, float] = (1.5, 4.0)  # a few uV at rest (DOMAIN.md "Signals")
+    min_gap_s: float = 20.0  # quiet between episodes (> 3 s episode split, AASM bruxism rule)
+    use_real_emg: bool = True
+
+
+@dataclass
+class NightPlan:
+    """Episodes in time order, posture keyframes (t_s, gravity unit vector), level steps."""
+
+    episodes: list[Episode]
+    posture: list[tuple[float, np.ndarray]]
+    level_steps_s: list[float]
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _lying(rng: np.random.Generator) -> np.ndarray:
+    """Return the gravity direction on the band for a lying leg (X along the shank)."""
+    # Supine (shin up, +Z), side-lying (+/-Y), prone (-Z); knee bent up to ~30 degrees.
+    base = [np.array([0, 0, 1.0]), np.array([0, 1.0, 0]), np.array([0, -1.0, 0]),
+            np.array([0, 0, -1.0])][int(rng.choice(4, p=[0.45, 0.22, 0.22, 0.11]))]
+    tilt = np.deg2rad(rng.uniform(-10, 30))
+    vec = base * np.cos(tilt) + np.array([np.sin(tilt), 0, 0])
+    return vec / np.linalg.norm(vec)
+
+
+UPRIGHT = np.array([1.0, 0.0, 0.0])
+
+
+class _Item:
+    """A group of episodes laid out together, with offsets from the group start."""
+
+    def __init__(self, episodes: list[Episode], duration_s: float, priority: int) -> None:
+        self.episodes = episodes
+        self.duration_s = duration_s
+        self.priority = priority
+
+
+def _cramp(rng: np.random.Generator, cfg: NightConfig, layout: Layout, clonic: bool,
+           max_s: float) -> Episode:
+    strength = _log_uniform(rng, *cfg.cramp_rms_uv)
+    calf = list(layout.calf)
+    main = calf[int(rng.integers(len(calf)))]
+    # A cramp can seize one head and spare the other (Khan & Burne 2007).
+    columns = (main,) if len(calf) == 1 or rng.random() < 0.5 else (main, *[c for c in calf
+                                                                             if c != main])
+    if clonic:
+        duration = float(rng.uniform(8.0, 90.0))
+        params = {
+            "plateau": rng.uniform(0.5, 1.0),
+            "on_s_min": 0.3, "on_s_max": float(rng.uniform(0.6, 2.0)),
+            "off_s_min": 0.3, "off_s_max": float(rng.uniform(0.6, 2.0)),
+            "residual": float(rng.uniform(0.0, 0.12)),
+            "twitch_g": float(rng.uniform(0.005, 0.04)),
+        }
+        kind, subtype = EventKind.CLONIC, "clonic_cramp"
+        columns = columns[:1]
+    else:
+        # Night cramps last seconds to 10 min, usually 2-8 min (Hallegraeff 2017).
+        duration = (
+            float(rng.uniform(12.0, 60.0)) if rng.random() < 0.3
+            else _log_uniform(rng, 60.0, 480.0)
+        )
+        grab = rng.random() < 0.6
+        params = {
+            "rise_s": float(rng.uniform(0.5, 3.0)),
+            "decay_s": float(rng.uniform(2.0, 10.0)),
+            "plateau": float(rng.uniform(0.6, 1.0)),
+            "second_level": float(rng.uniform(0.3, 0.9)),
+            # Awake and in pain, the sleeper reaches for the leg some seconds in (inference).
+            "grab_at_s": float(rng.uniform(8.0, 40.0)) if grab else -1.0,
+            "grab_s": float(rng.uniform(2.0, 8.0)),
+            "grab_g": float(rng.uniform(0.03, 0.25)),
+        }
+        kind, subtype = EventKind.TONIC, "tonic_cramp"
+    duration = min(duration, max_s)
+    return Episode(kind, subtype, 0.0, duration, columns, strength, params,
+                   seed=int(rng.integers(2**62)))
+
+
+def _walking(rng: np.random.Generator, layout: Layout, duration_s: float) -> Episode:
+    return Episode(
+        EventKind.WALKING, "walking", 0.0, duration_s, (layout.calf[0], layout.shin),
+        _log_uniform(rng, 40.0, 200.0),
+        {"getup_s": float(rng.uniform(1.5, 3.0)), "shin_ratio": float(rng.uniform(0.6, 1.2)),
+         "step_hz": float(rng.uniform(0.8, 1.0)), "artifact_uv": float(rng.uniform(10, 60))},
+        seed=int(rng.integers(2**62)),
+    )
+
+
+def _lookalike(name: str, rng: np.random.Generator, layout: Layout) -> _Item:
+    """Return one look-alike (or a PLM series) as a group of episodes."""
+    seed = int(rng.integers(2**62))
+    calf, shin = layout.calf, layout.shin
+    both = (calf[0], shin)
+    if name == "plm_series":
+        # PLM: tibialis anterior bursts of 0.5-10 s, >= 4 in a series, 5-90 s apart (AASM).
+        count = int(rng.integers(4, 13))
+        t, episodes = 0.0, []
+        for _ in range(count):
+            width = float(np.clip(rng.lognormal(np.log(1.8), 0.5), 0.5, 10.0))
+            cols = (shin,) if rng.random() < 0.7 else (shin, calf[0])
+            episodes.append(Episode(
+                EventKind.PLM, "plm", t, t + width, cols, _log_uniform(rng, 10.0, 80.0),
+                {"plateau": float(rng.uniform(0.4, 0.9))}, seed=int(rng.integers(2**62)),
+            ))
+            t += float(np.clip(rng.normal(25.0, 10.0), 5.0, 90.0))
+        return _Item(episodes, episodes[-1].end_s, 1)
+    if name == "turning_over":
+        # Large movement: 3-45 s, both muscles, accelerometer changes (Ferri 2021).
+        duration = float(np.clip(rng.lognormal(np.log(6.0), 0.6), 3.0, 45.0))
+        ep = Episode(EventKind.MOVEMENT, "turning_over", 0.0, duration, both,
+                     _log_uniform(rng, 20.0, 200.0), {"plateau": 0.7}, seed)
+        return _Item([ep], duration, 2)
+    if name == "hypnic_jerk":
+        duration = float(rng.uniform(0.075, 0.25))  # 75-250 ms, both muscles
+        ep = Episode(EventKind.JERK, "hypnic_jerk", 0.0, duration, both,
+                     _log_uniform(rng, 80.0, 600.0), {"kick_g": float(rng.uniform(0.3, 1.5))},
+                     seed)
+        return _Item([ep], duration, 3)
+    if name == "fragmentary_myoclonus":
+        duration = float(rng.uniform(20.0, 120.0))
+        ep = Episode(EventKind.JERK, "fragmentary_myoclonus", 0.0, duration, (*calf, shin),
+                     _log_uniform(rng, 10.0, 60.0),
+                     {"mean_interval_s": float(rng.uniform(0.5, 4.0))}, seed)
+        return _Item([ep], duration, 3)
+    if name == "foot_tremor":
+        # Bursts 0.1-0.7 s at 0.3-4 Hz in trains of 10-20 s (Chervin 2003; Yang 2010).
+        duration = float(rng.uniform(10.0, 20.0))
+        rate = float(rng.uniform(0.5, 3.0))
+        col = shin if rng.random() < 0.5 else calf[0]
+        ep = Episode(EventKind.TREMOR, "foot_tremor", 0.0, duration, (col,),
+                     _log_uniform(rng, 10.0, 80.0),
+                     {"rate_hz": rate, "burst_s": float(min(rng.uniform(0.1, 0.7), 0.6 / rate)),
+                      "wobble_g": float(rng.uniform(0.005, 0.04))}, seed)
+        return _Item([ep], duration, 2)
+    if name == "stretch":
+        duration = float(rng.uniform(3.0, 20.0))
+        ep = Episode(EventKind.STRETCH, "stretch", 0.0, duration, (calf[0], shin),
+                     _log_uniform(rng, 30.0, 300.0),
+                     {"ramp_s": float(min(rng.uniform(0.3, 1.5), duration / 3)),
+                      "shin_ratio": float(rng.uniform(0.4, 1.2)),
+                      "motion_g": float(rng.uniform(0.03, 0.15))}, seed)
+        return _Item([ep], duration, 2)
+    if name == "walking":
+        ep = _walking(rng, layout, float(rng.uniform(15.0, 150.0)))
+        return _Item([ep], ep.end_s, 2)
+    if name == "contact_loss":
+        duration = float(rng.uniform(2.0, 60.0))
+        cols = (*calf, shin)
+        col = cols[int(rng.integers(len(cols)))]
+        ep = Episode(EventKind.ARTIFACT, "contact_loss", 0.0, duration, (col,),
+                     _log_uniform(rng, 200.0, 2000.0), {"mode": float(rng.integers(3))}, seed)
+        return _Item([ep], duration, 3)
+    if name == "electrode_pop":
+        cols = (*calf, shin)
+        ep = Episode(EventKind.ARTIFACT, "electrode_pop", 0.0, float(rng.uniform(0.03, 0.15)),
+                     (cols[int(rng.integers(len(cols)))],), _log_uniform(rng, 100.0, 2000.0),
+                     {"tau_s": float(rng.uniform(0.005, 0.05))}, seed)
+        return _Item([ep], ep.end_s, 4)
+    raise ValueError(f"unknown look-alike {name!r}; known: {sorted(DEFAULT_RATES_PER_HOUR)}")
+
+
+def plan_night(cfg: NightConfig, layout: Layout, rng: np.random.Generator) -> NightPlan:
+    """Return the episodes, posture keyframes and noise-level steps of one night."""
+    hours = cfg.duration_s / 3600.0
+    margin_s = min(60.0, 0.05 * cfg.duration_s)
+    items: list[_Item] = []
+    n_cramps = int(rng.integers(cfg.cramps_min, cfg.cramps_max + 1))
+    max_cramp_s = max(15.0, cfg.duration_s / 6)
+    for _ in range(n_cramps):
+        cramp = _cramp(rng, cfg, layout, rng.random() < cfg.clonic_fraction, max_cramp_s)
+        group = [cramp]
+        duration = cramp.end_s
+        # After a cramp the sleeper may stand, press the heel down and walk (DOMAIN.md advice).
+        if cramp.kind is EventKind.TONIC and rng.random() < 0.35:
+            walk = _walking(rng, layout, float(rng.uniform(15.0, 60.0)))
+            offset = duration + float(rng.uniform(cfg.min_gap_s, cfg.min_gap_s + 15.0))
+            walk.start_s, walk.end_s = offset, offset + walk.duration_s
+            group.append(walk)
+            duration = walk.end_s
+        items.append(_Item(group, duration, 0))
+    for name, rate in cfg.rates_per_hour.items():
+        count = int(rng.poisson(rate * hours))
+        if cfg.every_kind:
+            count = max(count, 1)
+        items.extend(_lookalike(name, rng, layout) for _ in range(count))
+
+    # Keep what fits: cramps first, then look-alikes by priority.
+    usable = cfg.duration_s - 2 * margin_s
+    items.sort(key=lambda it: (it.priority, rng.random()))
+    kept, used = [], 0.0
+    for item in items:
+        if used + item.duration_s + cfg.min_gap_s <= usable:
+            kept.append(item)
+            used += item.duration_s + cfg.min_gap_s
+    order = rng.permutation(len(kept))
+    kept = [kept[i] for i in order]
+    slack = usable - used
+    gaps = rng.dirichlet(np.ones(len(kept) + 1)) * slack if kept else np.array([slack])
+
+    episodes: list[Episode] = []
+    posture: list[tuple[float, np.ndarray]] = []
+    steps: list[float] = []
+    lying = _lying(rng)
+    posture.append((0.0, lying))
+    t = margin_s
+    for item, gap in zip(kept, gaps[:-1], strict=True):
+        t += float(gap) + cfg.min_gap_s / 2
+        for ep in item.episodes:
+            ep.start_s += t
+            ep.end_s += t
+            episodes.append(ep)
+            if ep.subtype == "turning_over":
+                new = _lying(rng)
+                posture += [(ep.start_s, lying), (ep.end_s, new)]
+                lying = new
+                steps.append(ep.end_s)
+            elif ep.subtype == "walking":
+                getup = ep.params["getup_s"]
+                new = _lying(rng)
+                posture += [(ep.start_s, lying), (ep.start_s + getup, UPRIGHT),
+                            (ep.end_s - getup, UPRIGHT), (ep.end_s, new)]
+                lying = new
+                steps.append(ep.end_s)
+        t += item.duration_s + cfg.min_gap_s / 2
+    posture.append((cfg.duration_s, lying))
+    episodes.sort(key=lambda e: e.start_s)
+    return NightPlan(episodes=episodes, posture=posture, level_steps_s=steps)
