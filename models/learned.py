@@ -1,0 +1,61 @@
+"""The learned classifier: a calibrated scikit-learn model over the fixed feature vector."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from models.classifier import Classification
+from models.features import feature_vector
+from models.persistence import ModelManifest, load_model
+from sensor.records import EpisodeUpdate, EventKind
+
+
+@dataclass(frozen=True)
+class LearnedClassifier:
+    """Classifies with a fitted probabilistic estimator; confidence = its calibrated probability.
+
+    One estimator makes both calls: it was trained on snapshots of open episodes
+    (``is_final`` = 0) and on closed ones (``is_final`` = 1), so the provisional call
+    knows it sees an episode that is still running.
+    """
+
+    estimator: Any
+    manifest: ModelManifest
+
+    def __post_init__(self) -> None:
+        classes = tuple(str(c) for c in self.estimator.classes_)
+        unknown = [c for c in classes if c not in EventKind.__members__.values()]
+        if unknown:
+            raise ValueError(f"estimator classes {unknown} are not EventKind values")
+        if classes != tuple(self.manifest.classes):
+            raise ValueError(
+                f"estimator classes {classes} differ from the manifest's {self.manifest.classes}"
+            )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> LearnedClassifier:
+        """Return the classifier in a checked model file (see ``models.persistence``)."""
+        estimator, manifest = load_model(path)
+        return cls(estimator, manifest)
+
+    @property
+    def version(self) -> str:
+        return self.manifest.model_version
+
+    def probabilities(self, update: EpisodeUpdate) -> dict[EventKind, float]:
+        """Return the calibrated probability of each kind (sums to 1)."""
+        x = feature_vector(update, self.manifest.feature_names)[None, :]
+        proba = np.asarray(self.estimator.predict_proba(x))[0]
+        return {
+            EventKind(str(c)): float(p) for c, p in zip(self.manifest.classes, proba, strict=True)
+        }
+
+    def classify(self, update: EpisodeUpdate) -> Classification:
+        """Return the most probable kind and its calibrated probability (0..1)."""
+        proba = self.probabilities(update)
+        kind = max(proba, key=proba.__getitem__)
+        return Classification(kind=kind, confidence=min(1.0, max(0.0, proba[kind])))

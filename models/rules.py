@@ -1,0 +1,342 @@
+"""A transparent rule classifier: published cramp and look-alike criteria as soft rules.
+
+Each kind of episode (tonic and clonic cramps and every look-alike of DOMAIN.md) has
+one rule: a few conditions on the Detector's features, each a soft threshold (a
+logistic step of a named width around a named, sourced number), combined by product.
+The rule with the largest truth value names the kind; its confidence is that truth
+value discounted by how close the runner-up came, so an episode two rules fit equally
+well is never called with high confidence.
+
+Open episodes get provisional calls: a tonic cramp is called while it runs once the
+calf has been active without pause, with a quiet leg and a quiet antagonist, for
+``provisional_tonic_confidence``'s first knot; confidence then grows with its age.
+Look-alike rules veto a cramp call, so a provisional call never wakes for one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field, fields
+
+from models.classifier import Classification
+from models.features import channel_role, feature_value
+from sensor.records import EpisodePhase, EpisodeUpdate, EventKind, Role
+
+RULES_VERSION = "rules-1"
+
+
+@dataclass(frozen=True)
+class RuleParams:
+    """Numbers of the rule classifier; times in s, rates in Hz, motion in g, ratios 0..1."""
+
+    # --- artefact (DOMAIN.md "Look-alikes": electrode lift, contact loss, motion artefact)
+    # Mains share of EMG power above which the channel is junk (inference: "mains dominates").
+    artifact_mains_ratio: float = 0.5
+    # Share of clipped samples that marks a saturated channel (inference: "clipping").
+    artifact_clip_fraction: float = 0.01
+    # Share of flat (stuck) samples that marks contact loss (inference: "flat line").
+    artifact_flat_fraction: float = 0.2
+    # Share of power below ~20 Hz that marks motion artefact / wander (De Luca 2010).
+    artifact_lowfreq_ratio: float = 0.5
+
+    # --- hypnic jerk / fragmentary myoclonus: 75-250 ms bursts, myoclonus <= 150 ms (ATS);
+    # anything shorter than the 0.5 s PLM minimum (AASM) is a jerk, not a limb movement.
+    jerk_max_duration_s: float = 0.5
+    # A run of bursts each no longer than this is fragmentary myoclonus (ATS: <= 150 ms),
+    # with margin for the envelope's smoothing (inference).
+    myoclonus_max_burst_s: float = 0.25
+
+    # --- periodic limb movement: tibialis anterior, 0.5-10 s (AASM, nsrr documentation)
+    plm_min_duration_s: float = 0.5
+    plm_max_duration_s: float = 10.0
+    # PLM are scored on the shin; a calf episode of PLM length is weighted down but kept,
+    # so a closed 5 s calf burst is not forced into "tonic" (inference).
+    plm_calf_weight: float = 0.6
+
+    # --- foot tremor / alternating leg muscle activation: bursts 0.1-0.7 s at 0.3-4 Hz,
+    # trains of 10-20 s (Chervin 2003; Yang & Winkelman 2010)
+    tremor_burst_min_s: float = 0.1
+    tremor_burst_max_s: float = 0.7
+    tremor_rate_min_hz: float = 0.3
+    tremor_rate_max_hz: float = 4.0
+    tremor_min_bursts: int = 4
+    # A tremor is a rhythm: burst-to-burst intervals vary little, unlike the irregular
+    # relaxations of a clonic cramp (inference).
+    tremor_max_interval_cv: float = 0.3
+
+    # --- walking after waking: upright, alternating calf/shin at step rate, rhythmic
+    # acceleration (inference). Step rate: a cadence of 60-150 steps/min, one calf burst
+    # per stride, 0.5-2.5 Hz at one leg (inference from gait cadence).
+    walking_upright: float = 0.5  # acc_upright above this is upright
+    walking_rate_min_hz: float = 0.5
+    walking_rate_max_hz: float = 2.5
+    walking_rhythm_strength: float = 0.3  # acc rhythm autocorrelation peak (inference)
+    walking_alternation: float = 0.5  # calf/shin alternation index (inference)
+
+    # --- turning over / large movement: 3-45 s, both channels, accelerometer change
+    # (Ferri 2021, Sleep). Motion at onset above this many g (RMS of the gravity-free
+    # acceleration) is a leg that moves, not a sleeper lying still (inference).
+    movement_motion_g: float = 0.08
+    movement_min_duration_s: float = 3.0
+    movement_max_duration_s: float = 45.0
+    # A cramp starts with "little leg motion at onset" (DOMAIN.md): below this many g.
+    # Above a clonic cramp's own twitches (~0.04 g) and a PLM's jolt (inference).
+    cramp_quiet_motion_g: float = 0.05
+
+    # --- voluntary stretch: agonist and antagonist active together (DOMAIN.md, inference)
+    stretch_coact_fraction: float = 0.5
+
+    # --- tonic cramp: sustained activity > ~10 s on a calf channel, little leg motion at
+    # onset (DOMAIN.md, inference from the bruxism tonic rule, AASM)
+    tonic_min_duration_s: float = 10.0
+    # Share of the episode the calf is active: sustained, no relaxation (inference).
+    tonic_min_duty_cycle: float = 0.8
+    # Burst = >= 2x resting amplitude (AASM bruxism rule).
+    cramp_min_amp_rel: float = 2.0
+
+    # --- clonic cramp: >= 3-4 bursts separated by relaxation, lying, not at step rate
+    # (DOMAIN.md; bruxism phasic: >= 3 bursts of 0.25-2 s)
+    clonic_min_bursts: int = 3
+    clonic_burst_min_s: float = 0.25
+    clonic_burst_max_s: float = 2.0
+    clonic_max_duty_cycle: float = 0.8
+
+    # --- provisional calls on open episodes. (age_s, confidence) knots of the tonic
+    # call's confidence, linear in between: called from 1 s of sustained calf activity
+    # so a prompt (min confidence 0.6) can fire within the ~3 s alert budget (DESIGN.md),
+    # growing to the closed-episode confidence at the 10 s tonic threshold (inference).
+    provisional_tonic_confidence: tuple[tuple[float, float], ...] = (
+        (1.0, 0.5),
+        (2.0, 0.7),
+        (10.0, 0.95),
+    )
+
+    # --- soft-threshold widths: how far past a threshold a rule is ~73 % true (1 width)
+    width_duration_s: float = 0.5
+    width_ratio: float = 0.05
+    width_motion_g: float = 0.01
+    width_rate_hz: float = 0.1
+    width_count: float = 0.35
+    width_amp_rel: float = 0.3
+    width_burst_s: float = 0.05
+    # A catch-all "movement" truth value: an episode no rule explains is a movement of
+    # some kind, called with low confidence (never a cramp by default).
+    unexplained_movement: float = 0.15
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float | int) and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"RuleParams.{f.name} must be a finite number >= 0, got {value}")
+        knots = self.provisional_tonic_confidence
+        if not knots or any(b[0] <= a[0] for a, b in itertools.pairwise(knots)):
+            raise ValueError(
+                "provisional_tonic_confidence must be (age_s, confidence) knots with "
+                f"increasing ages, got {knots}"
+            )
+        if any(not 0.0 <= c <= 1.0 for _, c in knots):
+            raise ValueError(f"provisional confidences must be within 0..1, got {knots}")
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def _above(x: float, threshold: float, width: float, unknown: float) -> float:
+    """Return the truth of x > threshold in 0..1 (``unknown`` when x is NaN)."""
+    if math.isnan(x):
+        return unknown
+    return _sigmoid((x - threshold) / max(width, 1e-9))
+
+
+def _below(x: float, threshold: float, width: float, unknown: float) -> float:
+    """Return the truth of x < threshold in 0..1 (``unknown`` when x is NaN)."""
+    if math.isnan(x):
+        return unknown
+    return _sigmoid((threshold - x) / max(width, 1e-9))
+
+
+def _within(x: float, lo: float, hi: float, width: float, unknown: float) -> float:
+    """Return the truth of lo < x < hi in 0..1 (``unknown`` when x is NaN)."""
+    if math.isnan(x):
+        return unknown
+    return _above(x, lo, width, unknown) * _below(x, hi, width, unknown)
+
+
+def _interp(x: float, knots: tuple[tuple[float, float], ...]) -> float:
+    """Return the piecewise-linear value at x through (x, y) knots, 0 before the first."""
+    if x < knots[0][0]:
+        return 0.0
+    for (x0, y0), (x1, y1) in itertools.pairwise(knots):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return knots[-1][1]
+
+
+@dataclass(frozen=True)
+class RuleTrace:
+    """The truth value of every kind's rule for one update (for explanation and tests)."""
+
+    scores: dict[EventKind, float] = field(default_factory=dict)
+
+    def best(self) -> tuple[EventKind, float, float]:
+        """Return (kind, truth, runner-up truth) of the best-fitting rule."""
+        ranked = sorted(self.scores.items(), key=lambda kv: kv[1], reverse=True)
+        kind, top = ranked[0]
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        return kind, top, second
+
+
+@dataclass(frozen=True)
+class RuleClassifier:
+    """Classifies episodes with the published criteria; the baseline and the fallback."""
+
+    params: RuleParams = field(default_factory=RuleParams)
+
+    @property
+    def version(self) -> str:
+        return RULES_VERSION
+
+    def classify(self, update: EpisodeUpdate) -> Classification:
+        """Return the kind and a 0..1 confidence for an open (provisional) or closed episode."""
+        kind, top, second = self.trace(update).best()
+        # Discounted by how close the runner-up came: nothing when two rules tie.
+        confidence = top * (1.0 - (second / top) ** 2) if top > 0 else 0.0
+        return Classification(kind=kind, confidence=min(1.0, max(0.0, confidence)))
+
+    def trace(self, update: EpisodeUpdate) -> RuleTrace:
+        """Return every rule's truth value for the update (what ``classify`` decides on)."""
+        p = self.params
+        f = update.features
+
+        def g(name: str) -> float:
+            return feature_value(f, name)
+
+        final = update.phase == EpisodePhase.CLOSED
+        role = channel_role(update)
+        duration = g("duration_s")
+        if math.isnan(duration):
+            end = update.end_s if update.end_s is not None else update.known_at_s
+            duration = max(0.0, end - update.start_s)
+        bursts = g("burst_count")
+        if math.isnan(bursts) and update.bursts:
+            bursts = float(len(update.bursts))
+        burst_med = g("burst_duration_median_s")
+        rate = g("burst_rate_hz")
+        duty = g("duty_cycle")
+        amp = g("amp_rel_median")
+        coact = g("coact_fraction")
+        alternation = g("alternation")
+        upright = g("acc_upright")
+        motion_onset = _nanmax(g("acc_motion_onset_g"), g("acc_motion_pre_g"))
+        rhythm_hz = g("acc_rhythm_hz")
+        rhythm_strength = g("acc_rhythm_strength")
+
+        calf = 1.0 if role is Role.CALF else (0.5 if role is Role.OTHER else 0.0)
+        shin = 1.0 if role is Role.SHIN else 0.0
+
+        # Artefact: any one sign of a junk channel is enough.
+        artifact = max(
+            _above(g("mains_ratio"), p.artifact_mains_ratio, p.width_ratio, 0.0),
+            _above(g("clip_fraction"), p.artifact_clip_fraction, p.width_ratio / 25, 0.0),
+            _above(g("flat_fraction"), p.artifact_flat_fraction, p.width_ratio, 0.0),
+            _above(g("lowfreq_ratio"), p.artifact_lowfreq_ratio, p.width_ratio, 0.0),
+        )
+        # An accelerometer that is absent says nothing: posture unknown counts as lying
+        # (a night recording), motion unknown as quiet, with the rules that need them
+        # weighted down instead.
+        lying = _below(upright, p.walking_upright, p.width_ratio, 0.8)
+        quiet_onset = _below(motion_onset, p.cramp_quiet_motion_g, p.width_motion_g, 0.8)
+        # Motion later in an episode is no veto: a sleeper woken by a cramp grabs the leg.
+        moving = _above(motion_onset, p.movement_motion_g, p.width_motion_g, 0.0)
+        no_coact = _below(coact, p.stretch_coact_fraction, p.width_ratio, 0.8)
+        loud = _above(amp, p.cramp_min_amp_rel, p.width_amp_rel, 0.7)
+        step_rate = max(
+            _within(rhythm_hz, p.walking_rate_min_hz, p.walking_rate_max_hz, p.width_rate_hz, 0.0)
+            * _above(rhythm_strength, p.walking_rhythm_strength, p.width_ratio, 0.0),
+            _within(rate, p.walking_rate_min_hz, p.walking_rate_max_hz, p.width_rate_hz, 0.0)
+            * _above(alternation, p.walking_alternation, p.width_ratio, 0.0),
+        )
+        many_bursts = _above(bursts, p.clonic_min_bursts - 0.5, p.width_count, 0.0)
+        not_junk = 1.0 - artifact
+
+        scores: dict[EventKind, float] = {}
+        scores[EventKind.ARTIFACT] = artifact
+        short_bursts = _below(
+            g("burst_duration_max_s"), p.myoclonus_max_burst_s, p.width_burst_s, 0.0
+        )
+        scores[EventKind.JERK] = not_junk * max(
+            _below(duration, p.jerk_max_duration_s, p.width_duration_s / 5, 0.0) if final else 0.0,
+            short_bursts * _above(duration, p.jerk_max_duration_s, p.width_duration_s / 5, 0.0),
+        )
+        walking_like = _above(upright, p.walking_upright, p.width_ratio, 0.3) * step_rate
+        scores[EventKind.WALKING] = walking_like * not_junk
+        # Both muscles with a leg that moves a lot is a turn, not a stretch in place.
+        scores[EventKind.STRETCH] = (
+            _above(coact, p.stretch_coact_fraction, p.width_ratio, 0.0)
+            * (1.0 - 0.5 * moving)
+            * not_junk
+        )
+        if final:
+            movement_length = _within(
+                duration,
+                p.movement_min_duration_s,
+                p.movement_max_duration_s,
+                p.width_duration_s,
+                0.0,
+            )
+        else:
+            movement_length = _above(duration, p.movement_min_duration_s, p.width_duration_s, 0.0)
+        # Motion at any length vetoes a cramp call; the movement rule itself wants the
+        # published 3-45 s, with shorter moves still a movement at half weight.
+        scores[EventKind.MOVEMENT] = max(
+            moving * max(movement_length, 0.5) * not_junk, p.unexplained_movement
+        )
+        plm_length = _within(
+            duration, p.plm_min_duration_s, p.plm_max_duration_s, p.width_duration_s / 2, 0.0
+        )
+        if not final:
+            # While it runs, a PLM is only known not to be longer than 10 s yet.
+            plm_length = _below(duration, p.plm_max_duration_s, p.width_duration_s, 0.0)
+        plm_site = shin if not final else max(shin, calf * p.plm_calf_weight)
+        scores[EventKind.PLM] = plm_length * plm_site * quiet_onset * no_coact * not_junk
+        tremor_bursts = _within(
+            burst_med, p.tremor_burst_min_s, p.tremor_burst_max_s, p.width_burst_s, 0.0
+        )
+        scores[EventKind.TREMOR] = (
+            tremor_bursts
+            * _within(rate, p.tremor_rate_min_hz, p.tremor_rate_max_hz, p.width_rate_hz, 0.0)
+            * _above(bursts, p.tremor_min_bursts - 0.5, p.width_count, 0.0)
+            * _below(g("interval_cv"), p.tremor_max_interval_cv, p.width_ratio, 0.5)
+            * (1.0 - walking_like)
+            * not_junk
+        )
+
+        cramp_gate = calf * lying * quiet_onset * no_coact * loud * not_junk * (1.0 - step_rate)
+        sustained = _above(duty, p.tonic_min_duty_cycle, p.width_ratio, 0.0)
+        if final:
+            tonic_length = _above(duration, p.tonic_min_duration_s, p.width_duration_s * 2, 0.0)
+        else:
+            tonic_length = _interp(duration, p.provisional_tonic_confidence)
+            # A run of separate bursts is not (yet) a sustained contraction.
+            sustained *= _below(bursts, 1.5, p.width_count / 3, 1.0)
+        scores[EventKind.TONIC] = cramp_gate * sustained * tonic_length
+        clonic_bursts = _within(
+            burst_med, p.clonic_burst_min_s, p.clonic_burst_max_s, p.width_burst_s, 0.5
+        )
+        relaxes = _below(duty, p.clonic_max_duty_cycle, p.width_ratio, 0.5)
+        irregular = _above(g("interval_cv"), p.tremor_max_interval_cv, p.width_ratio, 0.5)
+        scores[EventKind.CLONIC] = (
+            cramp_gate * many_bursts * relaxes * clonic_bursts * max(irregular, 0.5)
+        )
+        return RuleTrace(scores)
+
+
+def _nanmax(*values: float) -> float:
+    """Return the largest value that is not NaN (NaN when all are)."""
+    known = [v for v in values if not math.isnan(v)]
+    return max(known) if known else math.nan

@@ -1,0 +1,141 @@
+"""The rule classifier on hand-made episodes: cramps called, look-alikes never woken for."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from models.rules import RuleClassifier, RuleParams
+from sensor.records import EventKind
+from tests.models import cases
+
+RULES = RuleClassifier()
+WAKE_CONFIDENCE = 0.6  # crampwatch.prompt.policy.PromptParams.min_confidence
+
+
+def test_a_long_sustained_calf_contraction_in_a_still_leg_is_a_tonic_cramp() -> None:
+    call = RULES.classify(cases.tonic())
+    assert call.kind is EventKind.TONIC
+    assert call.confidence >= 0.8
+
+
+def test_a_tonic_cramp_stays_tonic_when_the_sleeper_grabs_the_leg_later() -> None:
+    call = RULES.classify(cases.tonic(acc_motion_during_g=0.2))
+    assert call.kind is EventKind.TONIC
+
+
+def test_bursts_with_relaxation_in_bed_are_a_clonic_cramp() -> None:
+    call = RULES.classify(cases.clonic())
+    assert call.kind is EventKind.CLONIC
+    assert call.confidence >= 0.6
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("plm", EventKind.PLM),
+        ("hypnic_jerk", EventKind.JERK),
+        ("myoclonus", EventKind.JERK),
+        ("turning_over", EventKind.MOVEMENT),
+        ("tremor", EventKind.TREMOR),
+        ("walking", EventKind.WALKING),
+        ("stretch", EventKind.STRETCH),
+        ("contact_loss", EventKind.ARTIFACT),
+    ],
+)
+def test_each_lookalike_gets_its_own_kind(name: str, expected: EventKind) -> None:
+    call = RULES.classify(cases.LOOKALIKES[name]())
+    assert call.kind is expected, RULES.trace(cases.LOOKALIKES[name]()).scores
+
+
+@pytest.mark.parametrize("mode", ["mains", "clip", "flat", "lowfreq"])
+def test_every_sign_of_a_junk_channel_is_an_artifact(mode: str) -> None:
+    assert RULES.classify(cases.contact_loss(mode)).kind is EventKind.ARTIFACT
+
+
+@pytest.mark.parametrize("name", sorted(cases.LOOKALIKES))
+def test_no_lookalike_wakes_the_sleeper_at_any_age_while_it_runs(name: str) -> None:
+    closed = cases.LOOKALIKES[name]()
+    length = closed.features["duration_s"]
+    for age in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 8.0):
+        if age > length:
+            break
+        # The open episode at this age: same signal, shorter so far.
+        update = cases.LOOKALIKES[name]()
+        features = dict(update.features, duration_s=age)
+        update = dataclasses.replace(
+            update, phase=cases.EpisodePhase.UPDATED, end_s=None,
+            known_at_s=update.start_s + age, features=features,
+        )
+        call = RULES.classify(update)
+        assert not (call.kind.is_cramp and call.confidence >= WAKE_CONFIDENCE), (age, call)
+
+
+@pytest.mark.parametrize("age_s", [2.0, 2.5, 3.0])
+def test_a_tonic_cramp_is_called_provisionally_within_three_seconds(age_s: float) -> None:
+    call = RULES.classify(cases.tonic(age_s, final=False))
+    assert call.kind is EventKind.TONIC
+    assert call.confidence >= WAKE_CONFIDENCE
+
+
+def test_provisional_tonic_confidence_grows_with_the_cramps_age() -> None:
+    confidences = [
+        RULES.classify(cases.tonic(age, final=False)).confidence for age in (1.5, 3, 6, 12)
+    ]
+    assert confidences == sorted(confidences)
+    assert confidences[-1] > confidences[0] + 0.2
+
+
+def test_a_sustained_calf_contraction_with_the_shin_active_is_not_called_a_cramp() -> None:
+    call = RULES.classify(cases.tonic(3.0, final=False, coact_fraction=0.8))
+    assert not call.kind.is_cramp
+
+
+def test_a_sustained_contraction_that_starts_with_leg_motion_is_not_called_a_cramp() -> None:
+    call = RULES.classify(cases.tonic(3.0, final=False, acc_motion_onset_g=0.3))
+    assert not call.kind.is_cramp
+
+
+def test_a_sustained_shin_contraction_is_not_a_cramp() -> None:
+    call = RULES.classify(cases.tonic(channel=cases.SHIN))
+    assert not call.kind.is_cramp
+
+
+def test_a_short_sustained_calf_burst_once_closed_is_not_a_tonic_cramp() -> None:
+    # 4 s: shorter than the 10 s tonic threshold, within the 0.5-10 s PLM range.
+    assert RULES.classify(cases.tonic(4.0)).kind is not EventKind.TONIC
+
+
+@pytest.mark.parametrize("channel", [cases.CALF_MEDIAL_LEFT, cases.CALF_LATERAL_LEFT])
+def test_either_gastrocnemius_head_on_either_leg_is_a_calf(channel: cases.ChannelInfo) -> None:
+    # Role left unset: the muscle alone says calf.
+    unset = dataclasses.replace(channel, role=cases.Role.OTHER)
+    assert RULES.classify(cases.tonic(channel=unset)).kind is EventKind.TONIC
+    assert RULES.classify(cases.clonic(channel=channel)).kind is EventKind.CLONIC
+
+
+def test_without_an_accelerometer_a_clear_tonic_cramp_is_still_called() -> None:
+    no_acc = {k: math.nan for k in cases.QUIET if k.startswith("acc_")}
+    call = RULES.classify(cases.tonic(**no_acc))
+    assert call.kind is EventKind.TONIC
+
+
+def test_confidence_is_low_when_two_rules_fit_equally() -> None:
+    # A calf contraction of 10 s exactly: tonic and PLM thresholds meet.
+    edge = RULES.classify(cases.tonic(10.0))
+    clear = RULES.classify(cases.tonic(150.0))
+    assert edge.confidence < clear.confidence - 0.3
+
+
+def test_same_update_same_call() -> None:
+    update = cases.clonic()
+    assert RULES.classify(update) == RULES.classify(update)
+
+
+def test_rule_numbers_are_checked() -> None:
+    with pytest.raises(ValueError, match="tonic_min_duration_s"):
+        RuleParams(tonic_min_duration_s=-1.0)
+    with pytest.raises(ValueError, match="increasing ages"):
+        RuleParams(provisional_tonic_confidence=((3.0, 0.5), (2.0, 0.7)))
