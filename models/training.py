@@ -274,8 +274,27 @@ def fit_model(data: TrainingSet, params: TrainParams = TrainParams()) -> Calibra
     )
     splits = list(folds.split(data.x, data.y, groups=data.episode))
     model = CalibratedClassifierCV(base, method=params.calibration, cv=splits)
-    model.fit(data.x, data.y.astype(str), sample_weight=row_weights(data, params))
+    model.fit(
+        never_all_missing(data.x, splits),
+        data.y.astype(str),
+        sample_weight=row_weights(data, params),
+    )
     return model
+
+
+def never_all_missing(x: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Return x with columns that are all NaN in some training fold set to 0.
+
+    Gradient boosting in scikit-learn cannot bin a column with no known value; such a
+    column (a feature the training recordings never had, e.g. no accelerometer) carries
+    no information to learn from anyway. At prediction its NaN follows the learned
+    default branch.
+    """
+    x = x.copy()
+    for train, _ in [(np.arange(x.shape[0]), None), *splits]:
+        empty = np.all(np.isnan(x[train]), axis=0)
+        x[:, empty] = np.where(np.isnan(x[:, empty]), 0.0, x[:, empty])
+    return x
 
 
 @dataclass

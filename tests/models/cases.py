@@ -160,3 +160,47 @@ LOOKALIKES = {
     "stretch": stretch,
     "contact_loss": contact_loss,
 }
+
+
+def jittered_episodes(
+    seed: int, per_kind: int = 12
+) -> list[tuple[list[EpisodeUpdate], str]]:
+    """Return (updates of one episode, its kind) for every hand-made case, with jitter.
+
+    Each episode is a few open snapshots and its closed update; numeric features are
+    scaled by +/-15 % so no two episodes are the same.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    makers = {"tonic": tonic, "clonic": clonic, **LOOKALIKES}
+    kinds = {
+        "tonic": "tonic", "clonic": "clonic", "plm": "plm", "hypnic_jerk": "jerk",
+        "myoclonus": "jerk", "turning_over": "movement", "tremor": "tremor",
+        "walking": "walking", "stretch": "stretch", "contact_loss": "artifact",
+    }
+    out: list[tuple[list[EpisodeUpdate], str]] = []
+    episode_id = 0
+    for name, make in makers.items():
+        for _ in range(per_kind):
+            episode_id += 1
+            closed = make()
+            scale = {k: float(rng.uniform(0.85, 1.15)) for k in closed.features}
+            features = {k: v * scale[k] for k, v in closed.features.items()}
+            length = features["duration_s"]
+            closed = dataclasses.replace(
+                closed, episode_id=episode_id, features=features,
+                end_s=closed.start_s + length, known_at_s=closed.start_s + length + 0.3,
+            )
+            updates = []
+            for age in (0.5, 1.0, 2.0, 3.0):
+                if age >= length:
+                    break
+                updates.append(dataclasses.replace(
+                    closed, phase=EpisodePhase.UPDATED, end_s=None,
+                    known_at_s=closed.start_s + age, features=dict(features, duration_s=age),
+                ))
+            out.append(([*updates, closed], kinds[name]))
+    return out
