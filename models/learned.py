@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from models.classifier import Classification
+from models.decision import DecisionParams, decide
 from models.features import feature_vector
 from models.persistence import ModelManifest, load_model
-from sensor.records import EpisodeUpdate, EventKind
+from sensor.records import EpisodePhase, EpisodeUpdate, EventKind
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class LearnedClassifier:
 
     estimator: Any
     manifest: ModelManifest
+    decision: DecisionParams = field(default_factory=DecisionParams)
 
     def __post_init__(self) -> None:
         classes = tuple(str(c) for c in self.estimator.classes_)
@@ -37,10 +39,12 @@ class LearnedClassifier:
             )
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> LearnedClassifier:
+    def load(
+        cls, path: str | os.PathLike[str], decision: DecisionParams | None = None
+    ) -> LearnedClassifier:
         """Return the classifier in a checked model file (see ``models.persistence``)."""
         estimator, manifest = load_model(path)
-        return cls(estimator, manifest)
+        return cls(estimator, manifest, decision or DecisionParams())
 
     @property
     def version(self) -> str:
@@ -55,7 +59,6 @@ class LearnedClassifier:
         }
 
     def classify(self, update: EpisodeUpdate) -> Classification:
-        """Return the most probable kind and its calibrated probability (0..1)."""
-        proba = self.probabilities(update)
-        kind = max(proba, key=proba.__getitem__)
-        return Classification(kind=kind, confidence=min(1.0, max(0.0, proba[kind])))
+        """Return the call and its calibrated probability (see ``models.decision``)."""
+        final = update.phase == EpisodePhase.CLOSED
+        return decide(self.probabilities(update), final, self.decision)

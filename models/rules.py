@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass, field, fields
 
 from models.classifier import Classification
+from models.decision import DecisionParams
 from models.features import channel_role, feature_value
 from sensor.records import EpisodePhase, EpisodeUpdate, EventKind, Role
 
@@ -196,6 +197,7 @@ class RuleClassifier:
     """Classifies episodes with the published criteria; the baseline and the fallback."""
 
     params: RuleParams = field(default_factory=RuleParams)
+    decision: DecisionParams = field(default_factory=DecisionParams)
 
     @property
     def version(self) -> str:
@@ -203,9 +205,19 @@ class RuleClassifier:
 
     def classify(self, update: EpisodeUpdate) -> Classification:
         """Return the kind and a 0..1 confidence for an open (provisional) or closed episode."""
-        kind, top, second = self.trace(update).best()
+        trace = self.trace(update)
+        kind, top, second = trace.best()
         # Discounted by how close the runner-up came: nothing when two rules tie.
         confidence = top * (1.0 - (second / top) ** 2) if top > 0 else 0.0
+        final = update.phase == EpisodePhase.CLOSED
+        d = self.decision
+        floor = d.final_min_cramp if final else d.provisional_min_cramp
+        if kind.is_cramp and confidence < floor:
+            # Not sure enough to wake anyone: the most likely look-alike, with its share
+            # of all the rules' truth.
+            others = {k: v for k, v in trace.scores.items() if not k.is_cramp}
+            kind = max(others, key=others.__getitem__)
+            confidence = others[kind] / max(sum(trace.scores.values()), 1e-9)
         return Classification(kind=kind, confidence=min(1.0, max(0.0, confidence)))
 
     def trace(self, update: EpisodeUpdate) -> RuleTrace:

@@ -70,7 +70,8 @@ def test_no_lookalike_wakes_the_sleeper_at_any_age_while_it_runs(name: str) -> N
             known_at_s=update.start_s + age, features=features,
         )
         call = RULES.classify(update)
-        assert not (call.kind.is_cramp and call.confidence >= WAKE_CONFIDENCE), (age, call)
+        # Any cramp call on an open episode wakes the sleeper (crampwatch.pipeline).
+        assert not call.kind.is_cramp, (age, call)
 
 
 @pytest.mark.parametrize("age_s", [2.0, 2.5, 3.0])
@@ -139,3 +140,9 @@ def test_rule_numbers_are_checked() -> None:
         RuleParams(tonic_min_duration_s=-1.0)
     with pytest.raises(ValueError, match="increasing ages"):
         RuleParams(provisional_tonic_confidence=((3.0, 0.5), (2.0, 0.7)))
+
+
+def test_an_unsure_provisional_cramp_is_not_called_a_cramp_yet() -> None:
+    # 1.2 s of calf activity: too young to wake for; called a look-alike for now.
+    young = RULES.classify(cases.tonic(1.2, final=False))
+    assert not young.kind.is_cramp

@@ -1,0 +1,55 @@
+"""From per-kind scores to one call: when an episode is called a cramp, provisional or final.
+
+Evaluation and the live session count an episode as a wake-up the first time it is
+called a cramp at all (``crampwatch.pipeline``: ``first_cramp_call_s``), so a cramp
+call on an open episode is only made when the cramp is likely enough to wake for;
+otherwise the call is the most likely look-alike, and the episode can still be called
+a cramp at a later update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from models.classifier import Classification
+from sensor.records import EventKind
+
+_CRAMPS = (EventKind.TONIC, EventKind.CLONIC)
+
+
+@dataclass(frozen=True)
+class DecisionParams:
+    """Least probability of "a cramp, either kind" for a cramp call (0..1)."""
+
+    # Same as the prompt's floor (crampwatch.prompt.policy.PromptParams.min_confidence):
+    # a provisional cramp call is a wake-up. (inference)
+    provisional_min_cramp: float = 0.6
+    # A closed episode is a cramp when that is more likely than not.
+    final_min_cramp: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("provisional_min_cramp", "final_min_cramp"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within 0..1, got {value}")
+
+
+def decide(
+    probabilities: Mapping[EventKind, float], final: bool, params: DecisionParams
+) -> Classification:
+    """Return the call from per-kind probabilities (or rule truth values normalised to them).
+
+    A cramp call carries the probability that the episode is a cramp of either kind
+    (what waking depends on); a look-alike call carries its own kind's probability.
+    """
+    p_cramp = sum(probabilities.get(k, 0.0) for k in _CRAMPS)
+    floor = params.final_min_cramp if final else params.provisional_min_cramp
+    if p_cramp >= floor and p_cramp > 0:
+        kind = max(_CRAMPS, key=lambda k: probabilities.get(k, 0.0))
+        return Classification(kind, min(1.0, p_cramp))
+    others = {k: p for k, p in probabilities.items() if k not in _CRAMPS}
+    if not others:
+        raise ValueError("no look-alike kind to call: the model knows only cramps")
+    kind = max(others, key=others.__getitem__)
+    return Classification(kind, min(1.0, max(0.0, others[kind])))
