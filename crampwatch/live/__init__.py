@@ -1,0 +1,1 @@
+"""The live night: a band streams, the pipeline finds cramps, the prompt wakes, sinks record."""
