@@ -12,12 +12,24 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sensor.channels import is_leg_label, parse_label
+from sensor.records import Muscle
+
 _NOT_LEG = re.compile(r"chin|submental|\bment|\becg|\beeg|\beog|\bekg|mastoid", re.IGNORECASE)
 _EMG = re.compile(
     r"\bemg|^[lr]at\d*$|^[lr]\s*at\d*$|tib(ialis)?[\s_.-]*ant|gastroc|soleus|\b[lr]?leg\b",
     re.IGNORECASE,
 )
 _ACC = re.compile(r"\bacc(el(eration|erometer|ero)?)?[\s_.:/-]*([xyz])\b", re.IGNORECASE)
+
+_LEG_MUSCLES = {
+    Muscle.GASTROCNEMIUS,
+    Muscle.GASTROCNEMIUS_MEDIAL,
+    Muscle.GASTROCNEMIUS_LATERAL,
+    Muscle.SOLEUS,
+    Muscle.TIBIALIS_ANTERIOR,
+    Muscle.FOOT,
+}
 
 
 class ChannelSelectionError(ValueError):
@@ -35,7 +47,10 @@ class ChannelSelection:
 def is_emg_label(label: str) -> bool:
     """Return True when a label names a leg EMG channel."""
     text = label.strip()
-    return bool(_EMG.search(text)) and not _NOT_LEG.search(text) and not _ACC.search(text)
+    if _ACC.search(text) or _NOT_LEG.search(text) or not is_leg_label(text):
+        return False
+    # Our patterns, or a leg muscle the shared label parser recognises ("LGM", "Calf L").
+    return bool(_EMG.search(text)) or parse_label(text).muscle in _LEG_MUSCLES
 
 
 def acc_axis(label: str) -> str | None:

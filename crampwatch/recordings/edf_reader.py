@@ -277,6 +277,20 @@ class EdfRecording:
                         self.acc_labels,
                     )
 
+    def window(self, start_s: float, end_s: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return (EMG uV, ACC g or None) for [start_s, end_s), clipped to the recording."""
+        emg_total = min(h.n_samples for h in self.emg)
+        e0 = max(0, round(start_s * self.emg_fs_hz))
+        e1 = min(emg_total, max(e0, round(end_s * self.emg_fs_hz)))
+        emg = self._read(self.emg, e0, e1)
+        acc = None
+        if self.acc and self.acc_fs_hz is not None:
+            acc_total = min(h.n_samples for h in self.acc)
+            a0 = max(0, round(start_s * self.acc_fs_hz))
+            a1 = min(acc_total, max(a0, round(end_s * self.acc_fs_hz)))
+            acc = self._read(self.acc, a0, a1)
+        return emg, acc
+
     # -- lifetime ---------------------------------------------------------------
 
     def close(self) -> None:

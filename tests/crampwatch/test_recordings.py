@@ -1,0 +1,173 @@
+"""EDF/EDF+ in and out: round trip, mixed rates and units, channel choice, damaged files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crampwatch.recordings import EdfPlusWriter, EdfRecording, RecordingError, SignalSpec
+from crampwatch.recordings.channels import is_emg_label, select_channels
+from crampwatch.recordings.edf_writer import acc_spec, emg_spec
+from sensor.records import SampleBlock, SignalGroup
+
+EMG_LABELS = ("EMG R Gastroc", "EMG R Tib Ant")
+ACC_LABELS = ("ACC X", "ACC Y", "ACC Z")
+
+
+def _night(tmp_path: Path, seconds: int = 12, name: str = "night.edf") -> tuple[Path, np.ndarray,
+                                                                                np.ndarray]:
+    rng = np.random.default_rng(3)
+    emg = rng.normal(0, 80, (seconds * 2000, 2))
+    acc = np.column_stack([np.zeros(seconds * 100), rng.normal(0, 0.2, seconds * 100),
+                           np.ones(seconds * 100)])
+    path = tmp_path / name
+    specs = [emg_spec(label, 2000) for label in EMG_LABELS]
+    specs += [acc_spec(label, 100) for label in ACC_LABELS]
+    with EdfPlusWriter(path, specs) as writer:
+        # Write in uneven pieces, EMG and ACC interleaved, as a live recorder would.
+        for start in range(0, seconds * 2000, 3001):
+            block = emg[start : start + 3001]
+            writer.write_block(SampleBlock(SignalGroup.EMG, 2000, start / 2000, block, EMG_LABELS))
+            a0 = start // 20
+            writer.write_block(SampleBlock(SignalGroup.ACC, 100, a0 / 100,
+                                           acc[a0 : (start + block.shape[0]) // 20], ACC_LABELS))
+        writer.annotate(2.5, 4.25, "tonic cramp")
+        writer.annotate(9.0, 0.0, "lights on")
+    return path, emg, acc
+
+
+def _read_all(rec: EdfRecording, chunk_s: float) -> tuple[np.ndarray, np.ndarray, list]:
+    blocks = list(rec.blocks(chunk_s))
+    emg = np.concatenate([b.samples for b in blocks if b.group is SignalGroup.EMG])
+    acc = np.concatenate([b.samples for b in blocks if b.group is SignalGroup.ACC])
+    return emg, acc, blocks
+
+
+def test_edf_plus_round_trip_keeps_samples_within_quantisation_and_annotations(tmp_path):
+    path, emg, acc = _night(tmp_path)
+    with EdfRecording(path) as rec:
+        assert rec.emg_labels == EMG_LABELS and rec.acc_labels == ACC_LABELS
+        assert rec.emg_fs_hz == 2000 and rec.acc_fs_hz == 100
+        got_emg, got_acc, _ = _read_all(rec, 5.0)
+        notes = rec.annotations()
+    emg_step = 2 * 6553.5 / 65535
+    acc_step = 2 * 8.0 / 65535
+    assert got_emg.shape == emg.shape and got_acc.shape == acc.shape
+    assert np.max(np.abs(got_emg - emg)) <= emg_step
+    assert np.max(np.abs(got_acc - acc)) <= acc_step
+    assert [(a.onset_s, a.duration_s, a.text) for a in notes] == [
+        (2.5, 4.25, "tonic cramp"), (9.0, 0.0, "lights on")
+    ]
+
+
+def test_blocks_alternate_emg_then_acc_in_time_order_and_any_chunk_gives_same_samples(tmp_path):
+    path, _, _ = _night(tmp_path)
+    with EdfRecording(path) as rec:
+        emg_a, acc_a, blocks = _read_all(rec, 1.0)
+        emg_b, acc_b, _ = _read_all(rec, 7.3)
+    groups = [b.group for b in blocks]
+    assert groups[:4] == [SignalGroup.EMG, SignalGroup.ACC, SignalGroup.EMG, SignalGroup.ACC]
+    for emg_block, acc_block in zip(blocks[::2], blocks[1::2], strict=True):
+        assert emg_block.t0_s == pytest.approx(acc_block.t0_s)
+        assert emg_block.t_end_s == pytest.approx(acc_block.t_end_s)
+    np.testing.assert_array_equal(emg_a, emg_b)
+    np.testing.assert_array_equal(acc_a, acc_b)
+
+
+def test_mixed_rates_and_units_are_converted_to_uv_and_g(tmp_path):
+    path = tmp_path / "lab.edf"
+    seconds = 4
+    t = np.arange(seconds * 1000) / 1000
+    emg_mv = 0.5 * np.sin(2 * np.pi * 80 * t)  # 0.5 mV = 500 uV
+    acc_ms2 = np.full(seconds * 50, 9.80665)  # 1 g
+    specs = [
+        SignalSpec("EEG C3-A2", "uV", 256, -500, 500),
+        SignalSpec("RAT", "mV", 1000, -5, 5),
+        SignalSpec("Accel X", "m/s^2", 50, -80, 80),
+        SignalSpec("Accel Y", "m/s^2", 50, -80, 80),
+        SignalSpec("Accel Z", "m/s^2", 50, -80, 80),
+    ]
+    with EdfPlusWriter(path, specs) as writer:
+        writer.write_signal("EEG C3-A2", np.zeros(seconds * 256))
+        writer.write_signal("RAT", emg_mv)
+        for label in ("Accel X", "Accel Y", "Accel Z"):
+            writer.write_signal(label, acc_ms2)
+    with EdfRecording(path) as rec:
+        assert rec.emg_labels == ("RAT",)
+        assert rec.acc_labels == ("Accel X", "Accel Y", "Accel Z")
+        assert (rec.emg_fs_hz, rec.acc_fs_hz) == (1000, 50)
+        emg, acc, blocks = _read_all(rec, 1.5)
+    assert {b.fs_hz for b in blocks if b.group is SignalGroup.EMG} == {1000}
+    np.testing.assert_allclose(emg[:, 0], 1000 * emg_mv, atol=10 / 65535 * 1000 + 1e-6)
+    np.testing.assert_allclose(acc, 1.0, atol=1e-3)
+
+
+def test_emg_labels_sleep_lab_style_and_overrides():
+    assert is_emg_label("LAT") and is_emg_label("RAT2") and is_emg_label("EMG L Tib Ant")
+    assert is_emg_label("LGM") and is_emg_label("Leg L")
+    assert not is_emg_label("Chin EMG") and not is_emg_label("ECG") and not is_emg_label("ACC X")
+    labels = ["EEG", "Chin EMG", "LAT", "RAT", "ACC X", "ACC Y", "ACC Z"]
+    chosen = select_channels(labels)
+    assert chosen.emg == (2, 3) and chosen.acc == (4, 5, 6)
+    assert select_channels(labels, emg_labels=["RAT"]).emg == (3,)
+    with pytest.raises(ValueError, match="no signal labelled 'EMG R Soleus'"):
+        select_channels(labels, emg_labels=["EMG R Soleus"])
+
+
+def test_file_without_emg_names_the_labels_it_saw(tmp_path):
+    path = tmp_path / "psg.edf"
+    with EdfPlusWriter(path, [SignalSpec("EEG C3-A2", "uV", 256, -500, 500),
+                              SignalSpec("ECG", "mV", 256, -5, 5)]) as writer:
+        writer.write_signal("EEG C3-A2", np.zeros(512))
+        writer.write_signal("ECG", np.zeros(512))
+    with pytest.raises(RecordingError, match=r"no leg EMG channel.*'EEG C3-A2', 'ECG'"):
+        EdfRecording(path)
+
+
+def test_truncated_edf_is_a_clear_error(tmp_path):
+    path, _, _ = _night(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 5000])
+    with pytest.raises(RecordingError, match="truncated"):
+        EdfRecording(path)
+
+
+def test_corrupt_edf_header_is_a_clear_error(tmp_path):
+    path = tmp_path / "junk.edf"
+    path.write_bytes(b"0       " + b"\x00garbage" * 100)
+    with pytest.raises(RecordingError, match="damaged|not a readable"):
+        EdfRecording(path)
+    path.write_bytes(b"")
+    with pytest.raises(RecordingError):
+        EdfRecording(path)
+
+
+def test_unknown_unit_is_refused_with_the_channel_named(tmp_path):
+    path = tmp_path / "odd.edf"
+    with EdfPlusWriter(path, [SignalSpec("EMG R Gastroc", "counts", 1000, -100, 100)]) as w:
+        w.write_signal("EMG R Gastroc", np.zeros(1000))
+    with pytest.raises(RecordingError, match=r"'EMG R Gastroc'.*'counts'"):
+        EdfRecording(path)
+
+
+def test_low_emg_rate_warns_and_too_low_is_refused(tmp_path, caplog):
+    for rate in (500, 200):
+        path = tmp_path / f"r{rate}.edf"
+        with EdfPlusWriter(path, [SignalSpec("EMG R Gastroc", "uV", rate, -100, 100)]) as w:
+            w.write_signal("EMG R Gastroc", np.zeros(rate))
+    with caplog.at_level(logging.WARNING):
+        EdfRecording(tmp_path / "r500.edf").close()
+    assert "too low for the 450 Hz upper band-pass corner" in caplog.text
+    with pytest.raises(RecordingError, match="at least 250 Hz"):
+        EdfRecording(tmp_path / "r200.edf")
+
+
+def test_window_reads_a_span_in_physical_units(tmp_path):
+    path, emg, acc = _night(tmp_path)
+    with EdfRecording(path) as rec:
+        w_emg, w_acc = rec.window(3.0, 4.0)
+    assert w_emg.shape == (2000, 2) and w_acc is not None and w_acc.shape == (100, 3)
+    assert np.max(np.abs(w_emg - emg[6000:8000])) <= 0.2
