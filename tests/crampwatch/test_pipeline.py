@@ -17,9 +17,9 @@ from sensor.records import (
     Muscle,
     Role,
     SampleBlock,
+    Side,
     SignalGap,
     SignalGroup,
-    Side,
 )
 
 CALF = ChannelInfo("EMG R Gastroc", Muscle.GASTROCNEMIUS, Side.RIGHT, Role.CALF)

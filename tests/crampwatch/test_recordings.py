@@ -138,7 +138,7 @@ def test_truncated_edf_is_a_clear_error(tmp_path):
 def test_corrupt_edf_header_is_a_clear_error(tmp_path):
     path = tmp_path / "junk.edf"
     path.write_bytes(b"0       " + b"\x00garbage" * 100)
-    with pytest.raises(RecordingError, match="damaged|not a readable"):
+    with pytest.raises(RecordingError, match=r"damaged|not a readable"):
         EdfRecording(path)
     path.write_bytes(b"")
     with pytest.raises(RecordingError):
@@ -166,7 +166,7 @@ def test_low_emg_rate_warns_and_too_low_is_refused(tmp_path, caplog):
 
 
 def test_window_reads_a_span_in_physical_units(tmp_path):
-    path, emg, acc = _night(tmp_path)
+    path, emg, _acc = _night(tmp_path)
     with EdfRecording(path) as rec:
         w_emg, w_acc = rec.window(3.0, 4.0)
     assert w_emg.shape == (2000, 2) and w_acc is not None and w_acc.shape == (100, 3)

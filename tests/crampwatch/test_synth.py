@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def test_night_holds_cramps_and_every_look_alike(night):
     plms = [e for e in truth.events if e.kind is EventKind.PLM]
     assert len(plms) >= 4 and all(0.5 <= e.end_s - e.start_s <= 10 for e in plms)
     spans = sorted((e.start_s, e.end_s) for e in truth.events)
-    assert all(b0 >= a1 for (_, a1), (b0, _) in zip(spans, spans[1:], strict=False))
+    assert all(b0 >= a1 for (_, a1), (b0, _) in itertools.pairwise(spans))
 
 
 def test_cramps_raise_calf_rms_and_spare_the_shin(night):
