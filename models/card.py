@@ -1,0 +1,111 @@
+"""The model card: what a shipped model was trained on, its features, versions and metrics."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from models.persistence import ModelManifest
+from sensor.features import FEATURES
+
+
+def _metrics_table(metrics: Mapping[str, Any]) -> list[str]:
+    names = (
+        ("n_episodes", "closed episodes"),
+        ("final_accuracy", "kind accuracy, all kinds (final call)"),
+        ("cramp_precision", "cramp precision (final call)"),
+        ("cramp_recall", "cramp recall (final call)"),
+        ("cramp_f1", "cramp F1 (final call)"),
+        ("cramp_kind_accuracy", "tonic/clonic accuracy on found cramps"),
+        ("false_provisional_cramps", "look-alike episodes called a cramp while open"),
+    )
+    models = list(metrics)
+    lines = ["| figure | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
+    for key, label in names:
+        row = [str(metrics[m].get(key, "")) for m in models]
+        lines.append(f"| {label} | " + " | ".join(row) + " |")
+    return lines
+
+
+def render_model_card(manifest: ModelManifest, model_file: str) -> str:
+    """Return the model card (Markdown) of a saved model."""
+    t = manifest.training
+    lines = [
+        "# Model card: crampwatch tonic / clonic / not-a-cramp classifier",
+        "",
+        f"- Model version: `{manifest.model_version}`; file `{model_file}` "
+        f"(skops, SHA-256 `{manifest.sha256[:16]}...`), manifest beside it.",
+        f"- scikit-learn {manifest.sklearn_version}, skops {manifest.skops_version}, "
+        f"numpy {manifest.numpy_version}; feature schema {manifest.feature_schema_version}. "
+        "Loading refuses a file written with another scikit-learn or skops version or "
+        "feature schema, a file whose hash differs from its manifest, and any type outside "
+        "`models.persistence.TRUSTED_TYPES`.",
+        "- Estimator: histogram gradient boosting, calibrated (Platt, folds by episode) with "
+        "`CalibratedClassifierCV`. One model makes the provisional call (open episode, "
+        "`is_final` = 0) and the final call (closed, `is_final` = 1).",
+        f"- Classes: {', '.join(manifest.classes)}.",
+        "- Decision: an open episode is called a cramp only when P(tonic) + P(clonic) >= 0.6 "
+        "(a provisional cramp call wakes the sleeper); a closed one when >= 0.5 "
+        "(`models.decision`).",
+        "- Intended use: classify episodes found by `sensor.Detector` on calf/shin surface EMG "
+        "and a leg accelerometer during sleep. Not a diagnosis. Not validated on real cramps: "
+        "no labelled real night-cramp recordings were available; see the limits below.",
+        "",
+        "## Training data",
+        "",
+        f"- Command: `{t.get('command', 'crampwatch train')}` (seeded, reproducible).",
+        f"- Synthetic nights: {t.get('nights', '?')} x {t.get('night_hours', '?')} h from "
+        "`crampwatch.synth` (seeds "
+        f"{t.get('night_seeds', '?')}; never use these seeds for evaluation), both legs, "
+        "with and without a second calf channel, 2 kHz and 1 kHz EMG.",
+        f"- Real EMG: {t.get('real_emg', 'none')}.",
+        f"- Rows: {t.get('rows', '?')} ({t.get('final_rows', '?')} closed episodes); "
+        f"closed episodes per kind: {t.get('class_counts', '?')}.",
+        "- Labels: an episode takes the kind of the ground-truth event it overlaps most on its "
+        "own channel (>= 20 % of the episode); an episode overlapping none is `artifact` "
+        "(activity nobody scored). Open-episode snapshots: every update in the first 12 s, "
+        "then one per 10 s.",
+        "",
+        "## Validation (held-out synthetic nights, episode level)",
+        "",
+        f"Fitted without the {t.get('validation_nights', '?')} validation nights "
+        f"(seeds {t.get('validation_seeds', '?')}), then refitted on all nights for shipping. "
+        "Night-level figures (F1 per truth cramp, false wake-ups per 8 h, onset error, alert "
+        "latency) come from `crampwatch evaluate` on fresh nights and are in the project notes.",
+        "",
+        *_metrics_table(manifest.metrics),
+        "",
+        "## Features (order stored in the manifest)",
+        "",
+    ]
+    for name in manifest.feature_names:
+        meaning = FEATURES.get(name)
+        if meaning is None:
+            meaning = {
+                "role_calf": "1 when the channel is a calf muscle (either gastrocnemius head, "
+                "soleus), either leg",
+                "role_shin": "1 when the channel is the tibialis anterior",
+                "is_final": "1 for a closed episode (final call), 0 while it runs",
+            }.get(name, "")
+        lines.append(f"- `{name}`: {meaning}")
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "- Trained on synthetic cramps and look-alikes built from published signatures "
+        "(DOMAIN.md); real night cramps may differ. The real EMG (UCI lower limb, thigh "
+        "muscles standing in for calf/shin) adds real voluntary activity only.",
+        "- No accelerometer in the real EMG: posture and motion features are missing there.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_model_card(
+    manifest: ModelManifest, model_path: str | os.PathLike[str], card_path: str | os.PathLike[str]
+) -> Path:
+    """Return the path of the model card written for a saved model."""
+    path = Path(card_path)
+    path.write_text(render_model_card(manifest, Path(model_path).name))
+    return path
