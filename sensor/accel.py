@@ -1,0 +1,124 @@
+"""Leg accelerometer: posture (gravity direction), movement intensity and rhythm.
+
+PAM-RL style leg actigraphy (DOMAIN.md "Signals"): a streaming low-pass (default
+0.3 Hz) gives the gravity vector; the rest is dynamic acceleration (movement). The
+band axis ``leg_axis`` is assumed to run along the shank: its angle to gravity is the
+tilt (0 deg = shank vertical, standing; 90 deg = shank horizontal, lying). Upright
+means tilt below ``upright_max_tilt_deg``. Rhythm is the autocorrelation peak of the
+dominant dynamic axis within 0.3-4 Hz (tremor, alternating leg activation and walking
+live there: Chervin 2003, Yang & Winkelman 2010).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+from sensor.emg_frontend import GapMarker, TimelineError, check_continuity
+from sensor.filters import StreamingSOS
+from sensor.records import SampleBlock
+
+
+class AccelStage:
+    """Streaming gravity/dynamic split of a 3-axis accelerometer, with a bounded history."""
+
+    def __init__(self, config, labels: tuple[str, ...], fs_hz: float) -> None:
+        if len(labels) != 3:
+            raise TimelineError(
+                f"accelerometer blocks need 3 axes (x, y, z), got {len(labels)} channels "
+                f"{list(labels)}"
+            )
+        self.cfg = config
+        self.labels = labels
+        self.fs_hz = fs_hz
+        cutoff = min(config.gravity_cutoff_hz, 0.45 * fs_hz)
+        self.gravity = StreamingSOS(
+            signal.butter(2, cutoff, btype="lowpass", fs=fs_hz, output="sos"), 3
+        )
+        self.expected_t0_s: float | None = None
+        self.started = False
+        self.end_s = -np.inf  # time up to which acceleration is known
+        # History: per-sample time, dynamic acceleration (n, 3) and tilt (deg).
+        self._t = np.zeros(0)
+        self._dyn = np.zeros((0, 3))
+        self._tilt = np.zeros(0)
+
+    def process(self, block: SampleBlock) -> list[GapMarker]:
+        """Store the block's posture and motion; return a gap marker if samples were lost."""
+        if block.labels != self.labels:
+            raise TimelineError(
+                f"ACC labels changed from {list(self.labels)} to {list(block.labels)} "
+                "mid-stream: start a new Detector"
+            )
+        out: list[GapMarker] = []
+        gap = check_continuity(block, self.expected_t0_s, self.fs_hz if self.started else None)
+        if gap is not None and self.started:
+            out.append(GapMarker(gap))
+            self.gravity.reset()
+        self.started = True
+        self.expected_t0_s = block.t_end_s
+        self.end_s = block.t_end_s
+        if block.n_samples == 0:
+            return out
+        x = block.samples.astype(np.float64)
+        g = self.gravity.process(x)
+        dyn = x - g
+        norm = np.linalg.norm(g, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = np.abs(g[:, self.cfg.leg_axis]) / norm
+        tilt = np.degrees(np.arccos(np.clip(np.nan_to_num(cos, nan=0.0), 0.0, 1.0)))
+        t = block.t0_s + np.arange(block.n_samples) / block.fs_hz
+        self._t = np.concatenate([self._t, t])
+        self._dyn = np.concatenate([self._dyn, dyn])
+        self._tilt = np.concatenate([self._tilt, tilt])
+        return out
+
+    def trim_before(self, t_s: float) -> None:
+        """Forget samples older than ``t_s`` (bounded memory)."""
+        i = int(np.searchsorted(self._t, t_s))
+        if i > 0:
+            self._t = self._t[i:]
+            self._dyn = self._dyn[i:]
+            self._tilt = self._tilt[i:]
+
+    def window(self, t_from_s: float, t_to_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return (dynamic (n, 3) in g, tilt (n,) in deg) for samples with t in [from, to)."""
+        i = int(np.searchsorted(self._t, t_from_s))
+        j = int(np.searchsorted(self._t, t_to_s))
+        return self._dyn[i:j], self._tilt[i:j]
+
+
+def motion_rms_g(dyn: np.ndarray) -> float:
+    """Return the RMS magnitude of dynamic acceleration in g (NaN for no samples)."""
+    if dyn.shape[0] == 0:
+        return float("nan")
+    return float(np.sqrt(np.mean(np.sum(dyn * dyn, axis=1))))
+
+
+def rhythm(dyn: np.ndarray, fs_hz: float, low_hz: float, high_hz: float) -> tuple[float, float]:
+    """Return (rhythm frequency in Hz, strength 0..1) of dynamic acceleration in a band.
+
+    The dominant axis (largest variance) is autocorrelated; the highest normalised
+    autocorrelation at a lag between 1/high_hz and 1/low_hz (and at most half the
+    window) gives the frequency and its strength. NaN, NaN when the window is shorter
+    than two periods of ``high_hz`` or motionless.
+    """
+    n = dyn.shape[0]
+    min_lag = int(np.ceil(fs_hz / high_hz))
+    max_lag = min(int(np.floor(fs_hz / low_hz)), n // 2)
+    if n < 2 or max_lag <= min_lag:
+        return float("nan"), float("nan")
+    x = dyn - dyn.mean(axis=0)
+    axis = int(np.argmax(np.var(x, axis=0)))
+    v = x[:, axis]
+    energy = float(np.dot(v, v))
+    if energy <= 1e-12:
+        return float("nan"), float("nan")
+    nfft = 1 << int(np.ceil(np.log2(2 * n)))
+    spec = np.fft.rfft(v, nfft)
+    ac = np.fft.irfft(spec * np.conj(spec), nfft)[: max_lag + 1] / energy
+    # Unbiased by the overlap length so long lags are not penalised.
+    ac = ac * n / (n - np.arange(max_lag + 1))
+    lag = min_lag + int(np.argmax(ac[min_lag : max_lag + 1]))
+    strength = float(np.clip(ac[lag], 0.0, 1.0))
+    return fs_hz / lag, strength

@@ -1,0 +1,116 @@
+"""Adaptive noise-floor baseline per channel that follows the night but not a cramp.
+
+Minimum statistics (Martin 2001, applied here to the EMG envelope): the envelope is
+cut into fixed segments (default 1 s); each segment's low quantile (10th percentile)
+is a rest-level candidate; the baseline is the minimum of the admitted candidates of
+the last ``history_s`` (60 s).
+
+- A drop of the noise floor is followed at once (the minimum falls).
+- A rise of the floor by less than ``admit_ratio`` (2x, the bruxism "resting amplitude"
+  rule in DOMAIN.md) is followed within ``history_s``.
+- A segment whose low quantile is ``admit_ratio`` or more above the baseline is
+  activity, not rest, and is not admitted, so a cramp (up to 10 min, DOMAIN.md) is
+  never learned as rest. Only a level that persists longer than ``hold_s`` (15 min,
+  longer than any cramp) is taken as a new floor (electrode change, new noise source).
+- Segments below ``floor_uv`` are a flat line (no contact), never rest either.
+- Segments holding frames that are not valid (filter settling after a gap) are skipped.
+
+The baseline in effect for a segment's frames is the one known before the segment
+started (causal); it is NaN until the first segment of the stream is admitted.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+
+class AdaptiveBaseline:
+    """Streaming minimum-statistics baseline over envelope frames (one per channel)."""
+
+    def __init__(
+        self,
+        n_channels: int,
+        segment_frames: int,
+        quantile: float,
+        history_segments: int,
+        admit_ratio: float,
+        hold_segments: int,
+        floor_uv: float,
+    ) -> None:
+        self.n_channels = n_channels
+        self.segment_frames = segment_frames
+        self.kth = min(segment_frames - 1, max(0, round(quantile * segment_frames)))
+        self.history_segments = history_segments
+        self.admit_ratio = admit_ratio
+        self.hold_segments = hold_segments
+        self.floor_uv = floor_uv
+        self._history: list[deque[tuple[int, float]]] = [deque() for _ in range(n_channels)]
+        self._rejected_run = [0] * n_channels
+        self._segment_index = 0
+        self.value = np.full(n_channels, np.nan)
+        self._pending_env = np.zeros((0, n_channels))
+        self._pending_valid = np.zeros(0, dtype=bool)
+
+    def restart_segment(self) -> None:
+        """Drop the partial segment (a gap): the next frame starts a new segment."""
+        self._pending_env = np.zeros((0, self.n_channels))
+        self._pending_valid = np.zeros(0, dtype=bool)
+
+    def process(self, env: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Return the baseline (uV) in effect at each frame, shape (n_frames, n_channels)."""
+        m = env.shape[0]
+        out = np.empty((m, self.n_channels))
+        pend = self._pending_env.shape[0]
+        env_all = np.concatenate([self._pending_env, env], axis=0) if pend else env
+        valid_all = np.concatenate([self._pending_valid, valid]) if pend else valid
+        n_full = env_all.shape[0] // self.segment_frames
+        if n_full == 0:
+            out[:] = self.value
+        else:
+            used = n_full * self.segment_frames
+            seg_env = env_all[:used].reshape(n_full, self.segment_frames, self.n_channels)
+            seg_ok = valid_all[:used].reshape(n_full, self.segment_frames).all(axis=1)
+            lows = np.partition(seg_env, self.kth, axis=1)[:, self.kth, :]
+            # Frame j of env_all lies in segment j // segment_frames; its baseline is the
+            # value before that segment was complete.
+            values = np.empty((n_full + 1, self.n_channels))
+            for s in range(n_full):
+                values[s] = self.value
+                if seg_ok[s]:
+                    self._admit(lows[s])
+                self._segment_index += 1
+            values[n_full] = self.value
+            seg_of_frame = np.minimum(np.arange(pend, pend + m) // self.segment_frames, n_full)
+            out[:] = values[seg_of_frame]
+            env_all = env_all[used:]
+            valid_all = valid_all[used:]
+        self._pending_env = np.array(env_all, copy=True)
+        self._pending_valid = np.array(valid_all, copy=True)
+        return out
+
+    def _admit(self, lows: np.ndarray) -> None:
+        idx = self._segment_index
+        for c in range(self.n_channels):
+            low = float(lows[c])
+            if not np.isfinite(low) or low < self.floor_uv:
+                continue  # flat line or no data: not rest
+            hist = self._history[c]
+            current = self.value[c]
+            admitted = not np.isfinite(current) or low < self.admit_ratio * current
+            if not admitted:
+                self._rejected_run[c] += 1
+                if self._rejected_run[c] >= self.hold_segments:
+                    hist.clear()  # a level held longer than any cramp: the new floor
+                    admitted = True
+            if admitted:
+                self._rejected_run[c] = 0
+                # Monotonic deque: the front is always the minimum of the window.
+                while hist and hist[-1][1] >= low:
+                    hist.pop()
+                hist.append((idx, low))
+            while hist and hist[0][0] <= idx - self.history_segments:
+                hist.popleft()
+            if hist:
+                self.value[c] = hist[0][1]

@@ -1,0 +1,613 @@
+"""The Detector: EMG (and optional accelerometer) sample blocks in, episodes out.
+
+Causal and stateful. ``process(block)`` returns what became known with that block;
+feeding a night in one block per group, in 20 ms blocks or in random sizes gives the
+same outputs, provided blocks arrive in time order (sorted by start time, EMG and ACC
+interleaved). Per EMG channel: :class:`~sensor.emg_frontend.EmgFrontEnd` (filters,
+envelopes, baseline) -> :class:`~sensor.onset.BurstDetector` -> episodes
+(:mod:`sensor.episodes`) with features (:mod:`sensor.features`).
+
+Accelerometer alignment. Episode features include the accelerometer, so once an ACC
+stream exists the detector decides only up to the time both groups have reached.
+Whether ACC exists is told by ``expect_acc`` (True/False) or, when None, learned from
+the stream: an ACC block seen before the second EMG block means yes; a second EMG
+block (or ``finish()``) with no ACC block seen means no. Until then outputs are held
+(one EMG block). If the ACC stream stalls more than ``accel.max_lag_s`` behind a new
+EMG block, decisions go on without it (ACC features NaN for the stalled time).
+
+Gaps (``gap_before``/``lost_samples`` or a jump of ``t0_s``): a :class:`SignalGap` is
+emitted, the filters restart and the first ``filter.settle_s`` of the new run is not
+used for decisions (no filter ringing passed off as muscle). A running burst ends at
+the gap. An open episode survives a gap of up to ``episode.max_gap_s`` (a band
+reconnect mid-cramp) and counts the lost and settling time in its ``gap_s`` feature;
+a longer gap closes it at its last burst's end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sensor.accel import AccelStage, motion_rms_g, rhythm
+from sensor.channels import assign_roles, describe_roles
+from sensor.emg_frontend import EmgFrontEnd, FrameBatch, GapMarker
+from sensor.episodes import Episode, commit_frames, emg_features
+from sensor.features import FEATURES, NAN, nearest_lead_s
+from sensor.onset import BurstDetector
+from sensor.records import (
+    Burst,
+    ChannelInfo,
+    DetectorOutput,
+    EpisodePhase,
+    EpisodeUpdate,
+    Role,
+    SampleBlock,
+    SignalGap,
+    SignalGroup,
+)
+
+DETECTOR_VERSION = "1.0.0"
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Pre-filtering of the EMG."""
+
+    low_hz: float = 20.0  # SENIAM 10-20 Hz high-pass (DOMAIN.md "Signals")
+    high_hz: float = 450.0  # ~500 Hz low-pass, capped at 0.45 fs (DOMAIN.md "Signals")
+    order: int = 4  # Butterworth order per edge (issue 2)
+    mains_hz: float | None = None  # 50 or 60; None = detect from the first seconds
+    mains_fallback_hz: float = 50.0  # used when "auto" finds no mains lines
+    mains_detect_s: float = 2.0  # signal held back at the start to detect mains
+    notch_harmonics: int = 3  # 50/100/150 or 60/120/180 Hz (Mewett 2004: harmonics matter)
+    notch_quality: float = 10.0  # 5 Hz wide at 50 Hz: tolerates drift (Mewett 2004), short ring
+    ecg_suppression: bool = False  # raise the low corner to ecg_highpass_hz
+    ecg_highpass_hz: float = 30.0  # 30 Hz high-pass against ECG (Drake & Callaghan 2006)
+    settle_s: float = 1.0  # filter settling after a start or gap (notch Q30 decays < 1 s)
+
+
+@dataclass(frozen=True)
+class EnvelopeConfig:
+    """RMS envelopes on a decimated frame grid."""
+
+    hop_s: float = 0.01  # 100 frames/s
+    window_s: float = 0.1  # decision window 100-250 ms (St-Amant 1998, DOMAIN.md)
+    onset_window_s: float = 0.03  # onset-timing window 25-100 ms (St-Amant 1998)
+    onset_method: str = "tkeo"  # "tkeo" (Solnik 2010: better onset timing) or "rms"
+
+    def __post_init__(self) -> None:
+        if self.onset_method not in ("tkeo", "rms"):
+            raise ValueError(
+                f"onset_method must be 'tkeo' or 'rms', got {self.onset_method!r}"
+            )
+        if not 0 < self.hop_s <= self.window_s:
+            raise ValueError(f"need 0 < hop_s <= window_s, got {self.hop_s}, {self.window_s}")
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """Adaptive noise floor (see sensor.baseline)."""
+
+    segment_s: float = 1.0  # minimum-statistics segment
+    quantile: float = 0.1  # low quantile of the envelope per segment = rest level
+    history_s: float = 60.0  # rises of the floor are followed within this time
+    admit_ratio: float = 2.0  # >= 2x rest is activity, not rest (bruxism rule, DOMAIN.md)
+    hold_s: float = 900.0  # a level held longer than any cramp (10 min, DOMAIN.md) is floor
+    floor_uv: float = 1.0  # below: flat line / no contact (rest EMG is a few uV, DOMAIN.md)
+
+
+@dataclass(frozen=True)
+class OnsetConfig:
+    """Double threshold with hysteresis (Bonato 1998)."""
+
+    on_ratio: float = 2.0  # burst >= 2x resting amplitude (bruxism rule, DOMAIN.md)
+    off_ratio: float = 1.5  # hysteresis: ends below 1.5x rest (inference)
+    min_on_s: float = 0.05  # shortest event of interest: 75 ms hypnic jerk (DOMAIN.md)
+    min_off_s: float = 0.2  # relaxation shorter than this does not split a burst (inference)
+    refine_ratio: float = 1.5  # onset refined back to the first frame above 1.5x rest
+    max_lookback_s: float = 0.5  # refinement searches at most this far back
+
+
+@dataclass(frozen=True)
+class EpisodeConfig:
+    """Grouping bursts into episodes."""
+
+    merge_gap_s: float = 2.0  # bursts < 2 s apart merge (bruxism rule, DOMAIN.md)
+    end_quiet_s: float = 3.0  # >= 3 s of quiet ends an episode (bruxism rule, DOMAIN.md)
+    update_interval_s: float = 0.5  # an open episode is re-reported at least this often
+    max_gap_s: float = 5.0  # an episode survives a lost-signal gap this long (BLE reconnect)
+    lead_window_s: float = 2.0  # other-channel onsets within this are paired for lead_s
+
+    def __post_init__(self) -> None:
+        if self.end_quiet_s < self.merge_gap_s:
+            raise ValueError(
+                f"end_quiet_s ({self.end_quiet_s}) must be >= merge_gap_s ({self.merge_gap_s})"
+            )
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Signal-quality and spectrum features."""
+
+    spectrum_segment_s: float = 0.128  # ~8 Hz resolution for the median frequency
+    clip_min_uv: float = 50.0  # repeated samples above this are clipping, not rest
+    flat_ptp_uv: float = 0.5  # a 10 ms hop moving less than this is a flat line
+
+
+@dataclass(frozen=True)
+class AccelConfig:
+    """Accelerometer posture, motion and rhythm (PAM-RL style, DOMAIN.md)."""
+
+    gravity_cutoff_hz: float = 0.3  # below the 0.3-4 Hz movement band
+    leg_axis: int = 0  # band axis along the shank (x); tilt is its angle to vertical
+    upright_max_tilt_deg: float = 45.0  # shank within 45 deg of vertical = upright
+    pre_onset_s: float = 2.0  # motion before onset window
+    onset_halfwidth_s: float = 1.0  # motion at onset window (+-)
+    rhythm_low_hz: float = 0.3  # tremor/ALMA/walking band (Chervin 2003; Yang 2010)
+    rhythm_high_hz: float = 4.0
+    rhythm_window_s: float = 20.0  # ALMA trains last 10-20 s (DOMAIN.md)
+    max_lag_s: float = 10.0  # go on without ACC when it stalls this far behind EMG
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """All detector parameters, in physical units, grouped by stage."""
+
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    envelope: EnvelopeConfig = field(default_factory=EnvelopeConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    onset: OnsetConfig = field(default_factory=OnsetConfig)
+    episode: EpisodeConfig = field(default_factory=EpisodeConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    accel: AccelConfig = field(default_factory=AccelConfig)
+
+
+class FrameHistory:
+    """The most recent frames (all arrays of FrameBatch) addressed by global index."""
+
+    def __init__(self) -> None:
+        self.k0 = 0
+        self.n = 0
+        self.spectra: dict[int, np.ndarray] = {}
+        self._arrays: dict[str, np.ndarray] | None = None
+
+    def extend(self, batch: FrameBatch) -> None:
+        new = {name: getattr(batch, name) for name in FrameBatch.ARRAYS}
+        if self._arrays is None or self.n == 0:
+            self._arrays = new
+            self.k0 = batch.k0
+        else:
+            if batch.k0 != self.k0 + self.n:
+                raise RuntimeError("frames must be appended contiguously")
+            self._arrays = {
+                name: np.concatenate([self._arrays[name], arr]) for name, arr in new.items()
+            }
+        self.n = self._arrays["t_end"].shape[0]
+        for name, arr in self._arrays.items():
+            setattr(self, name, arr)
+        self.spectra.update(batch.spectra)
+
+    def trim_before(self, k: int) -> None:
+        drop = min(k - self.k0, self.n)
+        if drop <= 0 or self._arrays is None:
+            return
+        self._arrays = {name: arr[drop:] for name, arr in self._arrays.items()}
+        for name, arr in self._arrays.items():
+            setattr(self, name, arr)
+        self.k0 += drop
+        self.n -= drop
+        for key in [key for key in self.spectra if key < self.k0]:
+            del self.spectra[key]
+
+    def spectra_keys(self, k_from: int, k_to: int) -> list[int]:
+        return sorted(key for key in self.spectra if k_from <= key <= k_to)
+
+
+def split_batch(batch: FrameBatch, n: int) -> tuple[FrameBatch, FrameBatch]:
+    """Return the first n frames and the rest of a batch."""
+    head = {name: getattr(batch, name)[:n] for name in FrameBatch.ARRAYS}
+    tail = {name: getattr(batch, name)[n:] for name in FrameBatch.ARRAYS}
+    hs = {k: v for k, v in batch.spectra.items() if k < batch.k0 + n}
+    ts = {k: v for k, v in batch.spectra.items() if k >= batch.k0 + n}
+    return FrameBatch(k0=batch.k0, spectra=hs, **head), FrameBatch(
+        k0=batch.k0 + n, spectra=ts, **tail
+    )
+
+
+@dataclass
+class _Track:
+    """Per-channel detection state."""
+
+    index: int
+    info: ChannelInfo
+    burst: BurstDetector
+    other: int | None
+    episode: Episode | None = None
+    onsets: deque = field(default_factory=lambda: deque(maxlen=16))
+    onset_col: np.ndarray | None = None
+
+
+class DetectorInputError(ValueError):
+    """A block the detector cannot use (wrong group layout, ACC without EMG shape...)."""
+
+
+class Detector:
+    """Streaming muscle-activity detector over one session's EMG (and ACC) blocks."""
+
+    def __init__(
+        self,
+        config: DetectorConfig | None = None,
+        channel_overrides: Mapping[str, ChannelInfo] | None = None,
+        *,
+        expect_acc: bool | None = None,
+    ) -> None:
+        self.config = config or DetectorConfig()
+        self.channel_overrides = dict(channel_overrides or {})
+        self.expect_acc = expect_acc
+        self._has_acc: bool | None = expect_acc
+        self._emg: EmgFrontEnd | None = None
+        self._acc: AccelStage | None = None
+        self._channels: tuple[ChannelInfo, ...] = ()
+        self._tracks: list[_Track] = []
+        self._pending: list[FrameBatch | GapMarker] = []
+        self._acc_gaps: list[SignalGap] = []
+        self._hist = FrameHistory()
+        self._emg_blocks = 0
+        self._emg_end_s = -math.inf
+        self._acc_floor_s = -math.inf
+        self._next_id = 1
+        self._finished = False
+        self._last_t = -math.inf
+
+    # ---------------------------------------------------------------- public surface
+    @property
+    def channels(self) -> tuple[ChannelInfo, ...]:
+        """The EMG channels with muscle, side and role (empty before the first EMG block)."""
+        return self._channels
+
+    def describe_channels(self) -> str:
+        """Return one line saying which channel was taken for which role."""
+        return describe_roles(self._channels)
+
+    @property
+    def mains_hz(self) -> float | None:
+        """Mains frequency used by the notch (None until known)."""
+        return None if self._emg is None else self._emg.mains_hz
+
+    @property
+    def has_acc(self) -> bool | None:
+        """Whether an accelerometer stream is used (None while still undecided)."""
+        return self._has_acc
+
+    def process(self, block: SampleBlock) -> list[DetectorOutput]:
+        """Return the episode updates and gaps that became known with ``block``."""
+        if self._finished:
+            raise DetectorInputError("process() after finish(): start a new Detector")
+        if block.group is SignalGroup.EMG:
+            self._on_emg(block)
+        else:
+            self._on_acc(block)
+        return self._advance(self._horizon())
+
+    def finish(self) -> list[DetectorOutput]:
+        """Return everything still pending at the end of the stream; closes open episodes."""
+        if self._finished:
+            return []
+        self._finished = True
+        if self._emg is not None:
+            self._pending.extend(self._emg.flush())
+        if self._has_acc is None:
+            self._has_acc = False
+        out = self._advance(math.inf)
+        for tr in self._tracks:
+            if tr.episode is not None:
+                if tr.burst.in_burst:
+                    self._end_running_burst(tr, self._last_t, self._hist.k0 + self._hist.n - 1)
+                out.append(self._close(tr, self._last_t))
+        return out
+
+    # ---------------------------------------------------------------- intake
+    def _on_emg(self, block: SampleBlock) -> None:
+        if self._emg is None:
+            if block.n_channels == 0:
+                raise DetectorInputError("EMG block has no channels: give at least one")
+            self._emg = EmgFrontEnd(self.config, block.labels, block.fs_hz)
+            self._channels = assign_roles(block.labels, self.channel_overrides)
+            self._make_tracks()
+        self._emg_blocks += 1
+        if self._has_acc is None and self._emg_blocks >= 2:
+            self._has_acc = False
+        if self._has_acc and self._acc is not None:
+            self._acc_floor_s = max(self._acc_floor_s, block.t0_s - self.config.accel.max_lag_s)
+        self._pending.extend(self._emg.process(block))
+        self._emg_end_s = max(self._emg_end_s, block.t_end_s)
+
+    def _on_acc(self, block: SampleBlock) -> None:
+        if self.expect_acc is False:
+            return  # told there is no accelerometer worth using
+        if self._acc is None:
+            self._acc = AccelStage(self.config.accel, block.labels, block.fs_hz)
+            if self._has_acc is None or self._has_acc is False:
+                self._has_acc = True
+        for marker in self._acc.process(block):
+            self._acc_gaps.append(marker.gap)
+
+    def _horizon(self) -> float:
+        if self._has_acc is None:
+            return -math.inf
+        if self._has_acc:
+            acc_end = -math.inf if self._acc is None else self._acc.end_s
+            return min(self._emg_end_s, max(acc_end, self._acc_floor_s))
+        return self._emg_end_s
+
+    def _make_tracks(self) -> None:
+        cfg = self.config
+        fe = self._emg
+        assert fe is not None
+        infos = self._channels
+        for c, info in enumerate(infos):
+            self._tracks.append(
+                _Track(
+                    index=c,
+                    info=info,
+                    other=self._other_channel(c),
+                    burst=BurstDetector(
+                        on_ratio=cfg.onset.on_ratio,
+                        off_ratio=cfg.onset.off_ratio,
+                        refine_ratio=cfg.onset.refine_ratio,
+                        min_on_frames=max(1, round(cfg.onset.min_on_s / fe.hop_s)),
+                        min_off_frames=max(1, round(cfg.onset.min_off_s / fe.hop_s)),
+                        lookback_frames=round(cfg.onset.max_lookback_s / fe.hop_s),
+                        onset_window_s=fe.onset_frames * fe.hop_s,
+                    ),
+                )
+            )
+
+    def _other_channel(self, c: int) -> int | None:
+        infos = self._channels
+        me = infos[c]
+        want = {Role.CALF: Role.SHIN, Role.SHIN: Role.CALF}.get(me.role)
+        candidates = [j for j in range(len(infos)) if j != c]
+        if not candidates:
+            return None
+        if want is not None:
+            same_side = [j for j in candidates if infos[j].role is want
+                         and infos[j].side is me.side]
+            any_side = [j for j in candidates if infos[j].role is want]
+            if same_side:
+                return same_side[0]
+            if any_side:
+                return any_side[0]
+        return candidates[0]
+
+    # ---------------------------------------------------------------- decisions
+    def _advance(self, horizon: float) -> list[DetectorOutput]:
+        out: list[tuple[float, DetectorOutput]] = []
+        while self._pending:
+            item = self._pending[0]
+            if isinstance(item, GapMarker):
+                if item.gap.end_s > horizon:
+                    break
+                self._pending.pop(0)
+                self._on_gap(item.gap, out)
+                continue
+            n_ok = int(np.searchsorted(item.t_end, horizon, side="right"))
+            if n_ok == 0:
+                break
+            if n_ok < item.n:
+                head, rest = split_batch(item, n_ok)
+                self._pending[0] = rest
+            else:
+                head = item
+                self._pending.pop(0)
+            self._run(head, out)
+        acc_gaps = [g for g in self._acc_gaps if g.end_s <= horizon]
+        if acc_gaps:
+            self._acc_gaps = [g for g in self._acc_gaps if g.end_s > horizon]
+            out.extend((g.end_s, g) for g in acc_gaps)
+            out.sort(key=lambda pair: pair[0])
+        self._trim()
+        return [o for _, o in out]
+
+    def _trim(self) -> None:
+        cfg = self.config
+        fe = self._emg
+        if fe is None or self._hist.n == 0:
+            return
+        keep_s = cfg.episode.end_quiet_s + cfg.episode.max_gap_s + cfg.filter.settle_s + 2.0
+        keep = self._hist.k0 + self._hist.n - math.ceil(keep_s / fe.hop_s)
+        for tr in self._tracks:
+            if tr.episode is not None:
+                keep = min(keep, tr.episode.committed_frame + 1)
+        self._hist.trim_before(keep)
+        if self._acc is not None:
+            t_keep = self._last_t - max(cfg.accel.rhythm_window_s, cfg.accel.pre_onset_s) - 5.0
+            for tr in self._tracks:
+                if tr.episode is not None:
+                    t_keep = min(t_keep, tr.episode.acc_cursor_s - cfg.accel.rhythm_window_s)
+            self._acc.trim_before(t_keep)
+
+    def _on_gap(self, gap: SignalGap, out: list) -> None:
+        out.append((gap.end_s, gap))
+        last_k = self._hist.k0 + self._hist.n - 1
+        for tr in self._tracks:
+            ep = tr.episode
+            if tr.burst.in_burst and ep is not None:
+                self._end_running_burst(tr, gap.start_s, last_k)
+            tr.burst.interrupt()
+            if ep is not None:
+                ep.tail_gap_s += gap.end_s - gap.start_s
+                if gap.end_s - gap.start_s > self.config.episode.max_gap_s:
+                    out.append((gap.end_s, self._close(tr, gap.end_s)))
+
+    def _end_running_burst(self, tr: _Track, end_s: float, end_k: int) -> None:
+        ep = tr.episode
+        assert ep is not None
+        ep.ends_s.append(max(end_s, ep.onsets_s[-1]))
+        ep.peaks.append(tr.burst.peak_rel)
+        commit_frames(ep, self._hist, tr.index, tr.other, end_k, ep.burst_onset_frame,
+                      self.config.onset.on_ratio)
+        ep.burst_onset_frame = -1
+        ep.quiet_s = 0.0
+
+    def _run(self, batch: FrameBatch, out: list) -> None:
+        h = self._hist
+        h.extend(batch)
+        cfg = self.config
+        hop_s = self._emg.hop_s
+        i0 = batch.k0 - h.k0
+        i1 = i0 + batch.n
+        with np.errstate(invalid="ignore"):
+            cand = np.flatnonzero(
+                (batch.env > cfg.onset.on_ratio * batch.base).any(axis=1) & batch.valid
+            ) + i0
+        for tr in self._tracks:
+            tr.onset_col = h.onset_env[:, tr.index]
+        env, base, valid, t_end = h.env, h.base, h.valid, h.t_end
+        tracks = self._tracks
+        end_quiet = cfg.episode.end_quiet_s
+        interval = cfg.episode.update_interval_s
+        i = i0
+        while i < i1:
+            if all(tr.episode is None and tr.burst.idle for tr in tracks):
+                p = int(np.searchsorted(cand, i))
+                if p == cand.size:
+                    break
+                i = int(cand[p])
+            k = h.k0 + i
+            t = float(t_end[i])
+            v = bool(valid[i])
+            for tr in tracks:
+                c = tr.index
+                ev = tr.burst.step(i, k, float(env[i, c]), float(base[i, c]), v,
+                                   tr.onset_col, t_end, valid)
+                ep = tr.episode
+                emitted = False
+                if ev is not None and ev.kind == "onset":
+                    tr.onsets.append(ev.time_s)
+                    if ep is None:
+                        ep = Episode(
+                            episode_id=self._next_id,
+                            start_s=ev.time_s,
+                            onset_frame=ev.frame,
+                            baseline_uv=float(base[i, c]),
+                            committed_frame=ev.frame - 1,
+                            acc_cursor_s=ev.time_s,
+                        )
+                        self._next_id += 1
+                        tr.episode = ep
+                        phase = EpisodePhase.OPENED
+                    else:
+                        ep.gap_s += ep.tail_gap_s
+                        ep.tail_gap_s = 0.0
+                        phase = EpisodePhase.UPDATED
+                    ep.onsets_s.append(ev.time_s)
+                    ep.burst_onset_frame = ev.frame
+                    ep.quiet_s = 0.0
+                    out.append((t, self._emit(tr, phase, t, k)))
+                    emitted = True
+                elif ev is not None:  # offset
+                    assert ep is not None
+                    self._end_running_burst(tr, ev.time_s, ev.frame)
+                    ep.quiet_s = t - ev.time_s
+                elif ep is not None and not tr.burst.in_burst and v:
+                    ep.quiet_s += hop_s
+                if ep is not None and not tr.burst.in_burst and ep.quiet_s >= end_quiet:
+                    out.append((t, self._close(tr, t)))
+                    continue
+                if ep is not None and not emitted and t - ep.last_emit_s >= interval - 1e-9:
+                    out.append((t, self._emit(tr, EpisodePhase.UPDATED, t, k)))
+            self._last_t = t
+            i += 1
+        if batch.n:
+            self._last_t = float(batch.t_end[-1])
+
+    # ---------------------------------------------------------------- outputs
+    def _emit(self, tr: _Track, phase: EpisodePhase, t: float, k: int) -> EpisodeUpdate:
+        ep = tr.episode
+        assert ep is not None
+        running = tr.burst.in_burst
+        if running:
+            commit_frames(ep, self._hist, tr.index, tr.other, k, ep.burst_onset_frame,
+                          self.config.onset.on_ratio)
+        ep.last_emit_s = t
+        return self._update(tr, phase, t, end_s=None)
+
+    def _close(self, tr: _Track, t: float) -> EpisodeUpdate:
+        ep = tr.episode
+        assert ep is not None
+        update = self._update(tr, EpisodePhase.CLOSED, t, end_s=ep.last_end_s)
+        tr.episode = None
+        return update
+
+    def _update(
+        self, tr: _Track, phase: EpisodePhase, t: float, end_s: float | None
+    ) -> EpisodeUpdate:
+        ep = tr.episode
+        assert ep is not None
+        running_start = ep.onsets_s[-1] if tr.burst.in_burst and end_s is None else None
+        fe = self._emg
+        assert fe is not None
+        feats = emg_features(ep, t, running_start, fe.freqs_hz, fe.hop_s, tr.other is not None)
+        other_onsets = list(self._tracks[tr.other].onsets) if tr.other is not None else []
+        feats["lead_s"] = nearest_lead_s(ep.start_s, other_onsets,
+                                         self.config.episode.lead_window_s)
+        cur_end = t if running_start is not None else ep.last_end_s
+        feats.update(self._acc_features(ep, cur_end, t))
+        bursts = [Burst(s, e, p) for s, e, p in zip(ep.onsets_s, ep.ends_s, ep.peaks,
+                                                   strict=False)]
+        if running_start is not None:
+            bursts.append(Burst(running_start, t, tr.burst.peak_rel))
+        # Keep the documented key order; every documented feature is always present.
+        features = {name: float(feats.get(name, NAN)) for name in FEATURES}
+        return EpisodeUpdate(
+            phase=phase,
+            episode_id=ep.episode_id,
+            channel=tr.info,
+            start_s=ep.start_s,
+            end_s=end_s,
+            known_at_s=t,
+            bursts=tuple(bursts),
+            features=features,
+        )
+
+    def _acc_features(self, ep: Episode, cur_end_s: float, now_s: float) -> dict[str, float]:
+        names = ("acc_upright", "acc_tilt_deg", "acc_motion_pre_g", "acc_motion_onset_g",
+                 "acc_motion_during_g", "acc_rhythm_hz", "acc_rhythm_strength")
+        acc = self._acc
+        if not self._has_acc or acc is None:
+            return dict.fromkeys(names, NAN)
+        cfg = self.config.accel
+        if cur_end_s > ep.acc_cursor_s:
+            dyn, tilt = acc.window(ep.acc_cursor_s, cur_end_s)
+            ep.acc.n += int(tilt.size)
+            ep.acc.upright += int((tilt < cfg.upright_max_tilt_deg).sum())
+            ep.acc.tilt_sum += float(tilt.sum())
+            ep.acc.dyn_sq += float(np.sum(dyn * dyn))
+            ep.acc_cursor_s = cur_end_s
+        if math.isnan(ep.acc_pre_g):
+            ep.acc_pre_g = motion_rms_g(acc.window(ep.start_s - cfg.pre_onset_s, ep.start_s)[0])
+        if not ep.acc_onset_final:
+            hw = cfg.onset_halfwidth_s
+            # Only data up to now: what arrived beyond it depends on block sizes.
+            ep.acc_onset_g = motion_rms_g(
+                acc.window(ep.start_s - hw, min(ep.start_s + hw, now_s))[0]
+            )
+            ep.acc_onset_final = now_s >= ep.start_s + hw
+        n = ep.acc.n
+        w0 = max(ep.start_s, cur_end_s - cfg.rhythm_window_s)
+        r_hz, r_strength = rhythm(acc.window(w0, cur_end_s)[0], acc.fs_hz,
+                                  cfg.rhythm_low_hz, cfg.rhythm_high_hz)
+        return {
+            "acc_upright": ep.acc.upright / n if n else NAN,
+            "acc_tilt_deg": ep.acc.tilt_sum / n if n else NAN,
+            "acc_motion_pre_g": ep.acc_pre_g,
+            "acc_motion_onset_g": ep.acc_onset_g,
+            "acc_motion_during_g": math.sqrt(ep.acc.dyn_sq / n) if n else NAN,
+            "acc_rhythm_hz": r_hz,
+            "acc_rhythm_strength": r_strength,
+        }

@@ -1,0 +1,304 @@
+"""EMG front end: raw blocks in, decimated per-frame measures out (vectorised, chunk-invariant).
+
+Per block and channel: band-pass (and optional ECG high-pass), mains notch, then on a
+fixed hop grid (10 ms): the RMS decision envelope, the onset envelope (RMS or TKEO over
+a short window), the adaptive baseline, energies before and after the notch, a
+low-frequency (1-20 Hz) energy, clipping and flat-line counts, and the spectrum of
+active segments. Frames are numbered globally (across gaps) and timed by the end of
+their hop (the time the data for them was complete).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal
+
+from sensor.baseline import AdaptiveBaseline
+from sensor.envelope import HopReducer, WindowSum, tkeo_delayed
+from sensor.filters import (
+    StreamingSOS,
+    bandpass_corners_hz,
+    design_bandpass,
+    design_notches,
+    detect_mains_hz,
+)
+from sensor.records import SampleBlock, SignalGap
+
+LOWFREQ_BAND_HZ = (1.0, 20.0)  # motion artefact / baseline wander band (De Luca 2010)
+
+
+@dataclass
+class FrameBatch:
+    """Consecutive frames of one continuous run; arrays are (n_frames, n_channels)."""
+
+    k0: int  # global index of the first frame
+    t_end: np.ndarray  # (n,) s, end of each frame's hop
+    valid: np.ndarray  # (n,) bool: filters settled, envelope window full
+    env: np.ndarray  # uV, decision RMS envelope
+    onset_env: np.ndarray  # uV, short-window RMS or sqrt(TKEO) envelope
+    base: np.ndarray  # uV, baseline in effect (NaN until learned)
+    sq_bp: np.ndarray  # uV^2, mean square after band-pass, before the notch
+    sq_clean: np.ndarray  # uV^2, mean square after the notch
+    lf2: np.ndarray  # uV^2, squared 1-20 Hz component of the raw signal
+    clip: np.ndarray  # fraction of the hop's samples that sit at a clipping rail
+    flat: np.ndarray  # bool: hop's raw peak-to-peak below the flat-line limit
+    spectra: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> (n_ch, n_bins)
+
+    ARRAYS = (
+        "t_end", "valid", "env", "onset_env", "base", "sq_bp", "sq_clean", "lf2", "clip", "flat"
+    )
+
+    @property
+    def n(self) -> int:
+        return int(self.t_end.shape[0])
+
+
+@dataclass
+class GapMarker:
+    """A gap in one signal group; the next frames start a new run."""
+
+    gap: SignalGap
+
+
+class TimelineError(ValueError):
+    """Blocks of one signal group arrived out of order or changed shape mid-stream."""
+
+
+def check_continuity(
+    block: SampleBlock, expected_t0_s: float | None, fs_hz: float | None
+) -> SignalGap | None:
+    """Return the SignalGap before ``block`` (None if it is contiguous with the last one)."""
+    if expected_t0_s is None:
+        return None
+    period = 1.0 / block.fs_hz
+    if fs_hz is not None and block.fs_hz != fs_hz:
+        raise TimelineError(
+            f"{block.group.value} sample rate changed from {fs_hz:g} to {block.fs_hz:g} Hz "
+            "mid-stream: start a new Detector for the new configuration"
+        )
+    jump = block.t0_s - expected_t0_s
+    if jump < -0.5 * period:
+        raise TimelineError(
+            f"{block.group.value} block starts at {block.t0_s:.6f} s, before the end of the "
+            f"previous block ({expected_t0_s:.6f} s): feed blocks in time order"
+        )
+    if jump > 0.5 * period or block.gap_before:
+        lost = block.lost_samples or max(0, round(jump * block.fs_hz))
+        start = expected_t0_s
+        return SignalGap(block.group, start, max(block.t0_s, start), lost)
+    return None
+
+
+class EmgFrontEnd:
+    """Streaming EMG preprocessing for all channels of the EMG group."""
+
+    def __init__(self, config, labels: tuple[str, ...], fs_hz: float) -> None:
+        self.cfg = config
+        self.labels = labels
+        self.fs_hz = fs_hz
+        self.n_ch = len(labels)
+        f, e, b = config.filter, config.envelope, config.baseline
+        low = f.ecg_highpass_hz if f.ecg_suppression else f.low_hz
+        self.low_hz, self.high_hz = bandpass_corners_hz(fs_hz, low, f.high_hz)
+        self.hop = max(1, round(e.hop_s * fs_hz))
+        self.hop_s = self.hop / fs_hz
+        self.frame_rate_hz = fs_hz / self.hop
+        self.win_frames = max(1, round(e.window_s / self.hop_s))
+        self.onset_frames = max(1, round(e.onset_window_s / self.hop_s))
+        self.settle_frames = max(self.win_frames, math.ceil(f.settle_s / self.hop_s))
+        self.seg_frames = max(2, round(config.features.spectrum_segment_s / self.hop_s))
+        self.seg_samples = self.seg_frames * self.hop
+        self.freqs_hz = np.fft.rfftfreq(self.seg_samples, 1.0 / fs_hz)
+        self._seg_window = np.hanning(self.seg_samples)[:, None]
+        self._band_mask = (self.freqs_hz >= self.low_hz) & (self.freqs_hz <= self.high_hz)
+        self.mains_hz: float | None = f.mains_hz
+        self._detect_buffer: list[SampleBlock] = []
+        self._detect_samples = round(f.mains_detect_s * fs_hz)
+        self.bandpass = StreamingSOS(design_bandpass(fs_hz, self.low_hz, self.high_hz, f.order),
+                                     self.n_ch)
+        self.notch: StreamingSOS | None = None
+        if self.mains_hz is not None:
+            self._build_notch()
+        lf_high = min(LOWFREQ_BAND_HZ[1], 0.45 * self.frame_rate_hz)
+        self.lowfreq = StreamingSOS(
+            signal.butter(2, [LOWFREQ_BAND_HZ[0], lf_high], btype="bandpass",
+                          fs=self.frame_rate_hz, output="sos"),
+            self.n_ch,
+        )
+        self.reducer = HopReducer(self.hop)
+        self.env_sum = WindowSum(self.win_frames, self.n_ch)
+        self.onset_sum = WindowSum(self.onset_frames, self.n_ch)
+        seg_s = b.segment_s
+        seg_n = max(1, round(seg_s / self.hop_s))
+        self.baseline = AdaptiveBaseline(
+            self.n_ch,
+            seg_n,
+            b.quantile,
+            history_segments=max(1, round(b.history_s / seg_s)),
+            admit_ratio=b.admit_ratio,
+            hold_segments=max(1, round(b.hold_s / seg_s)),
+            floor_uv=b.floor_uv,
+        )
+        self._tkeo_prev: np.ndarray | None = None
+        self._raw_prev: np.ndarray | None = None
+        self._seg_carry = np.zeros((0, self.hop, self.n_ch))
+        self._seg_env_carry = np.zeros((0, self.n_ch))
+        self._run_t0 = 0.0
+        self._run_frames = 0
+        self.next_k = 0  # global index of the next frame
+        self.expected_t0_s: float | None = None
+        self.started = False
+
+    # ----------------------------------------------------------------------------------
+    def _build_notch(self) -> None:
+        f = self.cfg.filter
+        sos = design_notches(self.fs_hz, self.mains_hz, f.notch_harmonics, f.notch_quality,
+                             below_hz=self.high_hz + 10.0)
+        self.notch = StreamingSOS(sos, self.n_ch) if sos.shape[0] else None
+
+    def _restart_run(self, t0_s: float) -> None:
+        self.bandpass.reset()
+        if self.notch is not None:
+            self.notch.reset()
+        self.lowfreq.reset()
+        self.reducer.reset()
+        self.env_sum.reset()
+        self.onset_sum.reset()
+        self.baseline.restart_segment()
+        self._tkeo_prev = None
+        self._raw_prev = None
+        self._seg_carry = np.zeros((0, self.hop, self.n_ch))
+        self._seg_env_carry = np.zeros((0, self.n_ch))
+        self._run_t0 = t0_s
+        self._run_frames = 0
+
+    def process(self, block: SampleBlock) -> list[FrameBatch | GapMarker]:
+        """Return the frames (and a gap marker, if any) that became complete with ``block``."""
+        if block.labels != self.labels:
+            raise TimelineError(
+                f"EMG labels changed from {list(self.labels)} to {list(block.labels)} "
+                "mid-stream: start a new Detector for the new montage"
+            )
+        if self.mains_hz is None:
+            return self._buffer_for_mains(block)
+        return self._process(block)
+
+    def flush(self) -> list[FrameBatch | GapMarker]:
+        """Return frames held back while the mains frequency was being detected."""
+        if self.mains_hz is None and self._detect_buffer:
+            return self._decide_mains_and_replay()
+        if self.mains_hz is None:
+            self.mains_hz = self.cfg.filter.mains_fallback_hz
+            self._build_notch()
+        return []
+
+    def _buffer_for_mains(self, block: SampleBlock) -> list[FrameBatch | GapMarker]:
+        # "auto" mains: hold the first seconds back, detect 50/60 Hz on them, then filter
+        # them with the right notch (only the start of the stream waits).
+        out: list[FrameBatch | GapMarker] = []
+        if self._detect_buffer:
+            last = self._detect_buffer[-1]
+            if check_continuity(block, last.t_end_s, last.fs_hz) is not None:
+                out = self._decide_mains_and_replay()
+                return out + self._process(block)
+        self._detect_buffer.append(block)
+        if sum(b.n_samples for b in self._detect_buffer) >= self._detect_samples:
+            return self._decide_mains_and_replay()
+        return out
+
+    def _decide_mains_and_replay(self) -> list[FrameBatch | GapMarker]:
+        blocks, self._detect_buffer = self._detect_buffer, []
+        x = np.concatenate([b.samples for b in blocks], axis=0)[: self._detect_samples]
+        f = self.cfg.filter
+        self.mains_hz = detect_mains_hz(x, self.fs_hz, f.mains_fallback_hz)
+        self._build_notch()
+        out: list[FrameBatch | GapMarker] = []
+        for b in blocks:
+            out.extend(self._process(b))
+        return out
+
+    # ----------------------------------------------------------------------------------
+    def _process(self, block: SampleBlock) -> list[FrameBatch | GapMarker]:
+        out: list[FrameBatch | GapMarker] = []
+        gap = check_continuity(block, self.expected_t0_s, self.fs_hz if self.started else None)
+        if not self.started:
+            self.started = True
+            self._restart_run(block.t0_s)
+        elif gap is not None:
+            out.append(GapMarker(gap))
+            self._restart_run(block.t0_s)
+        self.expected_t0_s = block.t_end_s
+        if block.n_samples == 0:
+            return out
+        raw = block.samples.astype(np.float64)
+        bp = self.bandpass.process(raw)
+        clean = self.notch.process(bp) if self.notch is not None else bp
+        psi, self._tkeo_prev = tkeo_delayed(clean, self._tkeo_prev)
+        prev_raw = raw[:1] if self._raw_prev is None else self._raw_prev
+        self._raw_prev = raw[-1:]
+        cfg = self.cfg.features
+        repeat = np.concatenate([prev_raw, raw[:-1]], axis=0) == raw
+        clipped = repeat & (np.abs(raw) >= cfg.clip_min_uv)
+        n_hops, (h_raw, h_bp, h_clean, h_psi, h_clip) = self.reducer.split(
+            raw, bp, clean, psi, clipped.astype(np.float64)
+        )
+        if n_hops == 0:
+            return out
+        hop = self.hop
+        sq_bp = np.einsum("hsc,hsc->hc", h_bp, h_bp) / hop
+        sq_clean = np.einsum("hsc,hsc->hc", h_clean, h_clean) / hop
+        psi_mean = h_psi.sum(axis=1) / hop
+        raw_mean = h_raw.mean(axis=1)
+        flat = (h_raw.max(axis=1) - h_raw.min(axis=1)) < cfg.flat_ptp_uv
+        clip = h_clip.mean(axis=1)
+        env_sums, env_counts = self.env_sum.process(sq_clean)
+        env = np.sqrt(env_sums / env_counts[:, None])
+        method = self.cfg.envelope.onset_method
+        onset_in = psi_mean if method == "tkeo" else sq_clean
+        on_sums, on_counts = self.onset_sum.process(onset_in)
+        onset_env = np.sqrt(np.maximum(on_sums / on_counts[:, None], 0.0))
+        lf = self.lowfreq.process(raw_mean)
+        run_idx = self._run_frames + np.arange(n_hops)
+        valid = run_idx >= self.settle_frames
+        base = self.baseline.process(env, valid)
+        t_end = self._run_t0 + (run_idx + 1) * (hop / self.fs_hz)
+        k0 = self.next_k
+        batch = FrameBatch(
+            k0=k0, t_end=t_end, valid=valid, env=env, onset_env=onset_env, base=base,
+            sq_bp=sq_bp, sq_clean=sq_clean, lf2=lf * lf, clip=clip, flat=flat,
+        )
+        self._spectra(batch, h_clean, run_idx)
+        self._run_frames += n_hops
+        self.next_k += n_hops
+        out.append(batch)
+        return out
+
+    def _spectra(self, batch: FrameBatch, h_clean: np.ndarray, run_idx: np.ndarray) -> None:
+        # Segments of seg_frames hops on the run's grid; only segments whose mean
+        # envelope is over the onset threshold are transformed (activity is rare).
+        hops = np.concatenate([self._seg_carry, h_clean], axis=0)
+        envs = np.concatenate([self._seg_env_carry, batch.env], axis=0)
+        carried = self._seg_carry.shape[0]
+        n_seg = hops.shape[0] // self.seg_frames
+        used = n_seg * self.seg_frames
+        self._seg_carry = hops[used:].copy()
+        self._seg_env_carry = envs[used:].copy()
+        if n_seg == 0:
+            return
+        # Frame (within this batch) that ends each segment.
+        ends = np.arange(1, n_seg + 1) * self.seg_frames - 1 - carried
+        seg_env = envs[:used].reshape(n_seg, self.seg_frames, self.n_ch).mean(axis=1)
+        ratio = self.cfg.onset.on_ratio
+        with np.errstate(invalid="ignore"):
+            active = (seg_env > ratio * batch.base[ends]) & batch.valid[ends][:, None]
+        for s in np.flatnonzero(active.any(axis=1)):
+            seg = hops[s * self.seg_frames : (s + 1) * self.seg_frames].reshape(
+                self.seg_samples, self.n_ch
+            )
+            spec = np.abs(np.fft.rfft(seg * self._seg_window, axis=0)) ** 2
+            spec[~self._band_mask] = 0.0
+            spec[:, ~active[s]] = 0.0
+            batch.spectra[batch.k0 + int(ends[s])] = spec.T.copy()

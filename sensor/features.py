@@ -1,0 +1,98 @@
+"""Per-episode features: names, units and meaning (the classifier codes against these).
+
+Every :class:`~sensor.records.EpisodeUpdate` carries all of ``FEATURES`` computed over
+the episode so far (from its onset to the emission time, or to its end once closed);
+a value is NaN where it cannot be computed (e.g. no accelerometer, too few bursts).
+"the other channel" is the antagonist: for a calf channel the shin channel (same side
+preferred), for a shin channel the calf channel, otherwise the first other EMG channel.
+"active" means the decision envelope is above the onset threshold (on_ratio x baseline).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+FEATURES: dict[str, str] = {
+    "duration_s": "s, onset to the end of the last burst (to now while a burst runs)",
+    "burst_count": "bursts in the episode (a burst still running counts)",
+    "burst_rate_hz": "Hz, burst_count / duration_s",
+    "burst_duration_median_s": "s, median burst duration",
+    "burst_duration_max_s": "s, longest burst",
+    "gap_median_s": "s, median relaxation between consecutive bursts (NaN for 1 burst)",
+    "interval_cv": "coefficient of variation of onset-to-onset intervals (NaN < 3 bursts)",
+    "duty_cycle": "0..1, total burst time / duration_s",
+    "amp_rel_median": "median decision envelope / baseline within bursts",
+    "amp_rel_peak": "peak decision envelope / baseline within bursts",
+    "envelope_cv": "std / mean of the decision envelope within bursts (low = steady)",
+    "median_freq_hz": "Hz, spectral median frequency of the filtered EMG in active segments",
+    "mains_ratio": "0..1, power removed by the mains notch / band-passed power",
+    "lowfreq_ratio": "power of the raw signal at 1-20 Hz / band-passed (20-450 Hz) power",
+    "clip_fraction": "0..1, fraction of samples stuck at a rail (repeated value >= clip_min_uv)",
+    "flat_fraction": "0..1, fraction of 10 ms hops with raw peak-to-peak < flat_ptp_uv",
+    "coact_rel": "median envelope / baseline of the other channel during the episode",
+    "coact_fraction": "0..1, fraction of episode time the other channel is active too",
+    "lead_s": "s, this onset minus the nearest other-channel burst onset within 2 s (NaN none)",
+    "alternation": "0..1, anti-phase of the two envelopes: max(0, -Pearson r)",
+    "acc_upright": "0..1, fraction of episode time the shank is upright (tilt < 45 deg)",
+    "acc_tilt_deg": "deg, mean angle of the shank to vertical (90 = lying)",
+    "acc_motion_pre_g": "g, RMS dynamic acceleration in the 2 s before onset",
+    "acc_motion_onset_g": "g, RMS dynamic acceleration within +-1 s of onset",
+    "acc_motion_during_g": "g, RMS dynamic acceleration during the episode",
+    "acc_rhythm_hz": "Hz, dominant 0.3-4 Hz rhythm of the acceleration (last 20 s)",
+    "acc_rhythm_strength": "0..1, normalised autocorrelation at that rhythm",
+    "gap_s": "s, signal lost (and filter settling) inside the episode",
+    "baseline_uv": "uV, the channel's baseline (RMS noise floor) at onset",
+    "onset_s": "s, refined onset time (same as start_s)",
+}
+
+NAN = float("nan")
+
+
+def safe_ratio(num: float, den: float) -> float:
+    """Return num / den, NaN when the denominator is not positive."""
+    return num / den if den > 0 else NAN
+
+
+def median_frequency_hz(power: np.ndarray, freqs_hz: np.ndarray) -> float:
+    """Return the frequency (Hz) splitting the power spectrum into two equal halves."""
+    total = float(power.sum())
+    if total <= 0:
+        return NAN
+    c = np.cumsum(power)
+    return float(freqs_hz[int(np.searchsorted(c, 0.5 * total))])
+
+
+def burst_features(
+    onsets_s: list[float], ends_s: list[float], duration_s: float
+) -> dict[str, float]:
+    """Return the burst-timing features from burst onsets and ends (s)."""
+    n = len(onsets_s)
+    durations = np.asarray(ends_s) - np.asarray(onsets_s)
+    gaps = np.asarray(onsets_s[1:]) - np.asarray(ends_s[:-1])
+    intervals = np.diff(onsets_s)
+    cv = NAN
+    if n >= 3:
+        mean = float(intervals.mean())
+        cv = float(intervals.std() / mean) if mean > 0 else NAN
+    return {
+        "duration_s": duration_s,
+        "burst_count": float(n),
+        "burst_rate_hz": safe_ratio(n, duration_s),
+        "burst_duration_median_s": float(np.median(durations)) if n else NAN,
+        "burst_duration_max_s": float(durations.max()) if n else NAN,
+        "gap_median_s": float(np.median(gaps)) if gaps.size else NAN,
+        "interval_cv": cv,
+        "duty_cycle": min(1.0, safe_ratio(float(durations.sum()), duration_s)) if n else NAN,
+    }
+
+
+def nearest_lead_s(onset_s: float, other_onsets_s: list[float], window_s: float) -> float:
+    """Return onset minus the nearest other onset within ``window_s`` (NaN if none)."""
+    best = NAN
+    for t in other_onsets_s:
+        d = onset_s - t
+        if abs(d) <= window_s and (math.isnan(best) or abs(d) < abs(best)):
+            best = d
+    return best
