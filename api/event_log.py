@@ -1,0 +1,208 @@
+"""Writing and reading the event log: idempotent ingest and keyset-paginated queries."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from api.models import EventRow, Night, Snippet, utcnow
+from api.schemas import EventIn, IngestResult
+from api.timeutil import to_store
+
+
+class EventConflictError(ValueError):
+    """An event id is already used by another night of the same sleeper."""
+
+
+class BadCursorError(ValueError):
+    """A pagination cursor that this API did not hand out."""
+
+
+def _values(event: EventIn, night: Night) -> dict[str, Any]:
+    duration_s = None if event.end_s is None else event.end_s - event.start_s
+    return {
+        "channel_label": event.channel.label,
+        "muscle": event.channel.muscle.value,
+        "side": event.channel.side.value,
+        "start_s": event.start_s,
+        "end_s": event.end_s,
+        "start_at": night.started_at + dt.timedelta(seconds=event.start_s),
+        "duration_s": duration_s,
+        "kind": event.kind.value,
+        "confidence": event.confidence,
+        "features": dict(event.features),
+        "detector_version": event.detector_version,
+        "model_version": event.model_version,
+        "final": event.final,
+    }
+
+
+def _snippet_values(event: EventIn) -> dict[str, Any] | None:
+    if event.snippet is None:
+        return None
+    return {
+        "t0_s": event.snippet.t0_s,
+        "rate_hz": event.snippet.rate_hz,
+        "channels": [channel.model_dump() for channel in event.snippet.channels],
+    }
+
+
+def ingest_events(db: Session, night: Night, events: Sequence[EventIn]) -> IngestResult:
+    """Return what storing ``events`` for ``night`` did; the same upload twice creates nothing.
+
+    An event whose id is already stored is updated in place (a provisional call made final,
+    a running episode given its end). A provisional version never replaces a stored final
+    one: a late retry of an old upload must not undo the final call.
+    """
+    ids = [event.event_id for event in events]
+    existing = {
+        row.event_id: row
+        for row in db.scalars(
+            select(EventRow)
+            .where(EventRow.sleeper_id == night.sleeper_id, EventRow.event_id.in_(ids))
+            .options(selectinload(EventRow.snippet))
+        )
+    }
+    created = updated = unchanged = 0
+    kept_final: list[str] = []
+    now = utcnow()
+    for event in events:
+        values = _values(event, night)
+        snippet = _snippet_values(event)
+        row = existing.get(event.event_id)
+        if row is None:
+            row = EventRow(
+                sleeper_id=night.sleeper_id,
+                night_pk=night.id,
+                event_id=event.event_id,
+                received_at=now,
+                updated_at=now,
+                **values,
+            )
+            if snippet is not None:
+                row.snippet = Snippet(**snippet)
+            db.add(row)
+            created += 1
+            continue
+        if row.night_pk != night.id:
+            db.rollback()
+            raise EventConflictError(
+                f"event id {event.event_id!r} already belongs to another night of this "
+                "sleeper: event ids must be unique per sleeper"
+            )
+        if row.final and not event.final:
+            kept_final.append(event.event_id)
+            continue
+        stored_snippet = None
+        if row.snippet is not None:
+            stored_snippet = {
+                "t0_s": row.snippet.t0_s,
+                "rate_hz": row.snippet.rate_hz,
+                "channels": row.snippet.channels,
+            }
+        same = all(getattr(row, key) == value for key, value in values.items())
+        # A retry without a snippet keeps the stored one; a new snippet replaces it.
+        if same and (snippet is None or snippet == stored_snippet):
+            unchanged += 1
+            continue
+        for key, value in values.items():
+            setattr(row, key, value)
+        if snippet is not None:
+            if row.snippet is None:
+                row.snippet = Snippet(**snippet)
+            else:
+                for key, value in snippet.items():
+                    setattr(row.snippet, key, value)
+        row.updated_at = now
+        updated += 1
+    db.commit()
+    return IngestResult(
+        created=created, updated=updated, unchanged=unchanged, kept_final=kept_final
+    )
+
+
+def restamp_night_events(db: Session, night: Night) -> None:
+    """Recompute the wall-clock start of the night's events after its start time changed."""
+    rows = db.execute(select(EventRow.id, EventRow.start_s).where(EventRow.night_pk == night.id))
+    for event_pk, start_s in rows.all():
+        db.execute(
+            update(EventRow)
+            .where(EventRow.id == event_pk)
+            .values(start_at=night.started_at + dt.timedelta(seconds=start_s))
+        )
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events to list: time range on the wall clock, kinds, and lower bounds."""
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    kinds: tuple[str, ...] = ()
+    min_duration_s: float | None = None
+    min_confidence: float | None = None
+    night_pk: int | None = None
+    final_only: bool = False
+
+
+def encode_cursor(row: EventRow) -> str:
+    """Return an opaque cursor pointing just after ``row`` in (start time, id) order."""
+    text = f"{row.start_at.isoformat()}|{row.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    """Return the (start time, id) a cursor points after; BadCursorError if it is not ours."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, pk = text.partition("|")
+        return dt.datetime.fromisoformat(stamp), int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadCursorError(
+            "cursor is not one this API handed out: repeat the query without it"
+        ) from exc
+
+
+def query_events(
+    db: Session, sleeper_id: int, flt: EventFilter, limit: int, cursor: str | None = None
+) -> tuple[list[tuple[EventRow, Night]], str | None]:
+    """Return one page of a sleeper's events in start order, and the cursor of the next page."""
+    stmt = (
+        select(EventRow, Night)
+        .join(Night, EventRow.night_pk == Night.id)
+        .where(EventRow.sleeper_id == sleeper_id)
+        .options(selectinload(EventRow.snippet).load_only(Snippet.event_pk))
+    )
+    if flt.start is not None:
+        stmt = stmt.where(EventRow.start_at >= to_store(flt.start))
+    if flt.end is not None:
+        stmt = stmt.where(EventRow.start_at < to_store(flt.end))
+    if flt.kinds:
+        stmt = stmt.where(EventRow.kind.in_(flt.kinds))
+    if flt.min_duration_s is not None:
+        stmt = stmt.where(EventRow.duration_s >= flt.min_duration_s)
+    if flt.min_confidence is not None:
+        stmt = stmt.where(EventRow.confidence >= flt.min_confidence)
+    if flt.night_pk is not None:
+        stmt = stmt.where(EventRow.night_pk == flt.night_pk)
+    if flt.final_only:
+        stmt = stmt.where(EventRow.final.is_(True))
+    if cursor is not None:
+        after_at, after_pk = decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                EventRow.start_at > after_at,
+                and_(EventRow.start_at == after_at, EventRow.id > after_pk),
+            )
+        )
+    stmt = stmt.order_by(EventRow.start_at, EventRow.id).limit(limit + 1)
+    rows = [(event, night) for event, night in db.execute(stmt).all()]
+    next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
+    return rows[:limit], next_cursor

@@ -1,0 +1,36 @@
+"""Store times (naive UTC) to and from the sleeper's wall clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+#: A night belongs to the evening it started on: 01:30 on Tuesday is Monday's night.
+NIGHT_DAY_SHIFT = dt.timedelta(hours=12)
+
+
+def to_store(value: dt.datetime) -> dt.datetime:
+    """Return an aware datetime as the store's naive UTC."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def from_store(value: dt.datetime, utc_offset_min: int = 0) -> dt.datetime:
+    """Return a stored naive-UTC datetime as an aware one at the given UTC offset (minutes)."""
+    zone = dt.timezone(dt.timedelta(minutes=utc_offset_min))
+    return value.replace(tzinfo=dt.UTC).astimezone(zone)
+
+
+def offset_minutes(value: dt.datetime) -> int:
+    """Return the UTC offset of an aware datetime in whole minutes."""
+    offset = value.utcoffset() or dt.timedelta()
+    return int(offset.total_seconds() // 60)
+
+
+def night_date(started_at_utc: dt.datetime, utc_offset_min: int) -> dt.date:
+    """Return the evening date a night started on, in the sleeper's local time."""
+    local = started_at_utc + dt.timedelta(minutes=utc_offset_min)
+    return (local - NIGHT_DAY_SHIFT).date()
+
+
+def week_start(day: dt.date) -> dt.date:
+    """Return the Monday of ``day``'s ISO week."""
+    return day - dt.timedelta(days=day.weekday())

@@ -1,0 +1,178 @@
+"""Fixtures for the API tests: a migrated SQLite file, users of every role, a sample night."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.models import ClinicianAssignment, Role, Sleeper
+from api.security import new_token
+from api.settings import Settings
+from api.store import Store
+from api.users import create_user
+
+NIGHT_START = dt.datetime(2026, 3, 2, 22, 40, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+
+
+@dataclass
+class World:
+    """Two sleepers, a hub for each, a clinician assigned to the first only, an admin."""
+
+    store: Store
+    sleeper_a: int
+    sleeper_b: int
+    admin: str
+    clinician: str
+    other_clinician: str
+    hub_a: str
+    hub_b: str
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def make_world(store: Store) -> World:
+    with store.sessions() as db:
+        a, b = Sleeper(label="S-0001"), Sleeper(label="S-0002")
+        db.add_all([a, b])
+        db.commit()
+        tokens = {}
+        for name, role, sleeper in (
+            ("admin", Role.ADMIN, None),
+            ("dr-lee", Role.CLINICIAN, None),
+            ("dr-okafor", Role.CLINICIAN, None),
+            ("hub-a", Role.HUB, a.id),
+            ("hub-b", Role.HUB, b.id),
+        ):
+            user = create_user(db, name, role, sleeper)
+            tokens[name], _row = new_token(db, user)
+            db.commit()
+            if name == "dr-lee":
+                db.add(ClinicianAssignment(user_id=user.id, sleeper_id=a.id))
+            if name == "dr-okafor":
+                db.add(ClinicianAssignment(user_id=user.id, sleeper_id=b.id))
+        db.commit()
+        return World(
+            store, a.id, b.id, tokens["admin"], tokens["dr-lee"], tokens["dr-okafor"],
+            tokens["hub-a"], tokens["hub-b"],
+        )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(f"sqlite:///{tmp_path / 'crampwatch.db'}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def world(store: Store) -> World:
+    return make_world(store)
+
+
+@pytest.fixture
+def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'crampwatch.db'}"), store)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def envelope(duration_s: float, rate_hz: float, onset_s: float, level_uv: float) -> list[float]:
+    """A plausible rectified-EMG envelope: quiet baseline, a sustained plateau, relaxation."""
+    out = []
+    for k in range(int(duration_s * rate_hz)):
+        t = k / rate_hz
+        rise = 1 / (1 + math.exp(-(t - onset_s) * 2))
+        fall = 1 / (1 + math.exp((t - (duration_s - onset_s)) * 1.5))
+        out.append(round(4.0 + level_uv * rise * fall + 2 * math.sin(t * 7) ** 2, 3))
+    return out
+
+
+def sample_events() -> list[dict]:
+    """A night: one tonic cramp (with snippet), one clonic, one 11-minute tonic, a PLM and a
+    turning-over movement."""
+    return [
+        {
+            "event_id": "e1",
+            "channel": {"label": "EMG R Gastroc", "muscle": "gastrocnemius", "side": "right"},
+            "start_s": 9843.2,
+            "end_s": 9975.7,
+            "kind": "tonic",
+            "confidence": 0.93,
+            "features": {"duration_s": 132.5, "peak_rel": 11.4, "burst_count": 1.0},
+            "detector_version": "0.1.0",
+            "model_version": "m1",
+            "final": True,
+            "snippet": {
+                "t0_s": 9823.2,
+                "rate_hz": 10.0,
+                "channels": [
+                    {"label": "EMG R Gastroc", "group": "emg", "unit": "uV",
+                     "values": envelope(172.5, 10.0, 20.0, 180.0)},
+                    {"label": "EMG R Tib Ant", "group": "emg", "unit": "uV",
+                     "values": envelope(172.5, 10.0, 20.0, 25.0)},
+                ],
+            },
+        },
+        {
+            "event_id": "e2",
+            "channel": {"label": "EMG L Gastroc", "muscle": "gastrocnemius", "side": "left"},
+            "start_s": 14400.0,
+            "end_s": 14445.0,
+            "kind": "clonic",
+            "confidence": 0.81,
+            "features": {"burst_count": 6.0, "peak_rel": None},
+            "final": True,
+        },
+        {
+            "event_id": "e3",
+            "channel": {"label": "EMG R Gastroc", "muscle": "gastrocnemius", "side": "right"},
+            "start_s": 21000.0,
+            "end_s": 21660.0,
+            "kind": "tonic",
+            "confidence": 0.97,
+            "final": True,
+        },
+        {
+            "event_id": "e4",
+            "channel": {"label": "EMG R Tib Ant", "muscle": "tibialis_anterior", "side": "right"},
+            "start_s": 3600.0,
+            "end_s": 3601.5,
+            "kind": "plm",
+            "confidence": 0.88,
+            "final": True,
+        },
+        {
+            "event_id": "e5",
+            "channel": {"label": "EMG R Gastroc", "muscle": "gastrocnemius", "side": "right"},
+            "start_s": 7200.0,
+            "end_s": 7206.0,
+            "kind": "movement",
+            "confidence": 0.7,
+            "final": True,
+        },
+    ]
+
+
+def upload_night(client, sleeper_id: int, token: str, night_id: str = "n0302",
+                 start: dt.datetime = NIGHT_START, events: list[dict] | None = None) -> None:
+    """PUT a night and POST its events, asserting both succeed."""
+    base = f"/api/v1/sleepers/{sleeper_id}"
+    body = {"started_at": start.isoformat(),
+            "ended_at": (start + dt.timedelta(hours=8, minutes=10)).isoformat()}
+    response = client.put(f"{base}/nights/{night_id}", json=body, headers=auth(token))
+    assert response.status_code in (200, 201), response.text
+    response = client.post(
+        f"{base}/nights/{night_id}/events",
+        json={"events": sample_events() if events is None else events},
+        headers=auth(token),
+    )
+    assert response.status_code == 200, response.text
