@@ -22,7 +22,7 @@ def create_user(db: Session, name: str, role: Role, sleeper_id: int | None = Non
     """Return a new user; a hub is bound to one existing sleeper, other roles to none."""
     role = Role(role)
     if role is Role.HUB and sleeper_id is None:
-        raise UserAdminError("a hub user writes one sleeper's log: give its sleeper id")
+        raise UserAdminError("a hub user writes one sleeper's log: say which sleeper")
     if role is not Role.HUB and sleeper_id is not None:
         raise UserAdminError(
             f"only hub users are bound to a sleeper; assign a {role.value} to sleepers instead"
