@@ -18,6 +18,8 @@ from sensor.emg_frontend import GapMarker, TimelineError, check_continuity
 from sensor.filters import StreamingSOS
 from sensor.records import SampleBlock
 
+_TIME_EPS_S = 1e-6
+
 
 class AccelStage:
     """Streaming gravity/dynamic split of a 3-axis accelerometer, with a bounded history."""
@@ -83,8 +85,10 @@ class AccelStage:
 
     def window(self, t_from_s: float, t_to_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Return (dynamic (n, 3) in g, tilt (n,) in deg) for samples with t in [from, to)."""
-        i = int(np.searchsorted(self._t, t_from_s))
-        j = int(np.searchsorted(self._t, t_to_s))
+        # A sample within 1 us of a bound counts as on it, so the float rounding of block
+        # start times cannot move a sample in or out of a window.
+        i = int(np.searchsorted(self._t, t_from_s - _TIME_EPS_S))
+        j = int(np.searchsorted(self._t, t_to_s - _TIME_EPS_S))
         return self._dyn[i:j], self._tilt[i:j]
 
 
