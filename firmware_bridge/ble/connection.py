@@ -1,11 +1,9 @@
 """A band connection over bleak that stays up: scan, connect, subscribe, watchdog, reconnect.
 
-Bytes only. Each data notification becomes one :class:`ReceivedPacket` in a bounded
-``asyncio.Queue`` that ends with ``None`` (bleak's examples' producer/consumer shape).
-The band cannot be slowed down (notifications have no application flow control), so
-when the consumer falls behind by a whole queue the newest packets are dropped and
-counted in :attr:`ConnectionStats.overflow_packets`; the decoder then sees the hole in
-the sequence numbers and reports it as a gap like any other loss.
+Bytes only: each data notification and each control indication is handed, on the
+event loop, to the callbacks of a :class:`ConnectionListener` (``BleLink`` decodes
+them and queues the resulting items for its consumer). Link changes are reported
+there too: lost (and whether a reconnection follows), restored after how long.
 """
 
 from __future__ import annotations
@@ -15,9 +13,9 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.client import BaseBleakClient
@@ -106,27 +104,22 @@ class BleConnectionParams:
 
     scan_timeout_s: float = 10.0
     connect_timeout_s: float = 10.0
-    # The band sends ~40 packets/s (2 EMG ch x 2 kHz, int16, one 244-byte packet per
-    # ~50 samples): 2 s of silence is ~80 missing packets, not jitter.
+    # The reference band sends a DATA packet every 25 ms and a STATUS every second while
+    # connected (docs/protocol.md 1.2, 1.3): 2 s of silence is not jitter.
     stall_timeout_s: float = 2.0
-    queue_packets: int = 4096
+    # A band not found at start is a set-up problem to report at once; once a band has
+    # been connected, losing it is retried as ``reconnect`` says.
+    first_connection_attempts: int = 1
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 
     def __post_init__(self) -> None:
         for name in ("scan_timeout_s", "connect_timeout_s", "stall_timeout_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 s, got {getattr(self, name)}")
-        if self.queue_packets < 1:
-            raise ValueError(f"queue_packets must be >= 1, got {self.queue_packets}")
-
-
-@dataclass(frozen=True)
-class ReceivedPacket:
-    """One notification's bytes and when the host received it (time.monotonic, s)."""
-
-    payload: bytes
-    host_time_s: float
-    connection_index: int  # 1 for the first connection, +1 for each reconnection
+        if self.first_connection_attempts < 1:
+            raise ValueError(
+                f"first_connection_attempts must be >= 1, got {self.first_connection_attempts}"
+            )
 
 
 class LinkState(enum.StrEnum):
@@ -146,37 +139,43 @@ class ConnectionStats:
     stalls: int = 0  # watchdog fired: connected but no data for stall_timeout_s
     failed_attempts: int = 0
     packets: int = 0
-    overflow_packets: int = 0
 
 
-# Called after each (re)connection, once notifications are on: the link sends its
-# start/time-sync commands here. Receives the descriptor characteristic's bytes.
-OnConnected = Callable[[bytes], Awaitable[None]]
+class ConnectionListener(Protocol):
+    """What a connection reports to its owner, always on the event loop."""
+
+    async def connected(self, descriptor: bytes, index: int, down_s: float) -> None:
+        """A (re)connection is ready: notifications on, descriptor read. ``index`` is 1
+        for the first connection; ``down_s`` is how long the link was down before it."""
+
+    def data_received(self, payload: bytes) -> None:
+        """One notification of the data characteristic (a DATA/STATUS/DESCRIPTOR packet)."""
+
+    def indication_received(self, payload: bytes) -> None:
+        """One indication of the control characteristic (an ACK packet)."""
+
+    def lost(self, reason: str, will_reconnect: bool) -> None:
+        """The link went down; ``will_reconnect`` False means the connection has given up."""
 
 
 class BleBandConnection:
-    """Keeps one band connected and turns its notifications into a packet queue.
+    """Keeps one band connected and hands its notifications to a listener.
 
-    ``run()`` is the supervisor: run it as a task; ``close()`` ends it cleanly, puts
-    ``None`` at the end of :attr:`packets` and disconnects.
+    ``run()`` is the supervisor: run it as a task; ``close()`` makes it disconnect and
+    return. It raises :class:`BleLinkError` when the reconnect policy gives up.
     """
 
     def __init__(
         self,
         selector: BandSelector,
-        on_connected: OnConnected,
-        on_indication: Callable[[bytes], None],
+        listener: ConnectionListener,
         params: BleConnectionParams | None = None,
         backend: BleBackend | None = None,
     ) -> None:
         self.selector = selector
         self.params = params or BleConnectionParams()
         self.backend = backend or BleBackend()
-        self._on_connected = on_connected
-        self._on_indication = on_indication
-        self.packets: asyncio.Queue[ReceivedPacket | None] = asyncio.Queue(
-            self.params.queue_packets
-        )
+        self._listener = listener
         self.stats = ConnectionStats()
         self.state = LinkState.SCANNING
         self.descriptor: bytes | None = None
@@ -185,7 +184,8 @@ class BleBandConnection:
         self._link_lost = asyncio.Event()
         self._watchdog_armed = False
         self._last_data_s = 0.0
-        self._ended = False
+        self._down_since_s: float | None = None
+        self._hanging_up = False
         self.error: BaseException | None = None
 
     @property
@@ -215,40 +215,52 @@ class BleBandConnection:
         attempt = 0
         try:
             while not self._closing.is_set():
+                reason = ""
                 try:
                     await self._connect_once()
                     attempt = 0
-                    await self._supervise()
+                    reason = await self._supervise()
                 except (BleakError, TimeoutError, BleLinkError, OSError) as exc:
                     self.stats.failed_attempts += 1
-                    logger.warning("%s: %s", self.selector.describe(), exc)
                     attempt += 1
-                    limit = self.params.reconnect.max_attempts
+                    reason = str(exc) or type(exc).__name__
+                    logger.warning("%s: %s", self.selector.describe(), reason)
+                    limit = (
+                        self.params.reconnect.max_attempts
+                        if self.stats.connections
+                        else self.params.first_connection_attempts
+                    )
                     if limit is not None and attempt >= limit:
                         raise BleLinkError(
                             f"gave up on the {self.selector.describe()} after {attempt} "
-                            f"failed attempts (last: {exc}); check the band is charged, "
+                            f"failed attempts (last: {reason}); check the band is charged, "
                             "switched on and within range"
                         ) from exc
                 finally:
+                    was_connected = self.state is LinkState.CONNECTED
                     await self._drop_client()
+                    if was_connected and self._down_since_s is None:
+                        self._down_since_s = time.monotonic()
                 if self._closing.is_set():
                     break
+                if was_connected:
+                    self._listener.lost(reason, will_reconnect=True)
                 attempt = max(attempt, 1)
                 self.state = LinkState.WAITING
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         self._closing.wait(), self.params.reconnect.backoff_s(attempt)
                     )
-        except BaseException as exc:
+        except BleLinkError as exc:
             self.error = exc
+            self._listener.lost(str(exc), will_reconnect=False)
             raise
         finally:
             self.state = LinkState.CLOSED
-            self._end_queue()
+            await self._drop_client()
 
     async def close(self) -> None:
-        """Ask the supervisor to stop; it disconnects and ends the packet queue."""
+        """Ask the supervisor to stop; run() then disconnects and returns."""
         self._closing.set()
         self._link_lost.set()
 
@@ -279,6 +291,7 @@ class BleBandConnection:
             **self.backend.options,
         )
         self._client = client
+        self._hanging_up = False
         await client.connect()
         descriptor = bytes(await client.read_gatt_char(gatt_profile.DESCRIPTOR_CHAR_UUID))
         self.descriptor = descriptor
@@ -286,21 +299,23 @@ class BleBandConnection:
         index = self.stats.connections
         await client.start_notify(
             gatt_profile.CONTROL_CHAR_UUID,
-            lambda _char, data: self._on_indication(bytes(data)),
+            lambda _char, data: self._listener.indication_received(bytes(data)),
         )
         await client.start_notify(
-            gatt_profile.DATA_CHAR_UUID,
-            lambda _char, data: self._on_data(bytes(data), index),
+            gatt_profile.DATA_CHAR_UUID, lambda _char, data: self._on_data(bytes(data))
         )
         self.state = LinkState.CONNECTED
         logger.info(
             "connected to %s (%s), ATT_MTU %d", device.name, device.address, client.mtu_size
         )
-        self._last_data_s = time.monotonic()
-        await self._on_connected(descriptor)
+        now = time.monotonic()
+        self._last_data_s = now
+        down_s = 0.0 if self._down_since_s is None else now - self._down_since_s
+        self._down_since_s = None
+        await self._listener.connected(descriptor, index, down_s)
 
-    async def _supervise(self) -> None:
-        """Return when the link dropped, stalled (then drop it) or close() was called."""
+    async def _supervise(self) -> str:
+        """Return why the link ended: dropped, stalled (we drop it) or closed ("")."""
         check_s = self.params.stall_timeout_s / 4.0
         while not self._link_lost.is_set():
             with contextlib.suppress(TimeoutError):
@@ -310,54 +325,29 @@ class BleBandConnection:
             silent_s = time.monotonic() - self._last_data_s
             if self._watchdog_armed and silent_s > self.params.stall_timeout_s:
                 self.stats.stalls += 1
-                logger.warning(
-                    "%s stalled: no data for %.1f s; reconnecting",
-                    self.selector.describe(),
-                    silent_s,
-                )
-                return
-        if not self._closing.is_set():
-            logger.warning("%s dropped the link; reconnecting", self.selector.describe())
+                reason = f"stalled: no data for {silent_s:.1f} s while streaming"
+                logger.warning("%s %s; reconnecting", self.selector.describe(), reason)
+                return reason
+        if self._closing.is_set():
+            return ""
+        logger.warning("%s dropped the link; reconnecting", self.selector.describe())
+        return "the band dropped the link (out of range, or switched off?)"
 
     def _on_disconnected(self, _client: BleakClient) -> None:
-        if not self._closing.is_set():
+        # Some platform backends also call back when we hang up ourselves.
+        if not (self._closing.is_set() or self._hanging_up):
             self.stats.drops += 1
         self._link_lost.set()
 
-    def _on_data(self, payload: bytes, connection_index: int) -> None:
-        now = time.monotonic()
-        self._last_data_s = now
+    def _on_data(self, payload: bytes) -> None:
+        self._last_data_s = time.monotonic()
         self.stats.packets += 1
-        try:
-            self.packets.put_nowait(ReceivedPacket(payload, now, connection_index))
-        except asyncio.QueueFull:
-            self.stats.overflow_packets += 1
-            if self.stats.overflow_packets == 1 or self.stats.overflow_packets % 1000 == 0:
-                logger.error(
-                    "packet consumer is %d packets behind: %d packets dropped so far "
-                    "(reported as gaps)",
-                    self.packets.maxsize,
-                    self.stats.overflow_packets,
-                )
+        self._listener.data_received(payload)
 
     async def _drop_client(self) -> None:
         client, self._client = self._client, None
         if client is None:
             return
+        self._hanging_up = True
         with contextlib.suppress(BleakError, OSError, TimeoutError):
             await client.disconnect()
-
-    def _end_queue(self) -> None:
-        if self._ended:
-            return
-        self._ended = True
-        # The end marker must get in even when the consumer is behind: make room by
-        # dropping the oldest packet (counted, and visible as a gap) rather than
-        # leaving the consumer waiting forever.
-        while True:
-            try:
-                self.packets.put_nowait(None)
-                return
-            except asyncio.QueueFull:
-                self.packets.get_nowait()
-                self.stats.overflow_packets += 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 
 import pytest
 
@@ -16,7 +15,6 @@ from firmware_bridge.ble.connection import (
     BleConnectionParams,
     BleLinkError,
     LinkState,
-    ReceivedPacket,
     ReconnectPolicy,
 )
 from firmware_bridge.ble.gatt_server import BandGattServer
@@ -30,14 +28,29 @@ def _backend(air: VirtualAir) -> BleBackend:
     return BleBackend(BumbleBleakScanner, BumbleBleakClient, {"air": air})
 
 
-async def _no_op(_descriptor: bytes) -> None:
-    return None
+class Recorder:
+    """A ConnectionListener that keeps everything it is told."""
 
+    def __init__(self) -> None:
+        self.data: asyncio.Queue[bytes] = asyncio.Queue()
+        self.indications: list[bytes] = []
+        self.connections: list[tuple[bytes, int, float]] = []
+        self.losses: list[tuple[str, bool]] = []
 
-async def _next(connection: BleBandConnection, timeout_s: float = 5.0) -> ReceivedPacket:
-    item = await asyncio.wait_for(connection.packets.get(), timeout_s)
-    assert item is not None, f"stream ended early: {connection.error!r}"
-    return item
+    async def connected(self, descriptor: bytes, index: int, down_s: float) -> None:
+        self.connections.append((descriptor, index, down_s))
+
+    def data_received(self, payload: bytes) -> None:
+        self.data.put_nowait(payload)
+
+    def indication_received(self, payload: bytes) -> None:
+        self.indications.append(payload)
+
+    def lost(self, reason: str, will_reconnect: bool) -> None:
+        self.losses.append((reason, will_reconnect))
+
+    async def next(self, timeout_s: float = 5.0) -> bytes:
+        return await asyncio.wait_for(self.data.get(), timeout_s)
 
 
 async def _band(air: VirtualAir, name: str = "CrampBand-0001") -> BandGattServer:
@@ -46,72 +59,73 @@ async def _band(air: VirtualAir, name: str = "CrampBand-0001") -> BandGattServer
     return band
 
 
-async def _connected(band: BandGattServer) -> None:
+async def _connected(band: BandGattServer, rec: Recorder, n: int = 1) -> None:
+    """Wait until the band has a subscriber and the listener heard of connection ``n``."""
     await asyncio.wait_for(band.subscribed.wait(), 5.0)
+    for _ in range(500):
+        if len(rec.connections) >= n:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"connection {n} never reported: {rec.connections}")
 
 
-def test_stream_in_order_then_clean_close_ends_the_queue() -> None:
+def test_stream_in_order_then_clean_close() -> None:
     async def scenario() -> None:
         air = VirtualAir()
         await _band(air, "CrampBand-0002")  # another band nearby, not ours
         band = await _band(air)
+        rec = Recorder()
         connection = BleBandConnection(
             BandSelector(name="CrampBand-0001"),
-            _no_op,
-            lambda _b: None,
+            rec,
             BleConnectionParams(reconnect=FAST),
             _backend(air),
         )
         runner = asyncio.create_task(connection.run())
-        await _connected(band)
-        assert connection.descriptor == b"\x01descriptor"
+        await _connected(band, rec)
+        assert rec.connections == [(b"\x01descriptor", 1, 0.0)]
         assert connection.mtu == 247
-        for i in range(20):
-            await band.notify_data(i.to_bytes(2, "little") * 100)
-        got = [await _next(connection) for _ in range(20)]
-        assert [p.payload[:2] for p in got] == [i.to_bytes(2, "little") for i in range(20)]
-        assert all(p.connection_index == 1 for p in got)
-        assert all(a.host_time_s <= b.host_time_s for a, b in itertools.pairwise(got))
+        packets = [i.to_bytes(2, "little") * 100 for i in range(20)]
+        for packet in packets:
+            await band.notify_data(packet)
+        assert [await rec.next() for _ in packets] == packets
         await connection.close()
         await asyncio.wait_for(runner, 5.0)
-        assert await connection.packets.get() is None
         assert connection.state is LinkState.CLOSED
         assert not band.connected
-        assert connection.stats.drops == 0
+        assert connection.stats.drops == 0 and rec.losses == []
 
     asyncio.run(scenario())
 
 
-def test_dropped_link_is_reconnected_and_stream_resumes() -> None:
+def test_dropped_link_is_reported_reconnected_and_stream_resumes() -> None:
     async def scenario() -> None:
         air = VirtualAir()
         band = await _band(air)
-        connected: list[bytes] = []
-
-        async def on_connected(descriptor: bytes) -> None:
-            connected.append(descriptor)
-
+        rec = Recorder()
         connection = BleBandConnection(
-            BandSelector(),
-            on_connected,
-            lambda _b: None,
-            BleConnectionParams(reconnect=FAST),
-            _backend(air),
+            BandSelector(), rec, BleConnectionParams(reconnect=FAST), _backend(air)
         )
         runner = asyncio.create_task(connection.run())
-        await _connected(band)
+        await _connected(band, rec)
         await band.notify_data(b"before")
-        assert (await _next(connection)).payload == b"before"
+        assert await rec.next() == b"before"
 
+        await band.stop_advertising()  # out of range for a while
         await band.disconnect()
         await asyncio.sleep(0.01)
         assert not await band.notify_data(b"while away")  # nobody listening: lost on air
-        await _connected(band)
+        await asyncio.sleep(0.3)
+        assert rec.losses and rec.losses[0][1] is True and "dropped" in rec.losses[0][0]
+        await band.start_advertising()
+        await _connected(band, rec, 2)
         await band.notify_data(b"after")
-        after = await _next(connection)
-        assert after.payload == b"after" and after.connection_index == 2
+        assert await rec.next() == b"after"
         assert connection.stats.drops == 1 and connection.stats.connections == 2
-        assert connected == [b"\x01descriptor"] * 2  # descriptor re-read on reconnection
+        assert len(rec.losses) == 1  # failed scans while away are not new losses
+        (_d1, i1, down1), (d2, i2, down2) = rec.connections
+        assert (i1, i2) == (1, 2) and d2 == b"\x01descriptor"  # re-read on reconnection
+        assert down1 == 0.0 and 0.3 <= down2 < 5.0
         await connection.close()
         await asyncio.wait_for(runner, 5.0)
 
@@ -122,18 +136,17 @@ def test_watchdog_reconnects_a_connected_but_silent_band() -> None:
     async def scenario() -> None:
         air = VirtualAir()
         band = await _band(air)
+        rec = Recorder()
         params = BleConnectionParams(stall_timeout_s=0.3, reconnect=FAST)
-        connection = BleBandConnection(
-            BandSelector(), _no_op, lambda _b: None, params, _backend(air)
-        )
+        connection = BleBandConnection(BandSelector(), rec, params, _backend(air))
         runner = asyncio.create_task(connection.run())
-        await _connected(band)
+        await _connected(band, rec)
         # Not streaming yet: silence is not a stall.
         await asyncio.sleep(0.5)
         assert connection.stats.stalls == 0 and connection.stats.connections == 1
         connection.arm_watchdog(True)
         await band.notify_data(b"one")
-        await _next(connection)
+        await rec.next()
         # The band keeps the link up but sends nothing (firmware hang).
         for _ in range(100):
             await asyncio.sleep(0.05)
@@ -142,58 +155,28 @@ def test_watchdog_reconnects_a_connected_but_silent_band() -> None:
         assert connection.stats.stalls == 1
         assert connection.stats.connections == 2
         assert connection.stats.drops == 0  # we hung up, the band did not
+        assert len(rec.losses) == 1 and rec.losses[0][0].startswith("stalled: no data for")
         await connection.close()
         await asyncio.wait_for(runner, 5.0)
 
     asyncio.run(scenario())
 
 
-def test_gives_up_with_a_clear_error_after_max_attempts() -> None:
+def test_first_connection_fails_fast_with_a_clear_error() -> None:
     async def scenario() -> None:
         air = VirtualAir()
+        rec = Recorder()
         params = BleConnectionParams(
-            scan_timeout_s=0.2,
-            reconnect=ReconnectPolicy(initial_backoff_s=0.01, max_backoff_s=0.01, max_attempts=2),
+            scan_timeout_s=0.2, first_connection_attempts=2, reconnect=FAST
         )
         connection = BleBandConnection(
-            BandSelector(address="C0:CB:00:00:99:99"),
-            _no_op,
-            lambda _b: None,
-            params,
-            _backend(air),
+            BandSelector(address="C0:CB:00:00:99:99"), rec, params, _backend(air)
         )
         with pytest.raises(BleLinkError, match=r"gave up .* after 2 failed attempts.*range"):
             await connection.run()
-        assert await connection.packets.get() is None
         assert connection.stats.failed_attempts == 2
-
-    asyncio.run(scenario())
-
-
-def test_slow_consumer_overflow_is_counted_and_end_marker_still_arrives() -> None:
-    async def scenario() -> None:
-        air = VirtualAir()
-        band = await _band(air)
-        params = BleConnectionParams(queue_packets=4, reconnect=FAST)
-        connection = BleBandConnection(
-            BandSelector(), _no_op, lambda _b: None, params, _backend(air)
-        )
-        runner = asyncio.create_task(connection.run())
-        await _connected(band)
-        for i in range(10):
-            await band.notify_data(bytes([i]))
-        await asyncio.sleep(0.1)
-        assert connection.stats.packets == 10
-        assert connection.stats.overflow_packets == 6
-        await connection.close()
-        await asyncio.wait_for(runner, 5.0)
-        items = []
-        while not connection.packets.empty():
-            items.append(connection.packets.get_nowait())
-        # The end marker took the oldest packet's place: that loss is counted too.
-        assert items[-1] is None
-        assert [p.payload for p in items[:-1]] == [b"\x01", b"\x02", b"\x03"]
-        assert connection.stats.overflow_packets == 7
+        assert rec.losses and rec.losses[-1][1] is False
+        assert "no band at C0:CB:00:00:99:99 seen in 0.2 s" in rec.losses[-1][0]
 
     asyncio.run(scenario())
 
