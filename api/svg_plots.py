@@ -29,6 +29,8 @@ def format_duration(seconds: float | None) -> str:
     """Return a duration in s as '42 s' or '3 min 05 s' ('running' if not ended)."""
     if seconds is None:
         return "running"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 60:
         return f"{seconds:.0f} s"
     return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
@@ -149,10 +151,12 @@ def snippet_svg(snippet: SnippetOut, event: EventOut, width_px: int = 960) -> st
             f'<rect x="{shade_x0:.1f}" y="{y0}" width="{max(shade_x1 - shade_x0, 1):.1f}" '
             f'height="{panel_h - 8}" fill="{colour}" fill-opacity="0.12"/>'
             f'<polyline points="{points}" fill="none" stroke="#1a5276" stroke-width="1.3"/>'
-            f'<text x="{left - 6}" y="{y0 + 14}" text-anchor="end" fill="#222">'
+            f'<text x="{left + 6}" y="{y0 + 14}" fill="#222" font-weight="600">'
             f"{escape(channel.label)}</text>"
-            f'<text x="{left - 6}" y="{y0 + 30}" text-anchor="end" fill="#666">'
+            f'<text x="{left - 6}" y="{y0 + 18}" text-anchor="end" fill="#666">'
             f"{vmax:.3g} {escape(channel.unit)}</text>"
+            f'<text x="{left - 6}" y="{y0 + panel_h - 12}" text-anchor="end" fill="#666">'
+            f"{vmin:.3g}</text>"
         )
     for k in range(6):
         t = t0 + (t1 - t0) * k / 5

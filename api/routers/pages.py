@@ -129,6 +129,12 @@ def sleepers_page(request: Request, db: DB, caller: PageCaller) -> HTMLResponse:
     )
 
 
+def _months_before(month: dt.date, n: int) -> dt.date:
+    """Return the first day of the month ``n`` months before ``month``."""
+    index = month.year * 12 + month.month - 1 - n
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
 def _month_grid(year: int, month: int, nights_by_date: dict[dt.date, list[dict]]) -> dict:
     weeks = []
     for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
@@ -147,8 +153,7 @@ def sleeper_page(
 ) -> HTMLResponse:
     sleeper = sleeper_for_reading(db, caller, sleeper_id)
     last_day = default_last_day(db, sleeper.id)
-    first_month = last_day.replace(day=1) - dt.timedelta(days=31 * (CALENDAR_MONTHS - 1))
-    first_month = first_month.replace(day=1)
+    first_month = _months_before(last_day.replace(day=1), CALENDAR_MONTHS - 1)
     nights = db.scalars(
         select(Night).where(Night.sleeper_id == sleeper.id).order_by(Night.started_at)
     ).all()

@@ -96,10 +96,10 @@ def envelope(duration_s: float, rate_hz: float, onset_s: float, level_uv: float)
     return out
 
 
-def sample_events() -> list[dict]:
+def sample_events(prefix: str = "") -> list[dict]:
     """A night: one tonic cramp (with snippet), one clonic, one 11-minute tonic, a PLM and a
-    turning-over movement."""
-    return [
+    turning-over movement; event ids are ``prefix`` + e1..e5."""
+    events = [
         {
             "event_id": "e1",
             "channel": {"label": "EMG R Gastroc", "muscle": "gastrocnemius", "side": "right"},
@@ -160,6 +160,9 @@ def sample_events() -> list[dict]:
             "final": True,
         },
     ]
+    for event in events:
+        event["event_id"] = prefix + event["event_id"]
+    return events
 
 
 def upload_night(client, sleeper_id: int, token: str, night_id: str = "n0302",
