@@ -4,7 +4,12 @@ The Detector reports features by name (``sensor.features``); a learned model nee
 them as a vector in one fixed order, stored with the model so a file trained on one
 order is never fed another. Besides the Detector's own features, three come from the
 update itself: the channel's role (calf agonist or shin antagonist) and whether the
-call is provisional (episode still open) or final.
+call is provisional (episode still open) or final; and one is derived from two of the
+Detector's: ``coact_ratio``, the other channel's level over this one's (both relative
+to their own baselines). Volume conduction puts a few per cent of a cramping calf on
+the shin, so the shin looks "active" during every strong cramp; a voluntary stretch
+drives the antagonist at a comparable level. The ratio tells the two apart where
+``coact_fraction`` cannot.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ DETECTOR_FEATURES: tuple[str, ...] = (
 )
 
 # Features derived from the update record rather than the signal.
-DERIVED_FEATURES: tuple[str, ...] = ("role_calf", "role_shin", "is_final")
+DERIVED_FEATURES: tuple[str, ...] = ("role_calf", "role_shin", "is_final", "coact_ratio")
 
 FEATURE_NAMES: tuple[str, ...] = DETECTOR_FEATURES + DERIVED_FEATURES
 
@@ -99,6 +104,19 @@ def feature_value(features: Mapping[str, float], name: str) -> float:
     return out if math.isfinite(out) else math.nan
 
 
+def coact_ratio(features: Mapping[str, float]) -> float:
+    """Return the other channel's level above its rest over this channel's (NaN when unknown).
+
+    Levels are envelope / baseline, so 1 is rest: a quiet antagonist scores 0 whatever
+    this channel does, and a weak contraction is not taken for co-contraction.
+    """
+    other = feature_value(features, "coact_rel")
+    own = feature_value(features, "amp_rel_median")
+    if math.isnan(other) or math.isnan(own) or own <= 1.0:
+        return math.nan
+    return max(0.0, other - 1.0) / (own - 1.0)
+
+
 def feature_vector(update: EpisodeUpdate, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
     """Return the update's features in ``names`` order (float64, NaN where unknown)."""
     role = channel_role(update)
@@ -106,6 +124,7 @@ def feature_vector(update: EpisodeUpdate, names: Sequence[str] = FEATURE_NAMES) 
         "role_calf": 1.0 if role is Role.CALF else 0.0,
         "role_shin": 1.0 if role is Role.SHIN else 0.0,
         "is_final": 1.0 if update.phase == EpisodePhase.CLOSED else 0.0,
+        "coact_ratio": coact_ratio(update.features),
     }
     out = np.empty(len(names), dtype=np.float64)
     for i, name in enumerate(names):

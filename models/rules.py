@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 
 from models.classifier import Classification
 from models.decision import DecisionParams
-from models.features import channel_role, feature_value
+from models.features import channel_role, coact_ratio, feature_value
 from sensor.records import EpisodePhase, EpisodeUpdate, EventKind, Role
 
 RULES_VERSION = "rules-1"
@@ -35,11 +35,16 @@ class RuleParams:
     # Mains share of EMG power above which the channel is junk (inference: "mains dominates").
     artifact_mains_ratio: float = 0.5
     # Share of clipped samples that marks a saturated channel (inference: "clipping").
-    artifact_clip_fraction: float = 0.01
+    artifact_clip_fraction: float = 0.02
     # Share of flat (stuck) samples that marks contact loss (inference: "flat line").
     artifact_flat_fraction: float = 0.2
-    # Share of power below ~20 Hz that marks motion artefact / wander (De Luca 2010).
-    artifact_lowfreq_ratio: float = 0.5
+    # Power at 1-20 Hz over the 20-450 Hz band above which the "activity" is motion
+    # artefact or wander, not muscle (De Luca 2010); counted only with a still leg, as a
+    # moving leg's artefact belongs to its movement (inference).
+    artifact_lowfreq_ratio: float = 1.0
+    # The other channel this many times stronger (each relative to its own baseline):
+    # this channel only carries its volume-conducted shadow (inference).
+    crosstalk_ratio: float = 4.0
 
     # --- hypnic jerk / fragmentary myoclonus: 75-250 ms bursts, myoclonus <= 150 ms (ATS);
     # anything shorter than the 0.5 s PLM minimum (AASM) is a jerk, not a limb movement.
@@ -65,6 +70,10 @@ class RuleParams:
     # A tremor is a rhythm: burst-to-burst intervals vary little, unlike the irregular
     # relaxations of a clonic cramp (inference).
     tremor_max_interval_cv: float = 0.3
+    # ... and it shakes the foot: acceleration autocorrelation at 0.3-4 Hz above this is a
+    # rhythmic leg; a still leg's noise stays near 0.2-0.3, a cramp's twitches too
+    # (inference).
+    tremor_rhythm_strength: float = 0.5
 
     # --- walking after waking: upright, alternating calf/shin at step rate, rhythmic
     # acceleration (inference). Step rate: a cadence of 60-150 steps/min, one calf burst
@@ -72,7 +81,9 @@ class RuleParams:
     walking_upright: float = 0.5  # acc_upright above this is upright
     walking_rate_min_hz: float = 0.5
     walking_rate_max_hz: float = 2.5
-    walking_rhythm_strength: float = 0.3  # acc rhythm autocorrelation peak (inference)
+    # Acceleration autocorrelation peak of a gait; a still leg's sensor noise reaches ~0.25
+    # (inference).
+    walking_rhythm_strength: float = 0.4
     walking_alternation: float = 0.5  # calf/shin alternation index (inference)
 
     # --- turning over / large movement: 3-45 s, both channels, accelerometer change
@@ -87,6 +98,9 @@ class RuleParams:
 
     # --- voluntary stretch: agonist and antagonist active together (DOMAIN.md, inference)
     stretch_coact_fraction: float = 0.5
+    # ... at a comparable level: crosstalk from a cramping calf reaches the shin at a few
+    # per cent of its amplitude, a voluntary co-contraction at tens of per cent (inference).
+    stretch_coact_ratio: float = 0.25
 
     # --- tonic cramp: sustained activity > ~10 s on a calf channel, little leg motion at
     # onset (DOMAIN.md, inference from the bruxism tonic rule, AASM)
@@ -108,8 +122,8 @@ class RuleParams:
     # so a prompt (min confidence 0.6) can fire within the ~3 s alert budget (DESIGN.md),
     # growing to the closed-episode confidence at the 10 s tonic threshold (inference).
     provisional_tonic_confidence: tuple[tuple[float, float], ...] = (
-        (1.0, 0.5),
-        (2.0, 0.7),
+        (1.0, 0.55),
+        (2.0, 0.75),
         (10.0, 0.95),
     )
 
@@ -251,13 +265,6 @@ class RuleClassifier:
         calf = 1.0 if role is Role.CALF else (0.5 if role is Role.OTHER else 0.0)
         shin = 1.0 if role is Role.SHIN else 0.0
 
-        # Artefact: any one sign of a junk channel is enough.
-        artifact = max(
-            _above(g("mains_ratio"), p.artifact_mains_ratio, p.width_ratio, 0.0),
-            _above(g("clip_fraction"), p.artifact_clip_fraction, p.width_ratio / 25, 0.0),
-            _above(g("flat_fraction"), p.artifact_flat_fraction, p.width_ratio, 0.0),
-            _above(g("lowfreq_ratio"), p.artifact_lowfreq_ratio, p.width_ratio, 0.0),
-        )
         # An accelerometer that is absent says nothing: posture unknown counts as lying
         # (a night recording), motion unknown as quiet, with the rules that need them
         # weighted down instead.
@@ -265,7 +272,21 @@ class RuleClassifier:
         quiet_onset = _below(motion_onset, p.cramp_quiet_motion_g, p.width_motion_g, 0.8)
         # Motion later in an episode is no veto: a sleeper woken by a cramp grabs the leg.
         moving = _above(motion_onset, p.movement_motion_g, p.width_motion_g, 0.0)
-        no_coact = _below(coact, p.stretch_coact_fraction, p.width_ratio, 0.8)
+        ratio = coact_ratio(f)
+        # Artefact: any one sign of a junk channel is enough.
+        artifact = max(
+            _above(g("mains_ratio"), p.artifact_mains_ratio, p.width_ratio, 0.0),
+            _above(g("clip_fraction"), p.artifact_clip_fraction, p.width_ratio / 25, 0.0),
+            _above(g("flat_fraction"), p.artifact_flat_fraction, p.width_ratio, 0.0),
+            _above(g("lowfreq_ratio"), p.artifact_lowfreq_ratio, p.width_ratio * 4, 0.0)
+            * (1.0 - moving),
+            _above(ratio, p.crosstalk_ratio, p.width_ratio * 10, 0.0)
+            * _above(coact, p.stretch_coact_fraction, p.width_ratio, 0.0),
+        )
+        cocontraction = _above(coact, p.stretch_coact_fraction, p.width_ratio, 0.0) * _above(
+            ratio, p.stretch_coact_ratio, p.width_ratio, 0.5
+        )
+        no_coact = 1.0 - cocontraction if not math.isnan(coact) else 0.8
         loud = _above(amp, p.cramp_min_amp_rel, p.width_amp_rel, 0.7)
         step_rate = max(
             _within(rhythm_hz, p.walking_rate_min_hz, p.walking_rate_max_hz, p.width_rate_hz, 0.0)
@@ -288,11 +309,7 @@ class RuleClassifier:
         walking_like = _above(upright, p.walking_upright, p.width_ratio, 0.3) * step_rate
         scores[EventKind.WALKING] = walking_like * not_junk
         # Both muscles with a leg that moves a lot is a turn, not a stretch in place.
-        scores[EventKind.STRETCH] = (
-            _above(coact, p.stretch_coact_fraction, p.width_ratio, 0.0)
-            * (1.0 - 0.5 * moving)
-            * not_junk
-        )
+        scores[EventKind.STRETCH] = cocontraction * (1.0 - 0.5 * moving) * not_junk
         if final:
             movement_length = _within(
                 duration,
@@ -306,11 +323,11 @@ class RuleClassifier:
         # Motion at any length vetoes a cramp call; the movement rule itself wants the
         # published 3-45 s, with shorter moves still a movement at half weight.
         scores[EventKind.MOVEMENT] = max(
-            moving * max(movement_length, 0.5) * not_junk, p.unexplained_movement
+            moving * max(movement_length, 0.5) * lying * not_junk, p.unexplained_movement
         )
         plm_length = _within(
             duration, p.plm_min_duration_s, p.plm_max_duration_s, p.width_duration_s / 2, 0.0
-        )
+        ) * _above(g("burst_duration_max_s"), p.plm_min_duration_s, p.width_burst_s, 1.0)
         if not final:
             # While it runs, a PLM is only known not to be longer than 10 s yet.
             plm_length = _below(duration, p.plm_max_duration_s, p.width_duration_s, 0.0)
@@ -319,7 +336,12 @@ class RuleClassifier:
         tremor_bursts = _within(
             burst_med, p.tremor_burst_min_s, p.tremor_burst_max_s, p.width_burst_s, 0.0
         )
-        scores[EventKind.TREMOR] = (
+        rhythmic = (
+            _above(rhythm_strength, p.tremor_rhythm_strength, p.width_ratio, 0.0)
+            * _within(rhythm_hz, p.tremor_rate_min_hz, p.tremor_rate_max_hz, p.width_rate_hz, 0.0)
+            * lying
+        )
+        tremor_bursts_rule = (
             tremor_bursts
             * _within(rate, p.tremor_rate_min_hz, p.tremor_rate_max_hz, p.width_rate_hz, 0.0)
             * _above(bursts, p.tremor_min_bursts - 0.5, p.width_count, 0.0)
@@ -327,8 +349,18 @@ class RuleClassifier:
             * (1.0 - walking_like)
             * not_junk
         )
+        scores[EventKind.TREMOR] = max(tremor_bursts_rule, rhythmic * not_junk)
 
-        cramp_gate = calf * lying * quiet_onset * no_coact * loud * not_junk * (1.0 - step_rate)
+        cramp_gate = (
+            calf
+            * lying
+            * quiet_onset
+            * no_coact
+            * loud
+            * not_junk
+            * (1.0 - walking_like)
+            * (1.0 - rhythmic)
+        )
         sustained = _above(duty, p.tonic_min_duty_cycle, p.width_ratio, 0.0)
         if final:
             tonic_length = _above(duration, p.tonic_min_duration_s, p.width_duration_s * 2, 0.0)

@@ -90,8 +90,22 @@ def test_provisional_tonic_confidence_grows_with_the_cramps_age() -> None:
 
 
 def test_a_sustained_calf_contraction_with_the_shin_active_is_not_called_a_cramp() -> None:
-    call = RULES.classify(cases.tonic(3.0, final=False, coact_fraction=0.8))
+    # The shin at two thirds of the calf's relative level: a voluntary co-contraction.
+    call = RULES.classify(cases.tonic(3.0, final=False, coact_fraction=0.8, coact_rel=8.0))
     assert not call.kind.is_cramp
+
+
+def test_a_strong_cramp_whose_crosstalk_lights_up_the_shin_is_still_a_cramp() -> None:
+    # Volume conduction: the shin "active" all along, at 4 % of the calf's level.
+    crosstalk = dict(coact_fraction=0.95, coact_rel=2.0, amp_rel_median=50.0)
+    assert RULES.classify(cases.tonic(**crosstalk)).kind is EventKind.TONIC
+    assert RULES.classify(cases.tonic(3.0, final=False, **crosstalk)).kind is EventKind.TONIC
+
+
+def test_the_shins_shadow_of_a_calf_cramp_is_not_a_cramp() -> None:
+    shadow = cases.tonic(channel=cases.SHIN, coact_fraction=1.0, coact_rel=50.0,
+                         amp_rel_median=3.0)
+    assert RULES.classify(shadow).kind is EventKind.ARTIFACT
 
 
 def test_a_sustained_contraction_that_starts_with_leg_motion_is_not_called_a_cramp() -> None:
