@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         notes = [f"events: {events_path}", f"classifier versions: {', '.join(models) or 'n/a'}",
                  f"overlap tolerance: {args.tolerance} s"]
-        write_html(args.report, summary, scores, {t.name: t.edf for t in truth}, events, notes)
+        write_html(args.report, summary, scores, {t.name: t.edf for t in truth}, events, notes,
+                   {t.name: t.events for t in truth})
         print(f"report: {args.report}", file=sys.stderr)
     return 0
 

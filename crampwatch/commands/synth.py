@@ -29,7 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--nights", type=int, default=1, help="number of nights (default 1)")
-    parser.add_argument("--hours", type=float, default=8.0, help="length of each night (h)")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--hours", type=float, default=None,
+                        help="length of each night in hours (default 8)")
+    length.add_argument("--minutes", type=float, default=None,
+                        help="length of each night in minutes")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first night")
     parser.add_argument("--prefix", default="night", help="file name prefix (default night)")
     parser.add_argument("--emg-rate", type=float, default=2000.0, help="EMG rate, Hz")
@@ -47,14 +51,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.nights < 1 or args.hours <= 0:
-        raise UserError("--nights must be >= 1 and --hours > 0")
+    duration_s = (
+        args.minutes * 60.0 if args.minutes is not None
+        else (args.hours if args.hours is not None else 8.0) * 3600.0
+    )
+    if args.nights < 1 or duration_s <= 0:
+        raise UserError("--nights must be >= 1 and the night length > 0")
     if not 0 <= args.cramps[0] <= args.cramps[1]:
         raise UserError(f"--cramps MIN MAX needs 0 <= MIN <= MAX, got {args.cramps}")
     if args.emg_rate < 250 or args.acc_rate <= 0:
         raise UserError("--emg-rate must be >= 250 Hz and --acc-rate > 0")
     config = NightConfig(
-        duration_s=args.hours * 3600.0,
+        duration_s=duration_s,
         emg_fs_hz=args.emg_rate,
         acc_fs_hz=args.acc_rate,
         leg=args.leg,

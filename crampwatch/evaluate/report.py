@@ -25,6 +25,7 @@ from crampwatch.evaluate.scoring import (
     confusion_total,
 )
 from crampwatch.recordings.edf_reader import EdfRecording
+from crampwatch.synth.truth import TruthEvent
 from sensor.records import EventKind
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ def write_html(
     edfs: Mapping[str, Path | None],
     detected: Mapping[str, Sequence[DetectedEvent]],
     notes: Sequence[str] = (),
+    truth: Mapping[str, Sequence[TruthEvent]] | None = None,
 ) -> None:
     """Write the self-contained HTML report (plots embedded as PNG)."""
     parts = [
@@ -210,6 +212,10 @@ def write_html(
         for d in detected.get(file, []):
             if d.final and d.start_s <= end + 5 and (d.end_s or d.start_s) >= start - 5:
                 marks.setdefault(f"detected {d.kind}", (d.start_s, d.end_s or d.start_s))
+        # What was really there: truth events of any kind near the case.
+        for t in (truth or {}).get(file, []):
+            if t.start_s <= end + 5 and t.end_s >= start - 5:
+                marks.setdefault(f"truth {t.subtype}", (t.start_s, t.end_s))
         if edf is None or plotted >= MAX_PLOTS:
             reason = "recording not found" if edf is None else f"plot limit {MAX_PLOTS} reached"
             parts.append(f"<p>(no plot: {reason})</p>")

@@ -1,0 +1,93 @@
+"""Replay benchmark: an N-hour, 2-channel, 2 kHz EDF+ night, end to end.
+
+Generates the night(s) in a temporary folder (not kept), then runs
+`crampwatch replay FILE --events OUT.jsonl` in a child process (read + detect +
+classify + write JSONL) and prints wall time, real-time factor and the child's peak
+resident memory. A shorter night is replayed too, so memory growth with night
+length shows directly. A read-only pass gives the EDF streaming cost alone.
+
+    .venv/bin/python bench/bench_replay.py [--hours 8] [--short-hours 1] [--classifier model]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from crampwatch.recordings import EdfRecording
+from crampwatch.synth import NightConfig, generate_night
+
+# Each measured step runs in a fresh child that reports its own peak RSS at exit.
+CHILD = """
+import resource, sys
+from crampwatch.cli import main
+from crampwatch.recordings import EdfRecording
+if sys.argv[1] == "read":
+    with EdfRecording(sys.argv[2]) as rec:
+        for block in rec.blocks():
+            pass
+    code = 0
+else:
+    code = main(sys.argv[2:])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _child(argv: list[str]) -> tuple[float, float]:
+    """Run one measured step in a child; return (wall s, the child's peak RSS in MB)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", CHILD, *argv], check=True,
+                          stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - started
+    peak_kb = int(done.stderr.strip().splitlines()[-1])
+    return wall, peak_kb / 1024.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=float, default=8.0)
+    parser.add_argument("--short-hours", type=float, default=1.0)
+    parser.add_argument("--classifier", default="model")
+    parser.add_argument("--seed", type=int, default=20240601)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="crampwatch-bench-") as tmp:
+        out = Path(tmp)
+        results = []
+        # Short night first: children's peak RSS only ever grows, so the long night's
+        # figure is its own when it is the larger.
+        for hours in (args.short_hours, args.hours):
+            cfg = NightConfig(duration_s=hours * 3600.0)
+            started = time.perf_counter()
+            files = generate_night(cfg, args.seed, out, f"bench-{hours:g}h")
+            gen_s = time.perf_counter() - started
+            size_mb = files.edf.stat().st_size / 1e6
+            with EdfRecording(files.edf) as rec:
+                duration = rec.duration_s
+                layout = (f"{len(rec.emg_labels)} EMG @ {rec.emg_fs_hz:g} Hz"
+                          f" + ACC @ {rec.acc_fs_hz:g} Hz")
+            read_s, read_mb = _child(["read", str(files.edf)])
+            events = out / f"events-{hours:g}h.jsonl"
+            wall, peak_mb = _child(["cli", "replay", str(files.edf), "--events", str(events),
+                                    "--classifier", args.classifier, "--jobs", "1"])
+            n_events = sum(1 for _ in events.open())
+            results.append((hours, duration, layout, size_mb, gen_s, read_s, read_mb, wall,
+                            peak_mb, n_events))
+        print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; "
+              f"classifier '{args.classifier}'")
+        for hours, duration, layout, size_mb, gen_s, read_s, read_mb, wall, peak_mb, n in results:
+            print(f"{hours:g} h night ({layout}, {size_mb:.0f} MB EDF+): "
+                  f"generated in {gen_s:.1f} s; read-only pass {read_s:.1f} s "
+                  f"(peak RSS {read_mb:.0f} MB); "
+                  f"replay end to end {wall:.1f} s = {duration / wall:.0f}x real time, "
+                  f"peak RSS {peak_mb:.0f} MB, {n} final events")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
