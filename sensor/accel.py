@@ -63,7 +63,7 @@ class AccelStage:
         if block.n_samples == 0:
             return out
         x = block.samples.astype(np.float64)
-        g = self.gravity.process(x)
+        g = self.gravity.process(x.T).T
         dyn = x - g
         norm = np.linalg.norm(g, axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):

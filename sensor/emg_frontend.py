@@ -112,7 +112,7 @@ class EmgFrontEnd:
         self.seg_frames = max(2, round(config.features.spectrum_segment_s / self.hop_s))
         self.seg_samples = self.seg_frames * self.hop
         self.freqs_hz = np.fft.rfftfreq(self.seg_samples, 1.0 / fs_hz)
-        self._seg_window = np.hanning(self.seg_samples)[:, None]
+        self._seg_window = np.hanning(self.seg_samples)[None, :]
         self._band_mask = (self.freqs_hz >= self.low_hz) & (self.freqs_hz <= self.high_hz)
         self.mains_hz: float | None = f.mains_hz
         self._detect_buffer: list[SampleBlock] = []
@@ -144,7 +144,7 @@ class EmgFrontEnd:
         )
         self._tkeo_prev: np.ndarray | None = None
         self._raw_prev: np.ndarray | None = None
-        self._seg_carry = np.zeros((0, self.hop, self.n_ch))
+        self._seg_carry = np.zeros((self.n_ch, 0, self.hop))
         self._seg_env_carry = np.zeros((0, self.n_ch))
         self._run_t0 = 0.0
         self._run_frames = 0
@@ -170,7 +170,7 @@ class EmgFrontEnd:
         self.baseline.restart_segment()
         self._tkeo_prev = None
         self._raw_prev = None
-        self._seg_carry = np.zeros((0, self.hop, self.n_ch))
+        self._seg_carry = np.zeros((self.n_ch, 0, self.hop))
         self._seg_env_carry = np.zeros((0, self.n_ch))
         self._run_t0 = t0_s
         self._run_frames = 0
@@ -233,34 +233,36 @@ class EmgFrontEnd:
         self.expected_t0_s = block.t_end_s
         if block.n_samples == 0:
             return out
-        raw = block.samples.astype(np.float64)
+        raw = np.ascontiguousarray(block.samples.T, dtype=np.float64)  # (ch, n)
         bp = self.bandpass.process(raw)
         clean = self.notch.process(bp) if self.notch is not None else bp
         psi, self._tkeo_prev = tkeo_delayed(clean, self._tkeo_prev)
-        prev_raw = raw[:1] if self._raw_prev is None else self._raw_prev
-        self._raw_prev = raw[-1:]
+        prev_raw = raw[:, :1] if self._raw_prev is None else self._raw_prev
+        self._raw_prev = raw[:, -1:]
         cfg = self.cfg.features
-        repeat = np.concatenate([prev_raw, raw[:-1]], axis=0) == raw
-        clipped = repeat & (np.abs(raw) >= cfg.clip_min_uv)
+        # A sample equal to the one before it and beyond clip_min_uv sits at a rail.
+        clipped = np.concatenate([prev_raw, raw[:, :-1]], axis=1) == raw
+        clipped &= np.abs(raw) >= cfg.clip_min_uv
         n_hops, (h_raw, h_bp, h_clean, h_psi, h_clip) = self.reducer.split(
-            raw, bp, clean, psi, clipped.astype(np.float64)
+            raw, bp, clean, psi, clipped
         )
         if n_hops == 0:
             return out
         hop = self.hop
-        sq_bp = np.einsum("hsc,hsc->hc", h_bp, h_bp) / hop
-        sq_clean = np.einsum("hsc,hsc->hc", h_clean, h_clean) / hop
-        psi_mean = h_psi.sum(axis=1) / hop
-        raw_mean = h_raw.mean(axis=1)
-        flat = (h_raw.max(axis=1) - h_raw.min(axis=1)) < cfg.flat_ptp_uv
-        clip = h_clip.mean(axis=1)
+        # Per-hop reductions along contiguous rows, then frames as (n_hops, n_channels).
+        sq_bp = (np.einsum("chs,chs->ch", h_bp, h_bp) / hop).T
+        sq_clean = (np.einsum("chs,chs->ch", h_clean, h_clean) / hop).T
+        psi_mean = (h_psi.sum(axis=2) / hop).T
+        raw_mean = h_raw.mean(axis=2)
+        flat = (np.ptp(h_raw, axis=2) < cfg.flat_ptp_uv).T
+        clip = (np.count_nonzero(h_clip, axis=2) / hop).T
         env_sums, env_counts = self.env_sum.process(sq_clean)
         env = np.sqrt(env_sums / env_counts[:, None])
         method = self.cfg.envelope.onset_method
         onset_in = psi_mean if method == "tkeo" else sq_clean
         on_sums, on_counts = self.onset_sum.process(onset_in)
         onset_env = np.sqrt(np.maximum(on_sums / on_counts[:, None], 0.0))
-        lf = self.lowfreq.process(raw_mean)
+        lf = self.lowfreq.process(raw_mean).T
         run_idx = self._run_frames + np.arange(n_hops)
         valid = run_idx >= self.settle_frames
         base = self.baseline.process(env, valid)
@@ -279,12 +281,16 @@ class EmgFrontEnd:
     def _spectra(self, batch: FrameBatch, h_clean: np.ndarray, run_idx: np.ndarray) -> None:
         # Segments of seg_frames hops on the run's grid; only segments whose mean
         # envelope is over the onset threshold are transformed (activity is rare).
-        hops = np.concatenate([self._seg_carry, h_clean], axis=0)
+        hops = (  # (ch, hops, hop)
+            np.concatenate([self._seg_carry, h_clean], axis=1)
+            if self._seg_carry.shape[1]
+            else h_clean
+        )
         envs = np.concatenate([self._seg_env_carry, batch.env], axis=0)
-        carried = self._seg_carry.shape[0]
-        n_seg = hops.shape[0] // self.seg_frames
+        carried = self._seg_carry.shape[1]
+        n_seg = hops.shape[1] // self.seg_frames
         used = n_seg * self.seg_frames
-        self._seg_carry = hops[used:].copy()
+        self._seg_carry = hops[:, used:].copy()
         self._seg_env_carry = envs[used:].copy()
         if n_seg == 0:
             return
@@ -295,10 +301,10 @@ class EmgFrontEnd:
         with np.errstate(invalid="ignore"):
             active = (seg_env > ratio * batch.base[ends]) & batch.valid[ends][:, None]
         for s in np.flatnonzero(active.any(axis=1)):
-            seg = hops[s * self.seg_frames : (s + 1) * self.seg_frames].reshape(
-                self.seg_samples, self.n_ch
+            seg = hops[:, s * self.seg_frames : (s + 1) * self.seg_frames].reshape(
+                self.n_ch, self.seg_samples
             )
-            spec = np.abs(np.fft.rfft(seg * self._seg_window, axis=0)) ** 2
-            spec[~self._band_mask] = 0.0
-            spec[:, ~active[s]] = 0.0
-            batch.spectra[batch.k0 + int(ends[s])] = spec.T.copy()
+            spec = np.abs(np.fft.rfft(seg * self._seg_window, axis=1)) ** 2
+            spec[:, ~self._band_mask] = 0.0
+            spec[~active[s]] = 0.0
+            batch.spectra[batch.k0 + int(ends[s])] = spec

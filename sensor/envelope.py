@@ -23,35 +23,39 @@ class HopReducer:
         self._carry = None
 
     def split(self, *streams: np.ndarray) -> tuple[int, list[np.ndarray]]:
-        """Return (n_hops, streams reshaped to (n_hops, hop, ...)) and keep the rest."""
-        if self._carry is not None:
+        """Return (n_hops, streams reshaped to (n_channels, n_hops, hop)); keep the rest.
+
+        Streams are channel-first, (n_channels, n_samples).
+        """
+        if self._carry is not None and self._carry[0].shape[-1]:
             streams = tuple(
-                np.concatenate([c, s], axis=0) for c, s in zip(self._carry, streams, strict=True)
+                np.concatenate([c, s], axis=-1) for c, s in zip(self._carry, streams, strict=True)
             )
-        n = streams[0].shape[0]
+        n = streams[0].shape[-1]
         n_hops = n // self.hop
         used = n_hops * self.hop
-        self._carry = [s[used:] for s in streams]
-        shaped = [s[:used].reshape((n_hops, self.hop, *s.shape[1:])) for s in streams]
+        self._carry = [s[:, used:] for s in streams]
+        shaped = [s[:, :used].reshape(s.shape[0], n_hops, self.hop) for s in streams]
         return n_hops, shaped
 
     @property
     def pending_samples(self) -> int:
-        return 0 if self._carry is None else int(self._carry[0].shape[0])
+        return 0 if self._carry is None else int(self._carry[0].shape[-1])
 
 
 def tkeo_delayed(x: np.ndarray, prev: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Return TKEO delayed by one sample, psi[n-1] = x[n-1]^2 - x[n-2] x[n], and the carry.
 
-    ``prev`` holds the last two samples of the previous block (None at a run start,
-    where the missing samples count as the first sample). The one-sample delay lets
-    the operator run causally; at 1-2 kHz it is 0.5-1 ms.
+    ``x`` is channel-first (n_channels, n_samples). ``prev`` holds the last two samples
+    of the previous block (None at a run start, where the missing samples count as the
+    first sample). The one-sample delay lets the operator run causally (0.5-1 ms).
     """
     if prev is None:
-        prev = np.repeat(x[:1], 2, axis=0)
-    ext = np.concatenate([prev, x], axis=0)
-    psi = ext[1:-1] ** 2 - ext[:-2] * ext[2:]
-    return psi, ext[-2:]
+        prev = np.repeat(x[:, :1], 2, axis=1)
+    ext = np.concatenate([prev, x], axis=1)
+    mid = ext[:, 1:-1]
+    psi = mid * mid - ext[:, :-2] * ext[:, 2:]
+    return psi, ext[:, -2:]
 
 
 class WindowSum:

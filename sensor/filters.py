@@ -26,7 +26,11 @@ class LowSampleRateWarning(UserWarning):
 
 
 class StreamingSOS:
-    """A cascade of second-order sections applied along axis 0 with carried state."""
+    """A cascade of second-order sections applied along the last axis with carried state.
+
+    Signals are channel-first, (n_channels, n_samples), so each channel's samples are
+    contiguous (scipy filters along contiguous rows fastest).
+    """
 
     def __init__(self, sos: np.ndarray, n_channels: int) -> None:
         self.sos = np.ascontiguousarray(sos, dtype=np.float64)
@@ -39,14 +43,14 @@ class StreamingSOS:
         self.zi = None
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        """Return the filtered block (same shape); x is (n_samples, n_channels)."""
-        if x.shape[0] == 0:
-            return np.empty_like(x, dtype=np.float64)
+        """Return the filtered block (same shape); x is (n_channels, n_samples)."""
+        if x.shape[-1] == 0:
+            return np.zeros(x.shape)
         if self.zi is None:
             # Start as if the first value had always been there: no step transient from
             # an electrode offset (the DC is removed by the band-pass either way).
-            self.zi = self._zi_unit[:, :, None] * x[0][None, None, :].astype(np.float64)
-        y, self.zi = signal.sosfilt(self.sos, x, axis=0, zi=self.zi)
+            self.zi = self._zi_unit[:, None, :] * x[:, 0][None, :, None].astype(np.float64)
+        y, self.zi = signal.sosfilt(self.sos, x, axis=-1, zi=self.zi)
         return y
 
 

@@ -1,0 +1,141 @@
+"""Detector speed: live cost per 20 ms block, and replay throughput and memory of a night.
+
+Prints (never asserts) the figures for the issue's budgets:
+(a) live: one 20 ms block of 2 EMG channels at 2 kHz plus ACC (3 axes, 100 Hz), median
+    and p99 in microseconds (target <= 100 us);
+(b) replay: an 8-hour, 2-channel, 2 kHz night with ACC, fed in 60 s chunks, as a
+    real-time factor (target >= 5,000x on one core) and peak traced memory for 1 hour
+    and 8 hours (target: does not grow with the night's length).
+The night is generated chunk by chunk from a small pool of recorded-like noise chunks
+(resting EMG plus bursts), never held whole.
+
+Run: .venv/bin/python bench/bench_detector.py [--hours 8] [--live-seconds 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tracemalloc
+from collections.abc import Iterator
+
+import numpy as np
+from scipy import signal
+
+from sensor import Detector
+from sensor.records import SampleBlock, SignalGroup
+
+FS_HZ = 2000.0
+ACC_FS_HZ = 100.0
+LABELS = ("EMG R Gastroc", "EMG R Tib Ant")
+ACC_LABELS = ("acc x", "acc y", "acc z")
+CHUNK_S = 60.0
+
+
+def _pool(n_chunks: int, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Return EMG (n, 2) and ACC (n, 3) chunks of CHUNK_S: rest EMG, some with bursts."""
+    rng = np.random.default_rng(seed)
+    sos = signal.butter(2, [30.0, 200.0], btype="bandpass", fs=FS_HZ, output="sos")
+    n = int(CHUNK_S * FS_HZ)
+    emg, acc = [], []
+    t = np.arange(n) / FS_HZ
+    for i in range(n_chunks):
+        x = signal.sosfilt(sos, rng.standard_normal((n, 2)), axis=0)
+        x *= 3.0 / x.std(axis=0)
+        x += 20.0 * np.sin(2 * np.pi * 50.0 * t)[:, None]  # mains hum
+        if i % 3 == 0:  # a 20 s contraction on the calf, bursts on the shin
+            a, b = int(10 * FS_HZ), int(30 * FS_HZ)
+            x[a:b, 0] += 150.0 * signal.sosfilt(sos, rng.standard_normal(b - a))
+            for s in range(5):
+                a = int((40 + 2 * s) * FS_HZ)
+                x[a : a + 1000, 1] += 60.0 * signal.sosfilt(sos, rng.standard_normal(1000))
+        emg.append(x.astype(np.float32))
+        m = int(CHUNK_S * ACC_FS_HZ)
+        g = np.array([0.1, 0.05, 0.99]) + 0.01 * rng.standard_normal((m, 3))
+        acc.append(g.astype(np.float32))
+    return emg, acc
+
+
+def night(hours: float, chunk_s: float = CHUNK_S) -> Iterator[SampleBlock]:
+    """Yield the night's EMG and ACC chunks in time order, built from a reused pool."""
+    emg_pool, acc_pool = _pool(6, 1)
+    n_chunks = round(hours * 3600 / CHUNK_S)
+    for i in range(n_chunks):
+        t0 = i * CHUNK_S
+        yield SampleBlock(SignalGroup.EMG, FS_HZ, t0, emg_pool[i % 6], LABELS)
+        yield SampleBlock(SignalGroup.ACC, ACC_FS_HZ, t0, acc_pool[i % 6], ACC_LABELS)
+
+
+def replay(hours: float) -> tuple[float, int]:
+    """Return (seconds of detector time, episodes closed) for a night of ``hours``."""
+    det = Detector(expect_acc=True)
+    spent = 0.0
+    closed = 0
+    for block in night(hours):
+        t = time.perf_counter()
+        out = det.process(block)
+        spent += time.perf_counter() - t
+        closed += sum(1 for o in out if getattr(o, "end_s", None) is not None
+                      and getattr(o, "phase", None) == "closed")
+    t = time.perf_counter()
+    det.finish()
+    spent += time.perf_counter() - t
+    return spent, closed
+
+
+def peak_memory_mb(hours: float) -> float:
+    """Return the peak traced memory (MB) of a replay of ``hours``, blocks included."""
+    tracemalloc.start()
+    det = Detector(expect_acc=True)
+    for block in night(hours):
+        det.process(block)
+    det.finish()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1e6
+
+
+def live(seconds: float) -> np.ndarray:
+    """Return per-20-ms-block costs (us) of EMG + ACC blocks, after a 10 s warm-up."""
+    emg_pool, acc_pool = _pool(1, 2)
+    emg, acc = emg_pool[0], acc_pool[0]
+    det = Detector(expect_acc=True)
+    costs = []
+    n_blocks = int(seconds / 0.02)
+    per = emg.shape[0] // 40
+    for i in range(n_blocks):
+        j = i % per
+        t0 = i * 0.02
+        eb = SampleBlock(SignalGroup.EMG, FS_HZ, t0, emg[40 * j : 40 * j + 40], LABELS)
+        ab = SampleBlock(SignalGroup.ACC, ACC_FS_HZ, t0, acc[2 * j : 2 * j + 2], ACC_LABELS)
+        t = time.perf_counter()
+        det.process(eb)
+        det.process(ab)
+        costs.append(time.perf_counter() - t)
+    return np.asarray(costs[int(10 / 0.02) :]) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=float, default=8.0)
+    parser.add_argument("--live-seconds", type=float, default=120.0)
+    args = parser.parse_args()
+
+    costs = live(args.live_seconds)
+    print(f"live: {costs.size} blocks of 20 ms (2 EMG ch @ 2 kHz + ACC 3 ch @ 100 Hz): "
+          f"median {np.median(costs):.0f} us, p99 {np.percentile(costs, 99):.0f} us "
+          f"(target <= 100 us; {100 * np.median(costs) / 20000:.2f} % of a core)")
+
+    spent, episodes = replay(args.hours)
+    night_s = args.hours * 3600
+    print(f"replay: {args.hours:g} h night (2 EMG ch @ 2 kHz + ACC) in {spent:.2f} s of "
+          f"detector time = {night_s / spent:,.0f}x real time (target >= 5,000x); "
+          f"{episodes} episodes")
+    mem_1h = peak_memory_mb(1.0)
+    mem_all = peak_memory_mb(args.hours)
+    print(f"replay peak traced memory: {mem_1h:.1f} MB for 1 h, {mem_all:.1f} MB for "
+          f"{args.hours:g} h (60 s chunks; should not grow with the night)")
+
+
+if __name__ == "__main__":
+    main()
