@@ -117,9 +117,10 @@ class FrameDecoder:
     """Streaming frame splitter: ``feed(bytes)`` returns the packets completed so far.
 
     Until the first 0x00 is seen the decoder does not know where a frame begins
-    (a port opened mid-stream), so those bytes are discarded unless
-    ``synchronised=True``. A frame longer than any valid one is dropped without
-    being buffered, so garbage without delimiters cannot grow memory.
+    (a port opened mid-stream): bytes before it are kept only if they form a whole
+    valid frame, and are otherwise discarded without counting as a bad frame. A frame
+    longer than any valid one is dropped without being buffered, so garbage without
+    delimiters cannot grow memory.
     """
 
     def __init__(self, synchronised: bool = False) -> None:
@@ -141,8 +142,15 @@ class FrameDecoder:
             self._append(data[start:end])
             start = end + 1
             if not self._synced:
-                self.stats.bytes_discarded += len(self._buf)
+                # The first frame may have begun before we listened: keep it only if it
+                # checks out whole, and do not count a cut-off start as an error.
                 self._synced = True
+                try:
+                    if self._buf and not self._overflow:
+                        packets.append(decode_frame(bytes(self._buf)))
+                        self.stats.frames += 1
+                except FramingError:
+                    self.stats.bytes_discarded += len(self._buf)
             elif self._overflow:
                 self.stats.oversized_frames += 1
                 self.stats.bad_frames += 1

@@ -1,0 +1,290 @@
+"""Decoded packets -> sample blocks in physical units, with gaps and host-mapped times.
+
+The transport-independent core of every link (serial, BLE, capture replay): it checks
+sequence numbers and sample indices, turns counts into uV and g, maps the band's
+clock onto the host's (``clock.ClockMapper``) and reports every lost sample as a
+``SignalGap`` plus ``lost_samples`` on the next block. It never bridges a gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from firmware_bridge.clock import ClockMapper, ClockParams
+from firmware_bridge.events import (
+    BandStatus,
+    DescriptorChanged,
+    FramesDropped,
+    LinkItem,
+    StreamRestarted,
+)
+from firmware_bridge.protocol import (
+    Ack,
+    DataPacket,
+    Descriptor,
+    Packet,
+    PacketType,
+    ProtocolError,
+    StatusPacket,
+    to_physical,
+    unpack_samples,
+)
+from sensor.records import SampleBlock, SignalGap, SignalGroup
+
+_WRAP = 1 << 32
+_HALF = 1 << 31
+
+
+@dataclass
+class AssemblerStats:
+    """Counters a link reports: packets seen, lost (from sequence numbers), damaged."""
+
+    packets: int = 0
+    packets_lost: int = 0
+    duplicates: int = 0
+    bad_packets: int = 0
+    restarts: int = 0
+    unexpected_restarts: int = 0
+    samples: dict[SignalGroup, int] = field(default_factory=dict)
+    samples_lost: dict[SignalGroup, int] = field(default_factory=dict)
+
+
+@dataclass
+class _GroupState:
+    expected: int | None = None  # next sample index
+    t_end_s: float | None = None  # session time just after the last delivered sample
+    pending_lost: int = 0  # lost samples not yet attached to a delivered block
+    pending_gap: bool = False
+    restart_from: float | None = None  # t_end_s of the previous stream, until reported
+
+
+class PacketAssembler:
+    """Turns one band's DATA and STATUS packets into link items, in arrival order.
+
+    ``host_us`` passed with each packet is the host clock at arrival (microseconds);
+    the same arrivals give the same output, so a capture replays bit-exactly.
+    """
+
+    def __init__(self, descriptor: Descriptor, clock: ClockParams | None = None) -> None:
+        self.clock_params = clock or ClockParams()
+        self.stats = AssemblerStats()
+        self._descriptor = descriptor
+        self._mapper = ClockMapper(self.clock_params)
+        self._origin_host_us: float | None = None
+        self._last_seq: int | None = None
+        self._t0_dev_us = 0.0
+        self._expect_start = False
+        self._restart_unexpected = False
+        self._from_zero = False
+        self._groups: dict[SignalGroup, _GroupState] = {}
+        self._reset_groups()
+
+    @property
+    def descriptor(self) -> Descriptor:
+        return self._descriptor
+
+    @property
+    def clock(self) -> ClockMapper:
+        return self._mapper
+
+    def set_descriptor(self, descriptor: Descriptor) -> None:
+        """Follow a new descriptor (rate change); the band restarts its stream after one."""
+        self._descriptor = descriptor
+        self._last_seq = None
+        self._reset_groups(keep_times=True)
+
+    def expect_start(self) -> None:
+        """The host sent START: the next packet with seq 0 begins a new stream, deliberately."""
+        self._expect_start = True
+
+    def _reset_groups(self, keep_times: bool = False) -> None:
+        old = self._groups
+        self._groups = {}
+        for g in self._descriptor.groups:
+            state = _GroupState()
+            if keep_times and g.group in old:
+                state.t_end_s = old[g.group].t_end_s
+            self._groups[g.group] = state
+
+    def session_time_s(self, device_us: float) -> float:
+        """Return the session time (s) of a device clock reading, once streaming began."""
+        if self._origin_host_us is None or not self._mapper.ready:
+            return 0.0
+        host = self._mapper.to_host_us(device_us)
+        return (host - self._origin_host_us) * self.clock_params.device_speed / 1e6
+
+    def device_to_host_us(self, device_us: float) -> float:
+        """Return the host clock (us) a device clock reading maps to."""
+        return self._mapper.to_host_us(device_us)
+
+    # --- packets ----------------------------------------------------------------------
+
+    def feed(self, packet: Packet, host_us: int) -> list[LinkItem]:
+        """Return the items one received packet produces; commands and other ACKs give none.
+
+        The live link and the capture reader both route every band packet through here,
+        which is what makes a capture replay what the session saw.
+        """
+        if isinstance(packet, DataPacket):
+            return self.data(packet, host_us)
+        if isinstance(packet, StatusPacket):
+            return [self.status(packet)]
+        if isinstance(packet, Descriptor):
+            if packet == self._descriptor:
+                return []
+            self.set_descriptor(packet)
+            return [DescriptorChanged(packet)]
+        if isinstance(packet, Ack) and packet.command == PacketType.START and packet.ok:
+            # The band sends START's ACK before the stream's first packet (protocol 1.4).
+            self.expect_start()
+        return []
+
+    def status(self, packet: StatusPacket) -> BandStatus:
+        """Return the link event for a STATUS packet."""
+        t_s = self.session_time_s(packet.t_us) if self._mapper.ready else 0.0
+        return BandStatus.from_packet(packet, t_s, self._descriptor.emg.n_channels)
+
+    def data(self, packet: DataPacket, host_us: int) -> list[LinkItem]:
+        """Return the gap events and blocks one DATA packet produces (possibly none)."""
+        desc = self._descriptor
+        try:
+            emg_counts, acc_counts = unpack_samples(packet, desc)
+        except ProtocolError as exc:
+            self.stats.bad_packets += 1
+            return [FramesDropped(1, str(exc))]
+        out: list[LinkItem] = []
+        if self._expect_start:
+            # START's ACK came before this packet (protocol 1.4): a new stream from index 0.
+            if self._origin_host_us is not None:
+                out.extend(self._restart(packet, unexpected=False))
+            else:
+                self._begin_at_zero()
+        elif self._last_seq is not None:
+            step = (packet.seq - self._last_seq) % _WRAP
+            if step == 0:
+                self.stats.duplicates += 1
+                return out
+            if step >= _HALF:
+                out.extend(self._restart(packet, unexpected=True))
+            elif step > 1:
+                self.stats.packets_lost += step - 1
+        self._expect_start = False
+        new_stream = self._last_seq is None
+        if new_stream and self._from_zero:
+            # Packets lost before this one: seq counts from 0 in a new stream.
+            self.stats.packets_lost += packet.seq
+        self._last_seq = packet.seq
+        self._from_zero = False
+        self.stats.packets += 1
+
+        emg_rate = desc.emg.rate_hz
+        if new_stream:
+            self._t0_dev_us = packet.t_us - packet.emg_first * 1e6 / emg_rate
+        if not self._mapper.ready:
+            self._mapper.observe(self._newest_device_us(packet), host_us)
+        if self._origin_host_us is None:
+            self._origin_host_us = self._mapper.to_host_us(self._t0_dev_us)
+
+        for spec, counts, first in (
+            (desc.emg, emg_counts, packet.emg_first),
+            (desc.acc, acc_counts, packet.acc_first),
+        ):
+            if spec is None:
+                continue
+            state = self._groups[spec.group]
+            if state.restart_from is not None:
+                # A restarted stream: nothing counts the samples a reboot lost, the clock
+                # does; a deliberate STOP/START lost nothing.
+                start0 = self._index_time_s(0, spec.rate_hz)
+                lost_n = 0
+                if self._restart_unexpected:
+                    lost_n = max(0, round((start0 - state.restart_from) * spec.rate_hz))
+                out.append(SignalGap(spec.group, state.restart_from,
+                                     max(start0, state.restart_from), lost_n))
+                state.restart_from = None
+                state.pending_lost += lost_n
+                lost = self.stats.samples_lost
+                lost[spec.group] = lost.get(spec.group, 0) + lost_n
+            if state.expected is not None:
+                jump = (first - state.expected) % _WRAP
+                if jump >= _HALF:
+                    # Samples already delivered: a firmware fault, not a loss. Drop it.
+                    self.stats.bad_packets += 1
+                    out.append(FramesDropped(
+                        1, f"DATA packet {packet.seq} repeats {spec.group} samples "
+                        f"{first}..{state.expected - 1}"))
+                    continue
+                if jump:
+                    t_start = self._index_time_s(state.expected, spec.rate_hz)
+                    t_stop = self._index_time_s(first, spec.rate_hz)
+                    out.append(SignalGap(spec.group, t_start, t_stop, int(jump)))
+                    state.pending_lost += int(jump)
+                    state.pending_gap = True
+                    lost = self.stats.samples_lost
+                    lost[spec.group] = lost.get(spec.group, 0) + int(jump)
+            t0 = self._index_time_s(first, spec.rate_hz)
+            if len(counts) == 0:
+                state.expected = (first + len(counts)) % _WRAP
+                continue
+            out.append(SampleBlock(
+                group=spec.group,
+                fs_hz=spec.rate_hz,
+                t0_s=t0,
+                samples=to_physical(counts, spec),
+                labels=spec.labels,
+                gap_before=state.pending_gap,
+                lost_samples=state.pending_lost,
+            ))
+            state.pending_gap = False
+            state.pending_lost = 0
+            state.expected = (first + len(counts)) % _WRAP
+            state.t_end_s = t0 + len(counts) / spec.rate_hz
+            seen = self.stats.samples
+            seen[spec.group] = seen.get(spec.group, 0) + len(counts)
+        if packet.n_emg or packet.n_acc:
+            self._mapper.observe(self._newest_device_us(packet), host_us)
+        return out
+
+    def _index_time_s(self, index: int, rate_hz: float) -> float:
+        return self.session_time_s(self._t0_dev_us + index * 1e6 / rate_hz)
+
+    def _newest_device_us(self, packet: DataPacket) -> float:
+        desc = self._descriptor
+        t0 = packet.t_us - packet.emg_first * 1e6 / desc.emg.rate_hz
+        newest = packet.t_us + max(packet.n_emg - 1, 0) * 1e6 / desc.emg.rate_hz
+        if desc.acc is not None and packet.n_acc:
+            acc_newest = t0 + (packet.acc_first + packet.n_acc - 1) * 1e6 / desc.acc.rate_hz
+            newest = max(newest, acc_newest)
+        return newest
+
+    def _restart(self, packet: DataPacket, unexpected: bool) -> list[LinkItem]:
+        """Begin a new stream at ``packet``; report the break for every group."""
+        self.stats.restarts += 1
+        out: list[LinkItem] = []
+        if unexpected:
+            # The band may have rebooted: its clock started again, so re-learn it.
+            self.stats.unexpected_restarts += 1
+            self._mapper = ClockMapper(self.clock_params)
+        previous_end = max(
+            (s.t_end_s for s in self._groups.values() if s.t_end_s is not None), default=0.0
+        )
+        out.append(StreamRestarted(
+            previous_end, unexpected,
+            "band restarted its stream without being asked (reboot or brown-out?)"
+            if unexpected else "stream started",
+        ))
+        self._reset_groups(keep_times=True)
+        for state in self._groups.values():
+            state.pending_gap = True
+        self._restart_unexpected = unexpected
+        self._begin_at_zero()
+        for state in self._groups.values():
+            state.restart_from = state.t_end_s
+        return out
+
+    def _begin_at_zero(self) -> None:
+        """The next packet starts a stream whose first sample index is 0 (protocol 1.2)."""
+        self._last_seq = None
+        self._from_zero = True
+        for state in self._groups.values():
+            state.expected = 0

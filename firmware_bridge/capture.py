@@ -1,0 +1,194 @@
+"""Raw capture files (docs/protocol.md section 5): every received packet, crash-safe.
+
+:class:`CaptureWriter` appends one record per packet and hands it to the operating
+system at once (``flush``), so killing the process loses nothing already received;
+it ``fsync``s at least every ``fsync_interval_s`` (1 s), so a power cut or kernel
+crash loses at most the last second. :class:`CaptureReader` replays the records
+through the same decoder and assembler as the live link, with the arrival times
+recorded, so a capture yields bit-exactly the blocks the live session saw.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from firmware_bridge.assembler import AssemblerStats, PacketAssembler
+from firmware_bridge.clock import ClockParams
+from firmware_bridge.events import LinkItem
+from firmware_bridge.framing import crc16
+from firmware_bridge.protocol import MAX_PACKET_BYTES, Descriptor, ProtocolError, decode_packet
+from sensor.records import SampleBlock
+
+MAGIC = b"CWCAP1\n\x00"
+_HEAD = struct.Struct("<QH")
+# Power-loss exposure: at most this much of the newest data is not yet on disk.
+DEFAULT_FSYNC_INTERVAL_S = 1.0
+
+
+class CaptureError(ValueError):
+    """A file is not a capture, or its first records are unreadable."""
+
+
+class CaptureTruncatedWarning(UserWarning):
+    """A capture ends in a partial or damaged record (the writer was killed mid-record)."""
+
+
+@dataclass(frozen=True)
+class CaptureRecord:
+    """One received packet and the host clock (us since the epoch) at its arrival."""
+
+    host_us: int
+    packet: bytes
+
+
+class CaptureWriter:
+    """Append-only capture file; ``append`` each received packet, ``close`` at the end."""
+
+    def __init__(self, path: str | Path, fsync_interval_s: float = DEFAULT_FSYNC_INTERVAL_S):
+        self.path = Path(path)
+        self.fsync_interval_s = fsync_interval_s
+        try:
+            # Never append to an old capture: a second session would corrupt its replay.
+            self._file: BinaryIO | None = open(self.path, "xb")  # noqa: SIM115
+        except FileExistsError:
+            raise CaptureError(
+                f"{self.path} already exists: captures are never overwritten, choose a new name"
+            ) from None
+        except OSError as exc:
+            raise CaptureError(f"cannot create capture {self.path}: {exc.strerror}") from exc
+        self._file.write(MAGIC)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._last_sync = time.monotonic()
+        self.records = 0
+
+    def append(self, packet: bytes, host_us: int) -> None:
+        """Append one packet received at ``host_us``; it survives a kill -9 on return."""
+        if self._file is None:
+            raise CaptureError(f"capture {self.path} is closed")
+        if not 0 < len(packet) <= MAX_PACKET_BYTES:
+            raise CaptureError(f"a packet of {len(packet)} bytes cannot be captured")
+        crc = crc16(packet)
+        self._file.write(_HEAD.pack(host_us, len(packet)) + packet + struct.pack("<H", crc))
+        self._file.flush()
+        self.records += 1
+        if time.monotonic() - self._last_sync >= self.fsync_interval_s:
+            self.flush(sync=True)
+
+    def flush(self, sync: bool = True) -> None:
+        """Push buffered records to the OS and, with ``sync``, to the disk."""
+        if self._file is None:
+            return
+        self._file.flush()
+        if sync:
+            os.fsync(self._file.fileno())
+            self._last_sync = time.monotonic()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self.flush(sync=True)
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> CaptureWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def iter_records(path: str | Path) -> Iterator[CaptureRecord]:
+    """Yield the records of a capture; warn (CaptureTruncatedWarning) at a damaged tail."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CaptureError(f"cannot read capture {path}: {exc.strerror}") from exc
+    if data[: len(MAGIC)] != MAGIC:
+        raise CaptureError(f"{path} is not a crampwatch capture (no {MAGIC!r} header)")
+    pos = len(MAGIC)
+    n = 0
+    while pos < len(data):
+        problem = None
+        if pos + _HEAD.size > len(data):
+            problem = "a partial record header"
+        else:
+            host_us, length = _HEAD.unpack_from(data, pos)
+            end = pos + _HEAD.size + length + 2
+            if not 0 < length <= MAX_PACKET_BYTES:
+                problem = f"a record claiming {length} bytes"
+            elif end > len(data):
+                problem = f"a record cut after {len(data) - pos} of {end - pos} bytes"
+            else:
+                packet = data[pos + _HEAD.size : end - 2]
+                (crc,) = struct.unpack_from("<H", data, end - 2)
+                if crc != crc16(packet):
+                    problem = "a record whose CRC does not match"
+        if problem is not None:
+            warnings.warn(
+                CaptureTruncatedWarning(
+                    f"{path}: {problem} at byte {pos} after {n} good records; "
+                    f"{len(data) - pos} trailing bytes ignored, everything before kept"
+                ),
+                stacklevel=2,
+            )
+            return
+        yield CaptureRecord(host_us, packet)
+        n += 1
+        pos = end
+
+
+class CaptureReader:
+    """Replays a capture through the live decoder: ``descriptor``, then ``items()``."""
+
+    def __init__(self, path: str | Path, clock: ClockParams | None = None) -> None:
+        self.path = Path(path)
+        self.clock_params = clock or ClockParams()
+        self.descriptor = self._first_descriptor()
+        self.stats: AssemblerStats | None = None
+        self.bad_packets = 0
+
+    def _first_descriptor(self) -> Descriptor:
+        for rec in iter_records(self.path):
+            try:
+                packet = decode_packet(rec.packet)
+            except ProtocolError:
+                continue
+            if isinstance(packet, Descriptor):
+                return packet
+        raise CaptureError(f"{self.path} holds no band descriptor: it cannot be decoded")
+
+    def items(self) -> Iterator[LinkItem]:
+        """Yield blocks and events exactly as the live link yielded them."""
+        assembler: PacketAssembler | None = None
+        self.bad_packets = 0
+        for rec in iter_records(self.path):
+            try:
+                packet = decode_packet(rec.packet)
+            except ProtocolError:
+                self.bad_packets += 1
+                continue
+            if assembler is None:
+                if isinstance(packet, Descriptor):
+                    assembler = PacketAssembler(packet, self.clock_params)
+                    self.stats = assembler.stats
+                continue
+            yield from assembler.feed(packet, rec.host_us)
+
+    def blocks(self) -> Iterator[SampleBlock]:
+        """Yield the sample blocks only (gaps ride on them as ``lost_samples``)."""
+        for item in self.items():
+            if isinstance(item, SampleBlock):
+                yield item
+
+
+def read_capture(path: str | Path) -> Iterator[SampleBlock]:
+    """Yield the sample blocks (uV, g) of a capture file, in order."""
+    return CaptureReader(path).blocks()

@@ -1,0 +1,87 @@
+"""What a band link yields besides sample blocks: gaps, status, connection changes.
+
+A link's stream is a sequence of :data:`LinkItem`: ``SampleBlock`` for samples and
+the events below. Lost samples appear twice on purpose: as a ``SignalGap`` event
+when they are found, and as ``gap_before``/``lost_samples`` on the next block of
+that group, so a consumer that only reads blocks still sees every loss.
+Times are seconds on the session clock (0 = first sample of the session).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from firmware_bridge.protocol import Descriptor, StatusPacket
+from sensor.records import SampleBlock, SignalGap
+
+
+@dataclass(frozen=True)
+class BandStatus:
+    """Battery and electrode contact as the band last reported them."""
+
+    t_s: float
+    battery_pct: int | None
+    battery_mv: int | None
+    electrodes_off: tuple[str, ...]
+    streaming: bool
+    charging: bool
+    buzzing: bool
+
+    @classmethod
+    def from_packet(cls, packet: StatusPacket, t_s: float, n_emg_channels: int) -> BandStatus:
+        return cls(
+            t_s=t_s,
+            battery_pct=packet.battery_pct if packet.battery_known else None,
+            battery_mv=packet.battery_mv or None,
+            electrodes_off=tuple(packet.electrodes_off(n_emg_channels)),
+            streaming=packet.streaming,
+            charging=packet.charging,
+            buzzing=packet.buzzing,
+        )
+
+
+@dataclass(frozen=True)
+class StreamRestarted:
+    """The band's stream began again (START sent, or the band rebooted: ``unexpected``)."""
+
+    t_s: float
+    unexpected: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class DescriptorChanged:
+    """The band sent a new descriptor (after SET_RATE); later blocks follow it."""
+
+    descriptor: Descriptor
+
+
+@dataclass(frozen=True)
+class FramesDropped:
+    """Frames or packets were damaged and skipped; their samples show up as gaps."""
+
+    count: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """The transport went away; ``will_reconnect`` says whether the link tries again."""
+
+    reason: str
+    will_reconnect: bool
+
+
+@dataclass(frozen=True)
+class Reconnected:
+    """The transport is back after ``attempts`` tries; missed packets follow as gaps."""
+
+    attempts: int
+    down_s: float
+
+
+LinkEvent = (
+    SignalGap | BandStatus | StreamRestarted | DescriptorChanged | FramesDropped
+    | Disconnected | Reconnected
+)
+LinkItem = SampleBlock | LinkEvent
