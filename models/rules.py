@@ -116,6 +116,10 @@ class RuleParams:
     clonic_burst_min_s: float = 0.25
     clonic_burst_max_s: float = 2.0
     clonic_max_duty_cycle: float = 0.8
+    # Relaxations that do not fall back to rest merge the jerks into one long burst: its
+    # envelope then swings (CV of the envelope within bursts above this), a tonic cramp's
+    # holds steady once its rise is over (inference from "jerky tension", DOMAIN.md).
+    tonic_max_envelope_cv: float = 0.4
 
     # --- provisional calls on open episodes. (age_s, confidence) knots of the tonic
     # call's confidence, linear in between: called from 1 s of sustained calf activity
@@ -341,7 +345,9 @@ class RuleClassifier:
             * _within(rhythm_hz, p.tremor_rate_min_hz, p.tremor_rate_max_hz, p.width_rate_hz, 0.0)
             * lying
         )
-        tremor_bursts_rule = (
+        # Without a shaking foot, a run of short bursts is as likely a clonic cramp.
+        shaking = _above(rhythm_strength, p.tremor_rhythm_strength, p.width_ratio, 0.7)
+        tremor_bursts_rule = shaking * (
             tremor_bursts
             * _within(rate, p.tremor_rate_min_hz, p.tremor_rate_max_hz, p.width_rate_hz, 0.0)
             * _above(bursts, p.tremor_min_bursts - 0.5, p.width_count, 0.0)
@@ -368,14 +374,20 @@ class RuleClassifier:
             tonic_length = _interp(duration, p.provisional_tonic_confidence)
             # A run of separate bursts is not (yet) a sustained contraction.
             sustained *= _below(bursts, 1.5, p.width_count / 3, 1.0)
-        scores[EventKind.TONIC] = cramp_gate * sustained * tonic_length
+        # The envelope's steadiness counts once the rise is over (past the tonic length).
+        settled = final or duration >= p.tonic_min_duration_s
+        jerky = (
+            _above(g("envelope_cv"), p.tonic_max_envelope_cv, p.width_ratio, 0.0)
+            if settled
+            else 0.0
+        )
+        scores[EventKind.TONIC] = cramp_gate * sustained * tonic_length * (1.0 - jerky)
         clonic_bursts = _within(
             burst_med, p.clonic_burst_min_s, p.clonic_burst_max_s, p.width_burst_s, 0.5
         )
         relaxes = _below(duty, p.clonic_max_duty_cycle, p.width_ratio, 0.5)
-        irregular = _above(g("interval_cv"), p.tremor_max_interval_cv, p.width_ratio, 0.5)
-        scores[EventKind.CLONIC] = (
-            cramp_gate * many_bursts * relaxes * clonic_bursts * max(irregular, 0.5)
+        scores[EventKind.CLONIC] = cramp_gate * max(
+            many_bursts * relaxes * clonic_bursts, sustained * tonic_length * jerky
         )
         return RuleTrace(scores)
 

@@ -113,7 +113,7 @@ def turning_over(**kw: float) -> EpisodeUpdate:
 def tremor(**kw: float) -> EpisodeUpdate:
     values = dict(burst_count=30.0, burst_rate_hz=2.0, burst_duration_median_s=0.25,
                   burst_duration_max_s=0.32, interval_cv=0.08, duty_cycle=0.5,
-                  amp_rel_median=5.0, acc_rhythm_hz=2.0, acc_rhythm_strength=0.4,
+                  amp_rel_median=5.0, acc_rhythm_hz=2.0, acc_rhythm_strength=0.8,
                   acc_motion_during_g=0.02)
     values.update(kw)
     return make_update(15.0, **values)
