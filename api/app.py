@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.errors import install_error_handlers
+from api.errors import install_error_handlers, problem_responses
 from api.routers import (
     diary,
     events,
@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store
     install_error_handlers(app, html_page=pages.error_page)
     for module in (me, sleepers, nights, events, prompts, diary, summaries, exports, users):
-        app.include_router(module.router)
+        # 400: a body or query that cannot even be parsed (not JSON, not UTF-8).
+        app.include_router(module.router, responses=problem_responses(400))
     # Pages are not part of the API contract, so they stay out of the OpenAPI document.
     app.include_router(pages.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -60,12 +60,8 @@ def add_user(body: UserIn, db: DB, _admin: AdminCaller) -> UserOut:
 def issue_token(user_id: UserId, body: TokenIn, db: DB, _admin: AdminCaller) -> TokenOut:
     """Return a new bearer token for the user; it is shown only in this answer."""
     user = _user(db, user_id)
-    token = new_token(db, user, body.label)
+    token, row = new_token(db, user, body.label)
     db.commit()
-    row = db.scalars(
-        select(Token).where(Token.user_id == user.id).order_by(Token.id.desc())
-    ).first()
-    assert row is not None
     return TokenOut(token_id=row.id, user_id=user.id, token=token, prefix=row.prefix)
 
 
