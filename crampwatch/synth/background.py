@@ -3,8 +3,9 @@
 Per channel: a noise floor (20-450 Hz) whose level drifts slowly and steps when the
 leg is repositioned, mains hum at 50/60 Hz with its 3rd harmonic and a slowly
 wandering frequency (Mewett 2004), ECG leaking in (Drake & Callaghan 2006) and
-baseline wander below 1 Hz (De Luca 2010). Samples depend only on the seed and
-the absolute sample index, so any chunk can be computed in order without the rest.
+baseline wander below 1 Hz (De Luca 2010). Chunks must be asked for in order; the
+samples do not depend on the chunk sizes (white noise is drawn per fixed 1 s block
+from the seed, filter and mains phase carry their state), up to rounding.
 """
 
 from __future__ import annotations

@@ -100,9 +100,8 @@ def _band_noise(
 
 def _scale_active(x: np.ndarray, drive: np.ndarray, target_rms_uv: float) -> np.ndarray:
     """Return ``x`` scaled so its RMS where the drive is above a fifth of its peak is the target."""
-    active = drive >= 0.2 * np.max(drive) if drive.size and np.max(drive) > 0 else np.ones(
-        x.shape[0], bool
-    )
+    peak = float(np.max(drive)) if drive.size else 0.0
+    active = drive >= 0.2 * peak if peak > 0 else np.ones(x.shape[0], bool)
     rms = np.sqrt(np.mean(x[active] ** 2)) if active.any() else 0.0
     return x * (target_rms_uv / rms) if rms > 0 else x
 
@@ -161,7 +160,7 @@ def render(episode: Episode, ctx: RenderContext) -> Rendering:
     return rendering
 
 
-def _add_crosstalk(episode: Episode, ctx: Layout, emg: np.ndarray, source: np.ndarray,
+def _add_crosstalk(episode: Episode, emg: np.ndarray, source: np.ndarray,
                    rng: np.random.Generator) -> None:
     """Volume-conducted copies of a calf signal on the other channels."""
     for col in range(emg.shape[1]):
@@ -188,7 +187,7 @@ def _render_tonic(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
         x = _scale_active(x, drive, ep.strength_uv * level)
         out.emg_add[:, col] += x
         if i == 0:
-            _add_crosstalk(ep, ctx.layout, out.emg_add, x, rng)
+            _add_crosstalk(ep, out.emg_add, x, rng)
     grab_s = ep.params.get("grab_at_s", -1.0)
     if grab_s > 0:
         afs = ctx.acc_fs_hz
@@ -213,7 +212,7 @@ def _render_clonic(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
     x = motor_unit_emg(drive, fs, rng, CRAMP_UNITS)
     x = _scale_active(x, drive, ep.strength_uv)
     out.emg_add[:, ep.columns[0]] += x
-    _add_crosstalk(ep, ctx.layout, out.emg_add, x, rng)
+    _add_crosstalk(ep, out.emg_add, x, rng)
     afs = ctx.acc_fs_hz
     for b0, _ in bursts:
         a0 = int(b0 * afs)
@@ -334,14 +333,12 @@ def _render_walking(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
         knee = texture.knee_deg[: a1 - a0]
     else:
         step_hz = ep.params["step_hz"]
-        tw = _times(i1 - i0, fs)
         stance = _burst_drive(i1 - i0, fs, [
             (k / step_hz, k / step_hz + 0.35 / step_hz) for k in range(int(walk_s * step_hz) + 1)
         ], 0.7)
         swing = np.roll(stance, int(0.5 * fs / step_hz))
         posterior = motor_unit_emg(stance, fs, rng, VOLUNTARY_UNITS)
         anterior = motor_unit_emg(swing, fs, rng, VOLUNTARY_UNITS)
-        del tw
         ta = _times(a1 - a0, afs)
         knee = 30 + 30 * np.sin(2 * np.pi * step_hz * ta) ** 2
     ones = np.ones(i1 - i0)

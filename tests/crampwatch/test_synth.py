@@ -101,3 +101,18 @@ def test_motor_units_fire_at_cramp_rates_and_scale_with_drive():
     spectrum_f, power = signal.welch(strong, fs=fs, nperseg=1024)
     median_hz = spectrum_f[np.searchsorted(np.cumsum(power) / power.sum(), 0.5)]
     assert 60 < median_hz < 250  # surface EMG median frequency range
+
+
+def test_synth_command_writes_numbered_nights_with_truth(tmp_path):
+    from crampwatch.cli import main
+
+    code = main(["synth", "--out", str(tmp_path), "--nights", "2", "--minutes", "3",
+                 "--seed", "4", "--emg-rate", "1000", "--extra-calf", "--leg", "L"])
+    assert code == 0
+    for i in range(2):
+        truth = NightTruth.read(tmp_path / f"night-{i:03d}.truth.json")
+        assert truth.seed == 4 + i and truth.duration_s == 180.0
+        with EdfRecording(tmp_path / f"night-{i:03d}.edf") as rec:
+            assert rec.emg_labels == ("EMG L Gastroc", "EMG L Tib Ant", "EMG L Soleus")
+            assert rec.emg_fs_hz == 1000.0 and rec.duration_s == 180.0
+    assert main(["synth", "--out", str(tmp_path), "--cramps", "3", "1"]) == 2
