@@ -28,6 +28,9 @@ from firmware_bridge.ble import gatt_profile
 logger = logging.getLogger(__name__)
 
 
+DISCONNECT_TIMEOUT_S = 5.0
+
+
 class BleLinkError(RuntimeError):
     """The band cannot be reached or keeps failing; the message says what to check."""
 
@@ -138,6 +141,7 @@ class ConnectionStats:
     drops: int = 0  # unsolicited disconnections
     stalls: int = 0  # watchdog fired: connected but no data for stall_timeout_s
     failed_attempts: int = 0
+    failed_attempts_since_loss: int = 0  # reconnection attempts that failed this outage
     packets: int = 0
 
 
@@ -222,6 +226,7 @@ class BleBandConnection:
                     reason = await self._supervise()
                 except (BleakError, TimeoutError, BleLinkError, OSError) as exc:
                     self.stats.failed_attempts += 1
+                    self.stats.failed_attempts_since_loss += 1
                     attempt += 1
                     reason = str(exc) or type(exc).__name__
                     logger.warning("%s: %s", self.selector.describe(), reason)
@@ -313,6 +318,7 @@ class BleBandConnection:
         down_s = 0.0 if self._down_since_s is None else now - self._down_since_s
         self._down_since_s = None
         await self._listener.connected(descriptor, index, down_s)
+        self.stats.failed_attempts_since_loss = 0
 
     async def _supervise(self) -> str:
         """Return why the link ended: dropped, stalled (we drop it) or closed ("")."""
@@ -349,5 +355,7 @@ class BleBandConnection:
         if client is None:
             return
         self._hanging_up = True
+        # A link that is already gone can leave a platform disconnect waiting for an
+        # event that never comes: bound it so shutdown always finishes.
         with contextlib.suppress(BleakError, OSError, TimeoutError):
-            await client.disconnect()
+            await asyncio.wait_for(client.disconnect(), DISCONNECT_TIMEOUT_S)

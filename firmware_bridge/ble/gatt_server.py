@@ -7,6 +7,7 @@ Bytes only: what a data packet or a command means is the codec's business
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -59,6 +60,8 @@ class BandGattServer:
     ) -> None:
         self.name = name
         self._descriptor = bytes(descriptor)
+        # Replace to serve a descriptor that changes (a band after SET_RATE).
+        self.descriptor_source: Callable[[], bytes] = lambda: self._descriptor
         self._on_command = on_command
         self.device: Device = air.new_device(name)
         self.device.gatt_server.max_mtu = max_mtu
@@ -75,7 +78,7 @@ class BandGattServer:
             DESCRIPTOR_CHAR_UUID,
             Characteristic.Properties.READ,
             GattAttribute.READABLE,
-            AttributeValue(read=lambda _connection: self._descriptor),
+            AttributeValue(read=lambda _connection: self.descriptor_source()),
         )
         self.device.add_service(
             Service(SERVICE_UUID, [self._data, self._control, self._descriptor_char])
@@ -173,6 +176,12 @@ class BandGattServer:
 
     async def power_off(self) -> None:
         """Disconnect, stop advertising and power the controller down."""
+        self._advertising_wanted = False
+        # A re-advertising step still in flight would race power-off's HCI commands.
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.stop_advertising()
         await self.disconnect()
         await self.device.power_off()

@@ -1,0 +1,257 @@
+"""End to end over BLE: VirtualBand -> bumble GATT peripheral -> VirtualAir -> our bleak
+backend -> bleak's public API -> BleLink -> SampleBlocks, with faults injected."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from firmware_bridge.ble.air import VirtualAir
+from firmware_bridge.ble.bleak_bumble import BumbleBleakClient, BumbleBleakScanner
+from firmware_bridge.ble.connection import (
+    BandSelector,
+    BleBackend,
+    BleConnectionParams,
+    ReconnectPolicy,
+)
+from firmware_bridge.ble.link import BleLink
+from firmware_bridge.ble.virtual_peripheral import BleVirtualBand
+from firmware_bridge.clock import ClockParams
+from firmware_bridge.events import Disconnected, LinkItem, Reconnected
+from firmware_bridge.link import BandLinkError
+from firmware_bridge.protocol import Stop, quantise, to_physical
+from firmware_bridge.virtual_band import ArraySource, VirtualBand
+from sensor.records import SampleBlock, SignalGap, SignalGroup
+
+pytestmark = pytest.mark.timeout(60)
+
+EMG_HZ, ACC_HZ = 2000.0, 100.0
+SPEED = 10.0  # the band plays its signal 10x faster than real time
+FAST = ReconnectPolicy(initial_backoff_s=0.05, max_backoff_s=0.2)
+
+
+def _source(seconds: float, seed: int = 4) -> ArraySource:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * EMG_HZ)
+    t = np.arange(n) / EMG_HZ
+    # Calf and shin EMG-like noise with a burst, plus a slow posture change on ACC.
+    emg = rng.normal(0.0, 20.0, (n, 2)) * (1 + 9 * ((t % 4) < 1))[:, None]
+    m = int(seconds * ACC_HZ)
+    acc = np.column_stack(
+        [np.sin(np.arange(m) / 50), np.cos(np.arange(m) / 50), rng.normal(0, 0.05, m)]
+    )
+    return ArraySource(emg, EMG_HZ, ("EMG R Gastroc", "EMG R Tib Ant"), acc, ACC_HZ)
+
+
+def _expected(source: ArraySource, band: VirtualBand, group: SignalGroup) -> np.ndarray:
+    """What a perfect link delivers: the source quantised by the band's descriptor."""
+    values = source._orig[group][0]
+    spec = band.descriptor.spec(group)
+    assert spec is not None
+    return to_physical(quantise(values, spec), spec)
+
+
+class Collector:
+    """Reads a link's items and checks each block against the source as it goes."""
+
+    def __init__(self, expected: dict[SignalGroup, np.ndarray]) -> None:
+        self.expected = expected
+        self.position = {g: 0 for g in expected}
+        self.delivered = {g: 0 for g in expected}
+        self.lost = {g: 0 for g in expected}
+        self.items: list[LinkItem] = []
+
+    def take(self, item: LinkItem) -> None:
+        self.items.append(item)
+        if not isinstance(item, SampleBlock):
+            return
+        g = item.group
+        # A block after a gap starts lost_samples further on: never bridged, never shifted.
+        self.position[g] += item.lost_samples
+        self.lost[g] += item.lost_samples
+        start = self.position[g]
+        want = self.expected[g][start : start + item.n_samples]
+        np.testing.assert_array_equal(item.samples, want, err_msg=f"{g} at sample {start}")
+        self.position[g] += item.n_samples
+        self.delivered[g] += item.n_samples
+
+    def events(self, kind: type) -> list:
+        return [i for i in self.items if isinstance(i, kind)]
+
+
+async def _read_until(
+    link: BleLink, collector: Collector, done: Callable[[], bool], timeout_s: float = 20.0
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    async for item in link:
+        collector.take(item)
+        if done():
+            return
+        assert time.monotonic() < deadline, f"timed out; got {collector.delivered}"
+    raise AssertionError(f"stream ended early: {collector.items[-3:]}")
+
+
+def _link(air: VirtualAir, name: str, **params: object) -> BleLink:
+    return BleLink(
+        BandSelector(name=name),
+        BleConnectionParams(reconnect=FAST, **params),  # type: ignore[arg-type]
+        BleBackend(BumbleBleakScanner, BumbleBleakClient, {"air": air}),
+        clock=ClockParams(device_speed=SPEED),  # session time in the signal's seconds
+    )
+
+
+def _emg_done(collector: Collector, n: int) -> Callable[[], bool]:
+    return lambda: collector.position[SignalGroup.EMG] >= n
+
+
+def test_blocks_equal_the_source_bit_exact_and_stop_reaches_the_band() -> None:
+    async def scenario() -> None:
+        source = _source(4.0)
+        band = VirtualBand(source, speed=SPEED)
+        air = VirtualAir()
+        expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
+        async with BleVirtualBand(band, air) as peripheral:
+            link = _link(air, peripheral.name)
+            descriptor = await link.connect()
+            assert descriptor == band.descriptor
+            assert link.mtu == 247
+            await link.start()
+            collector = Collector(expected)
+            await _read_until(
+                link,
+                collector,
+                lambda: (
+                    collector.position[SignalGroup.EMG] >= 8000
+                    and collector.position[SignalGroup.ACC] >= 390
+                ),
+            )
+            await link.close()
+            assert collector.lost == {SignalGroup.EMG: 0, SignalGroup.ACC: 0}
+            assert collector.events(SignalGap) == []
+            assert link.assembler is not None and link.assembler.stats.packets_lost == 0
+            assert isinstance(band.commands[-1], Stop) and not band.streaming
+            assert peripheral.stats.too_large == 0
+
+    asyncio.run(scenario())
+
+
+def test_dropped_packets_are_reported_as_gaps_of_the_right_length() -> None:
+    async def scenario() -> None:
+        source = _source(4.0)
+        band = VirtualBand(source, speed=SPEED)
+        air = VirtualAir()
+        expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
+        async with BleVirtualBand(band, air) as peripheral:
+            link = _link(air, peripheral.name)
+            await link.connect()
+            await link.start()
+            collector = Collector(expected)
+            await _read_until(link, collector, _emg_done(collector, 2000))
+            band.drop_next(3)
+            await _read_until(link, collector, _emg_done(collector, 7000))
+            await link.close()
+        lost_emg = 3 * band.frames_per_packet
+        assert collector.lost[SignalGroup.EMG] == lost_emg
+        gaps = collector.events(SignalGap)
+        emg_gaps = [g for g in gaps if g.group == SignalGroup.EMG]
+        assert [g.lost_samples for g in emg_gaps] == [lost_emg]
+        assert emg_gaps[0].end_s - emg_gaps[0].start_s == pytest.approx(lost_emg / EMG_HZ, rel=0.01)
+        assert (
+            sum(g.lost_samples for g in gaps if g.group == SignalGroup.ACC)
+            == (collector.lost[SignalGroup.ACC])
+        )
+        assert link.assembler is not None and link.assembler.stats.packets_lost == 3
+
+    asyncio.run(scenario())
+
+
+def test_disconnect_mid_stream_reconnects_and_reports_the_gap() -> None:
+    async def scenario() -> None:
+        source = _source(20.0)
+        band = VirtualBand(source, speed=SPEED)
+        air = VirtualAir()
+        expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
+        async with BleVirtualBand(band, air) as peripheral:
+            link = _link(air, peripheral.name)
+            await link.connect()
+            await link.start()
+            collector = Collector(expected)
+            await _read_until(link, collector, _emg_done(collector, 3000))
+            away = asyncio.create_task(peripheral.go_out_of_range(0.3))
+            await _read_until(link, collector, lambda: bool(collector.events(Reconnected)))
+            await away
+            await _read_until(link, collector, lambda: collector.lost[SignalGroup.EMG] > 0)
+            mark = collector.position[SignalGroup.EMG]
+            await _read_until(link, collector, _emg_done(collector, mark + 4000))
+            await link.close()
+        (dropped,) = collector.events(Disconnected)
+        assert dropped.will_reconnect and "dropped the link" in dropped.reason
+        (back,) = collector.events(Reconnected)
+        assert back.down_s >= 0.3
+        # The band kept sampling while away: the gap is exactly the samples it played
+        # with nobody listening, at least 0.3 s x 10 x 2 kHz.
+        lost = collector.lost[SignalGroup.EMG]
+        assert lost >= 0.3 * SPEED * EMG_HZ
+        assert lost % band.frames_per_packet == 0
+        emg_gaps = [g for g in collector.events(SignalGap) if g.group == SignalGroup.EMG]
+        assert sum(g.lost_samples for g in emg_gaps) == lost
+        assert link.connection.stats.connections == 2 and link.connection.stats.drops == 1
+
+    asyncio.run(scenario())
+
+
+def test_watchdog_catches_a_stall_and_the_stalled_samples_are_a_counted_gap() -> None:
+    async def scenario() -> None:
+        source = _source(30.0)
+        band = VirtualBand(source, speed=SPEED)
+        air = VirtualAir()
+        expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
+        async with BleVirtualBand(band, air) as peripheral:
+            link = _link(air, peripheral.name, stall_timeout_s=0.4)
+            await link.connect()
+            await link.start()
+            collector = Collector(expected)
+            await _read_until(link, collector, _emg_done(collector, 2000))
+            band.stall(0.8)  # link stays up, nothing on it
+            await _read_until(link, collector, lambda: bool(collector.events(Reconnected)))
+            await _read_until(link, collector, lambda: collector.lost[SignalGroup.EMG] > 0)
+            mark = collector.position[SignalGroup.EMG]
+            await _read_until(link, collector, _emg_done(collector, mark + 2000))
+            await link.close()
+        assert link.connection.stats.stalls == 1
+        (stalled,) = collector.events(Disconnected)
+        assert stalled.will_reconnect and stalled.reason.startswith("stalled")
+        assert collector.lost[SignalGroup.EMG] == band.faults.stalled_samples[SignalGroup.EMG]
+        assert collector.lost[SignalGroup.EMG] >= 0.8 * SPEED * EMG_HZ * 0.9
+
+    asyncio.run(scenario())
+
+
+def test_buzz_command_reaches_the_band_and_is_acknowledged() -> None:
+    async def scenario() -> None:
+        band = VirtualBand(_source(2.0), speed=SPEED)
+        air = VirtualAir()
+        async with BleVirtualBand(band, air) as peripheral:
+            link = _link(air, peripheral.name)
+            async with link:
+                # buzz() returns once the band's ACK (an indication) said OK.
+                await link.buzz(pulses=3, on_ms=400, off_ms=200, intensity_pct=80)
+                assert [(b.pulses, b.on_ms, b.off_ms, b.intensity_pct) for b in band.buzzes] == [
+                    (3, 400, 200, 80)
+                ]
+
+    asyncio.run(scenario())
+
+
+def test_no_band_in_range_fails_connect_with_a_clear_message() -> None:
+    async def scenario() -> None:
+        air = VirtualAir()
+        link = _link(air, "CrampBand-NONE", scan_timeout_s=0.3)
+        with pytest.raises(BandLinkError, match=r"no band named 'CrampBand-NONE' seen in 0\.3 s"):
+            await link.connect()
+
+    asyncio.run(scenario())
