@@ -13,7 +13,9 @@ from crampwatch.errors import UserError
 
 # Each module defines register(subparsers) which adds its parser and sets
 # ``func(args) -> int`` as the parser default. Order is the order of --help.
-COMMAND_MODULES: tuple[str, ...] = ("synth", "replay", "evaluate", "train", "serve", "users")
+COMMAND_MODULES: tuple[str, ...] = (
+    "synth", "replay", "evaluate", "train", "serve", "users", "band",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
