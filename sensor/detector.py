@@ -135,7 +135,7 @@ class FeatureConfig:
 
     spectrum_segment_s: float = 0.128  # ~8 Hz resolution for the median frequency
     clip_min_uv: float = 50.0  # repeated samples above this are clipping, not rest
-    flat_ptp_uv: float = 0.5  # a 10 ms hop moving less than this is a flat line
+    flat_std_uv: float = 0.2  # a 10 ms hop varying less than this is a flat line (no contact)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ class FrameBatch:
     sq_clean: np.ndarray  # uV^2, mean square after the notch
     lf2: np.ndarray  # uV^2, squared 1-20 Hz component of the raw signal
     clip: np.ndarray  # fraction of the hop's samples that sit at a clipping rail
-    flat: np.ndarray  # bool: hop's raw peak-to-peak below the flat-line limit
+    flat: np.ndarray  # bool: hop's raw standard deviation below the flat-line limit
     spectra: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> (n_ch, n_bins)
 
     ARRAYS = (
@@ -129,6 +129,7 @@ class EmgFrontEnd:
             self.n_ch,
         )
         self.reducer = HopReducer(self.hop)
+        self._mean_weights = np.full(self.hop, 1.0 / self.hop)
         self.env_sum = WindowSum(self.win_frames, self.n_ch)
         self.onset_sum = WindowSum(self.onset_frames, self.n_ch)
         seg_s = b.segment_s
@@ -241,21 +242,30 @@ class EmgFrontEnd:
         self._raw_prev = raw[:, -1:]
         cfg = self.cfg.features
         # A sample equal to the one before it and beyond clip_min_uv sits at a rail.
-        clipped = np.concatenate([prev_raw, raw[:, :-1]], axis=1) == raw
-        clipped &= np.abs(raw) >= cfg.clip_min_uv
+        loud = np.abs(raw) >= cfg.clip_min_uv
+        if loud.any():
+            loud &= np.concatenate([prev_raw, raw[:, :-1]], axis=1) == raw
+            clipped = loud.astype(np.float64)
+        else:  # the usual quiet night: skip the comparison
+            clipped = np.zeros_like(raw)
         n_hops, (h_raw, h_bp, h_clean, h_psi, h_clip) = self.reducer.split(
             raw, bp, clean, psi, clipped
         )
         if n_hops == 0:
             return out
         hop = self.hop
-        # Per-hop reductions along contiguous rows, then frames as (n_hops, n_channels).
+        # Per-hop reductions as matrix products over contiguous rows (much faster than
+        # ufunc reductions over a short last axis), then frames as (n_hops, n_channels).
+        mean_w = self._mean_weights
         sq_bp = (np.einsum("chs,chs->ch", h_bp, h_bp) / hop).T
         sq_clean = (np.einsum("chs,chs->ch", h_clean, h_clean) / hop).T
-        psi_mean = (h_psi.sum(axis=2) / hop).T
-        raw_mean = h_raw.mean(axis=2)
-        flat = (np.ptp(h_raw, axis=2) < cfg.flat_ptp_uv).T
-        clip = (np.count_nonzero(h_clip, axis=2) / hop).T
+        psi_mean = (h_psi @ mean_w).T
+        raw_mean = h_raw @ mean_w
+        raw_sq = np.einsum("chs,chs->ch", h_raw, h_raw) / hop
+        # Hop standard deviation of the raw signal (a flat line does not move).
+        raw_var = np.maximum(raw_sq - raw_mean * raw_mean, 0.0)
+        flat = (raw_var < cfg.flat_std_uv**2).T
+        clip = (h_clip @ mean_w).T
         env_sums, env_counts = self.env_sum.process(sq_clean)
         env = np.sqrt(env_sums / env_counts[:, None])
         method = self.cfg.envelope.onset_method

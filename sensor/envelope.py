@@ -52,10 +52,18 @@ def tkeo_delayed(x: np.ndarray, prev: np.ndarray | None) -> tuple[np.ndarray, np
     """
     if prev is None:
         prev = np.repeat(x[:, :1], 2, axis=1)
-    ext = np.concatenate([prev, x], axis=1)
-    mid = ext[:, 1:-1]
-    psi = mid * mid - ext[:, :-2] * ext[:, 2:]
-    return psi, ext[:, -2:]
+    n = x.shape[1]
+    psi = np.empty_like(x)
+    psi[:, 0] = prev[:, 1] * prev[:, 1] - prev[:, 0] * x[:, 0]
+    if n > 1:
+        psi[:, 1] = x[:, 0] * x[:, 0] - prev[:, 1] * x[:, 1]
+    if n > 2:
+        # In place, without a concatenated copy: this runs over every sample of a night.
+        body = psi[:, 2:]
+        np.multiply(x[:, :-2], x[:, 2:], out=body)
+        np.subtract(np.square(x[:, 1:-1]), body, out=body)
+    carry = np.concatenate([prev, x], axis=1)[:, -2:] if n < 2 else x[:, -2:].copy()
+    return psi, carry
 
 
 class WindowSum:
@@ -75,8 +83,11 @@ class WindowSum:
         m = hop_values.shape[0]
         ext = np.concatenate([self._hist, hop_values], axis=0)
         # An explicit sum per window (not a running cumsum) so every frame is computed
-        # from the same numbers in the same order whatever the block size.
-        sums = np.lib.stride_tricks.sliding_window_view(ext, self.n, axis=0).sum(axis=-1)
+        # from the same numbers in the same order whatever the block size; added as
+        # n shifted contiguous slices, which is fast for the short windows used here.
+        sums = ext[0:m].copy()
+        for j in range(1, self.n):
+            sums += ext[j : j + m]
         counts = np.minimum(self._count + np.arange(1, m + 1), self.n)
         self._count += m
         if self.n > 1:

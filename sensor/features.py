@@ -30,7 +30,7 @@ FEATURES: dict[str, str] = {
     "mains_ratio": "0..1, power removed by the mains notch / band-passed power",
     "lowfreq_ratio": "power of the raw signal at 1-20 Hz / band-passed (20-450 Hz) power",
     "clip_fraction": "0..1, fraction of samples stuck at a rail (repeated value >= clip_min_uv)",
-    "flat_fraction": "0..1, fraction of 10 ms hops with raw peak-to-peak < flat_ptp_uv",
+    "flat_fraction": "0..1, fraction of 10 ms hops whose raw SD < flat_std_uv (no contact)",
     "coact_rel": "median envelope / baseline of the other channel during the episode",
     "coact_fraction": "0..1, fraction of episode time the other channel is active too",
     "lead_s": "s, this onset minus the nearest other-channel burst onset within 2 s (NaN none)",
