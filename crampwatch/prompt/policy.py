@@ -158,10 +158,14 @@ class PromptPolicy:
             tracked.event = event
         prompt = self._prompt
         if not event.is_cramp:
-            # Reclassified as a look-alike (or confidence collapsed below the floor on a
-            # non-cramp call): stop whatever it drove.
+            prompted = prompt is not None and key in prompt.open_ids
+            if prompted and not event.final:
+                # A provisional call wavering on a running prompt: the muscle is still
+                # active and the sleeper already woken; the prompt runs until the
+                # episode ends or is finally called a look-alike.
+                return out
             del self._cramps[key]
-            if prompt is not None and key in prompt.open_ids:
+            if prompt is not None and prompted:
                 prompt.open_ids.discard(key)
                 if not prompt.open_ids:
                     out.append(self._stop(now_s, f"reclassified as {event.kind.value}"))

@@ -123,12 +123,29 @@ def test_acknowledge_with_nothing_running_is_empty() -> None:
     assert policy.acknowledge(50.0) == []
 
 
-def test_reclassified_as_look_alike_stops_the_prompt() -> None:
+def test_final_call_as_look_alike_stops_the_prompt() -> None:
     policy = PromptPolicy()
     policy.on_event(event(), 102.0)
-    stop = policy.on_event(event(kind=EventKind.WALKING, confidence=0.9), 104.0)
+    stop = policy.on_event(event(end_s=110.0, kind=EventKind.WALKING, confidence=0.9), 110.5)
     assert actions(stop) == [PromptAction.STOP]
     assert "walking" in stop[0].reason
+
+
+def test_wavering_provisional_call_keeps_the_prompt_running() -> None:
+    policy = PromptPolicy()
+    policy.on_event(event(), 102.0)
+    assert policy.on_event(event(kind=EventKind.MOVEMENT), 103.0) == []
+    assert policy.on_event(event(), 103.5) == []  # called a cramp again: no second prompt
+    assert policy.active_prompt_id == "prompt-0001"
+    later = policy.on_tick(122.5)
+    assert actions(later) == [PromptAction.ESCALATE]
+
+
+def test_provisional_look_alike_before_the_prompt_is_not_prompted() -> None:
+    policy = PromptPolicy()
+    assert policy.on_event(event(), 101.0) == []  # too young to prompt
+    assert policy.on_event(event(kind=EventKind.PLM), 101.5) == []
+    assert policy.on_tick(105.0) == []
 
 
 def test_cramp_only_called_after_it_ended_does_not_wake() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import textwrap
 from typing import TextIO
 
 from crampwatch.prompt.channels.base import PromptChannel
@@ -63,7 +64,11 @@ class TerminalChannel(PromptChannel):
     def _frame(self, lines: list[str], clock: str, loud: bool) -> str:
         inner = self._width - 4
         bar = "=" * self._width if loud else "-" * self._width
-        body = [f"| {line[:inner].ljust(inner)} |" for line in [f"[{clock}]", *lines]]
+        wrapped: list[str] = []
+        for line in [f"[{clock}]", *lines]:
+            indent = " " * (len(line) - len(line.lstrip(" -0123456789.!")))
+            wrapped += textwrap.wrap(line, inner, subsequent_indent=indent) or [""]
+        body = [f"| {line.ljust(inner)} |" for line in wrapped]
         block = "\n".join([bar, *body, bar])
         if self._ansi and loud:
             block = f"{_BOLD}{_REVERSE}{block}{_RESET}"

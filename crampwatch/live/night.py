@@ -1,0 +1,215 @@
+"""The night's journal on disk: every event, gap, quality finding and run, crash-safe.
+
+A night lives in ``<data_dir>/nights/<night_id>/``: ``journal.jsonl`` (one JSON object
+per line, fsynced as written), ``prompts.jsonl`` (the prompt log), the outboxes, the raw
+captures and the summary. A run that dies (kill -9, power cut) leaves the night open;
+the next run continues it: same night id, session time carried on from where the
+journal stopped, event ids kept apart by run number, and events that were still open
+when the run died are closed at their last known time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sensor.records import ChannelInfo, Event, EventKind, Muscle, Role, Side
+
+# A night whose journal was last written longer ago than this is over: a new run
+# starts a new night. Long enough for a crash, a restart and a trip to the bathroom.
+DEFAULT_RESUME_WITHIN_S = 2 * 3600.0
+# Feature set on an event closed because its run died while it was open.
+ENDED_BY_RESTART = "ended_by_restart"
+
+
+class JournalError(OSError):
+    """A night's journal cannot be read or written."""
+
+
+def default_data_dir() -> Path:
+    """Return where nights are kept: $CRAMPWATCH_HOME, else ~/.local/share/crampwatch."""
+    env = os.environ.get("CRAMPWATCH_HOME")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "crampwatch"
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """Return an Event as a JSON-ready dict (NaN features as null)."""
+    return {
+        "event_id": event.event_id,
+        "session_id": event.session_id,
+        "channel": {
+            "label": event.channel.label,
+            "muscle": event.channel.muscle.value,
+            "side": event.channel.side.value,
+            "role": event.channel.role.value,
+        },
+        "start_s": event.start_s,
+        "end_s": event.end_s,
+        "kind": event.kind.value,
+        "confidence": event.confidence,
+        "features": {
+            k: (None if not math.isfinite(v) else float(v)) for k, v in event.features.items()
+        },
+        "detector_version": event.detector_version,
+        "model_version": event.model_version,
+        "final": event.final,
+    }
+
+
+def event_from_json(d: dict[str, Any]) -> Event:
+    """Return the Event written by :func:`event_to_json`."""
+    ch = d["channel"]
+    return Event(
+        event_id=d["event_id"],
+        session_id=d["session_id"],
+        channel=ChannelInfo(ch["label"], Muscle(ch["muscle"]), Side(ch["side"]), Role(ch["role"])),
+        start_s=float(d["start_s"]),
+        end_s=None if d["end_s"] is None else float(d["end_s"]),
+        kind=EventKind(d["kind"]),
+        confidence=float(d["confidence"]),
+        features={k: (math.nan if v is None else float(v)) for k, v in d["features"].items()},
+        detector_version=d["detector_version"],
+        model_version=d["model_version"],
+        final=bool(d["final"]),
+    )
+
+
+@dataclass
+class NightState:
+    """What the journal says about a night so far."""
+
+    night_id: str
+    started_at: datetime
+    runs: int
+    last_session_s: float
+    last_write_unix: float
+    closed: bool
+    events: dict[str, Event]
+    lost_s: float
+
+
+class NightJournal:
+    """The journal file of one night; writes are durable when ``write`` returns."""
+
+    def __init__(self, directory: Path, night_id: str, started_at: datetime, run: int) -> None:
+        self.dir = Path(directory)
+        self.night_id = night_id
+        self.started_at = started_at
+        self.run = run
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / "journal.jsonl"
+        self._file = self.path.open("a", encoding="utf-8")
+
+    @property
+    def session_id(self) -> str:
+        """Return the pipeline session id of this run (prefixes its event ids)."""
+        return f"{self.night_id}-r{self.run}"
+
+    def write(self, record_type: str, **fields: Any) -> None:
+        """Append one record (with wall time and run number) and fsync it."""
+        record = {"type": record_type, "run": self.run, "unix": time.time(), **fields}
+        self._file.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def write_event(self, event: Event) -> None:
+        """Journal one version of an event (provisional or final)."""
+        self.write("event", event=event_to_json(event))
+
+    def close(self) -> None:
+        self._file.close()
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        data_dir: Path,
+        *,
+        new_night: bool = False,
+        resume_within_s: float = DEFAULT_RESUME_WITHIN_S,
+        now: datetime | None = None,
+    ) -> tuple[NightJournal, NightState | None]:
+        """Return the journal for this run and, when continuing a night, its state so far."""
+        now = now or datetime.now(UTC)
+        nights = Path(data_dir) / "nights"
+        nights.mkdir(parents=True, exist_ok=True)
+        if not new_night:
+            latest = _latest_night(nights)
+            if latest is not None:
+                state = read_night(latest)
+                if not state.closed and now.timestamp() - state.last_write_unix < resume_within_s:
+                    journal = cls(latest, state.night_id, state.started_at, state.runs + 1)
+                    return journal, state
+        night_id = "night-" + now.astimezone().strftime("%Y%m%d-%H%M%S")
+        directory = nights / night_id
+        suffix = 1
+        while directory.exists():
+            suffix += 1
+            directory = nights / f"{night_id}-{suffix}"
+        journal = cls(directory, directory.name, now, 1)
+        journal.write("night", night_id=directory.name, started_at=now.isoformat())
+        return journal, None
+
+
+def _latest_night(nights: Path) -> Path | None:
+    candidates = [p for p in nights.iterdir() if (p / "journal.jsonl").is_file()]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: (p / "journal.jsonl").stat().st_mtime)
+
+
+def iter_journal(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield the journal's records; a torn last line (the writer died mid-line) is skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise JournalError(f"cannot read {path}: {exc}") from exc
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as exc:
+            if i == len(lines) - 1:
+                return
+            raise JournalError(f"{path}:{i + 1} is damaged ({exc}); move the night aside") from exc
+
+
+def read_night(directory: Path) -> NightState:
+    """Return the state of the night whose journal is in ``directory``."""
+    path = Path(directory) / "journal.jsonl"
+    night_id, started_at = Path(directory).name, None
+    runs, last_s, last_unix, closed, lost_s = 0, 0.0, 0.0, False, 0.0
+    events: dict[str, Event] = {}
+    for rec in iter_journal(path):
+        last_unix = max(last_unix, float(rec.get("unix", 0.0)))
+        runs = max(runs, int(rec.get("run", 0)))
+        kind = rec["type"]
+        if kind == "night":
+            night_id = rec["night_id"]
+            started_at = datetime.fromisoformat(rec["started_at"])
+        elif kind == "event":
+            ev = event_from_json(rec["event"])
+            events[ev.event_id] = ev
+            known = ev.features.get("known_at_s", math.nan)
+            last_s = max(last_s, ev.start_s, ev.end_s or 0.0, known if math.isfinite(known) else 0)
+        elif kind in ("progress", "gap"):
+            last_s = max(last_s, float(rec.get("session_s", rec.get("end_s", 0.0))))
+            if kind == "gap":
+                lost_s += float(rec["end_s"]) - float(rec["start_s"])
+        elif kind == "night_end":
+            closed = True
+    if started_at is None:
+        raise JournalError(f"{path} has no night record: it is not a crampwatch night journal")
+    return NightState(night_id, started_at, runs, last_s, last_unix, closed, events, lost_s)

@@ -1,0 +1,504 @@
+"""The live session: source -> Detector + classifier -> journal, stores, prompt; asyncio.
+
+Tasks, joined by bounded queues so nothing is dropped silently and the link is never
+blocked by signal processing:
+
+- the **reader** takes link items (blocks, status, disconnects), re-times blocks onto
+  the night's clock, checks signal quality and queues blocks;
+- the **worker** runs the pipeline (DSP and classifier) on a worker thread, in batches,
+  and handles the events that come out: journal (fsynced), outboxes, prompt policy;
+- the **prompter** delivers prompt decisions to the channels, in order;
+- the **ticker** lets time escalate prompts and keeps the status line;
+- one **sender** per outbox uploads to the local store / a clinic API.
+
+On stop (Ctrl-C) or at the end of the source everything is flushed: queued blocks
+processed, open episodes closed, prompts stopped, outboxes given a last try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from crampwatch.live.clock import SessionClock
+from crampwatch.live.night import ENDED_BY_RESTART, NightJournal, NightState
+from crampwatch.live.quality import ElectrodeQuality, QualityMonitor
+from crampwatch.live.sources import LiveSource
+from crampwatch.live.status import SessionStatus
+from crampwatch.live.upload import PromptRecordBuilder, event_body
+from crampwatch.outbox import Outbox, Sender
+from crampwatch.pipeline import Pipeline
+from crampwatch.prompt.channels.bedside import BedsideHub
+from crampwatch.prompt.dispatcher import PromptDispatcher
+from crampwatch.prompt.policy import AckResponse, PromptAction, PromptDecision, PromptPolicy
+from firmware_bridge.events import (
+    BandStatus,
+    Disconnected,
+    FramesDropped,
+    Reconnected,
+    StreamRestarted,
+)
+from firmware_bridge.link import BandLinkError
+from sensor.channels import assign_roles
+from sensor.records import Event, SampleBlock, SignalGap, SignalGroup
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionParams:
+    """How the session runs; wall-clock seconds unless the name says session time."""
+
+    # ~10 s of the reference stream (2 groups x 50 blocks/s): room for a slow moment of
+    # the DSP thread without ever pushing back on the link for long.
+    queue_blocks: int = 1000
+    tick_s: float = 0.1  # how often time alone may escalate a prompt
+    status_s: float = 1.0  # status line refresh
+    progress_s: float = 1.0  # how often the journal records how far the night got
+    reconnect_first_s: float = 0.5
+    reconnect_max_s: float = 10.0
+    give_up_after_s: float = 600.0  # no band for this long (session time): end the night
+    final_upload_s: float = 5.0  # last try of the outboxes at shutdown
+
+
+@dataclass
+class SessionReport:
+    """What the session did, for the summary and the tests."""
+
+    night_id: str
+    run: int
+    session_s: float = 0.0
+    blocks: int = 0
+    events: list[Event] = field(default_factory=list)
+    gaps: list[SignalGap] = field(default_factory=list)
+    decisions: list[PromptDecision] = field(default_factory=list)
+    connections: int = 0
+    disconnects: int = 0
+    quality_at_start: list[ElectrodeQuality] = field(default_factory=list)
+    ended_by: str = ""
+
+
+PipelineFactory = Callable[[str], Pipeline]
+
+
+class LiveSession:
+    """One run of a night: call :meth:`run`; :meth:`acknowledge` answers a prompt."""
+
+    def __init__(
+        self,
+        source: LiveSource,
+        make_pipeline: PipelineFactory,
+        journal: NightJournal,
+        policy: PromptPolicy,
+        dispatcher: PromptDispatcher,
+        *,
+        resumed: NightState | None = None,
+        outboxes: dict[str, tuple[Outbox, Sender]] | None = None,
+        hub: BedsideHub | None = None,
+        params: SessionParams | None = None,
+        status_out: TextIO | None = None,
+        capture: bool = True,
+    ) -> None:
+        self.source = source
+        self.make_pipeline = make_pipeline
+        self.journal = journal
+        self.policy = policy
+        self.dispatcher = dispatcher
+        self.outboxes = outboxes or {}
+        self.hub = hub
+        self.params = params or SessionParams()
+        self.status_out = status_out
+        self.capture = capture
+        self.status = SessionStatus(source=source.description)
+        start_s = 0.0
+        if resumed is not None:
+            # Carry the night's clock on across the restart (wall time passed since the
+            # journal's last write, at the source's pace).
+            start_s = resumed.last_session_s + max(
+                0.0, (time.time() - resumed.last_write_unix) * source.pace
+            )
+        self.clock = SessionClock(source.pace, start_s)
+        self.report = SessionReport(journal.night_id, journal.run)
+        self._resumed = resumed
+        self._queue: asyncio.Queue[SampleBlock | None] = asyncio.Queue(self.params.queue_blocks)
+        self._prompts: asyncio.Queue[list[PromptDecision] | None] = asyncio.Queue()
+        self._pipeline: Pipeline | None = None
+        self._offset_s: float | None = None
+        self._group_end: dict[SignalGroup, float] = {}
+        self._quality: QualityMonitor | None = None
+        self._quality_reported = False
+        self._flagged: set[str] = set()
+        self._latest: dict[str, Event] = {}
+        self._prompt_bodies = PromptRecordBuilder(journal.night_id, journal.started_at)
+        self._stop = asyncio.Event()
+        if hub is not None:
+            hub.set_ack_handler(self.acknowledge)
+
+    # -- public -----------------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "stopped") -> None:
+        """Ask the session to finish (safe from a signal handler on the loop)."""
+        if not self._stop.is_set():
+            self.report.ended_by = self.report.ended_by or reason
+            self._stop.set()
+
+    async def acknowledge(self, response: AckResponse, source: str) -> bool:
+        """Return True when a running prompt was acknowledged by the sleeper's answer."""
+        decisions = self.policy.acknowledge(self.clock.now_s(), response)
+        self.journal.write("ack", response=response.value, source=source,
+                           session_s=self.clock.now_s(), acknowledged=bool(decisions))
+        if decisions:
+            await self._prompts.put(decisions)
+        return bool(decisions)
+
+    async def run(self) -> SessionReport:
+        """Run until the source ends or :meth:`request_stop`; return what happened."""
+        self.journal.write("run_start", source=self.source.description,
+                           session_s=self.clock.now_s(), pace=self.source.pace)
+        self._close_orphans()
+        senders = [
+            asyncio.create_task(box.run(send, self._stop), name=f"outbox-{name}")
+            for name, (box, send) in self.outboxes.items()
+        ]
+        worker = asyncio.create_task(self._worker(), name="worker")
+        prompter = asyncio.create_task(self._prompter(), name="prompter")
+        ticker = asyncio.create_task(self._ticker(), name="ticker")
+        try:
+            await self._read_source()
+        finally:
+            await self._queue.put(None)
+            try:
+                await worker
+            finally:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+                # Whatever is still prompting stops with the night.
+                for ev in list(self._latest.values()):
+                    if ev.is_cramp and ev.end_s is None:
+                        log.info("cramp %s still open at the end of the session", ev.event_id)
+                await self._prompts.put(None)
+                await prompter
+                await self.dispatcher.close()
+                self._stop.set()
+                if senders:
+                    await asyncio.wait(senders, timeout=self.params.final_upload_s)
+                    for task in senders:
+                        task.cancel()
+                self.report.session_s = self.clock.now_s()
+                self.journal.write("run_end", session_s=self.report.session_s,
+                                   ended_by=self.report.ended_by or "source ended")
+                self.status.connection = "ended"
+                self._print_status(final=True)
+        return self.report
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def _read_source(self) -> None:
+        p = self.params
+        delay = p.reconnect_first_s
+        lost_since: float | None = None
+        while not self._stop.is_set():
+            capture_path = None
+            if self.capture and self.source.can_buzz:
+                n = self.report.connections + 1
+                capture_path = self.journal.dir / f"capture-r{self.journal.run}-c{n}.cwcap"
+            try:
+                items = await self.source.connect(capture_path)
+            except (BandLinkError, OSError) as exc:
+                first_attempt = self.report.connections == 0 and lost_since is None
+                if not self.source.reconnects or first_attempt:
+                    raise
+                self.status.connection = f"reconnecting ({exc})"
+                if lost_since is not None and self.clock.now_s() - lost_since > p.give_up_after_s:
+                    self.report.ended_by = f"band gone for {p.give_up_after_s:.0f} s"
+                    return
+                await self._sleep_or_stop(delay)
+                delay = min(delay * 2, p.reconnect_max_s)
+                continue
+            self.report.connections += 1
+            self.status.connection = "streaming"
+            self.journal.write("connected", n=self.report.connections,
+                               session_s=self.clock.now_s(),
+                               capture=None if capture_path is None else capture_path.name)
+            self._offset_s = None  # re-time this connection's blocks onto the night clock
+            delay = p.reconnect_first_s
+            ended = await self._consume(items)
+            await self.source.disconnect()
+            if ended == "stop":
+                return
+            if ended == "end" or not self.source.reconnects:
+                self.report.ended_by = self.report.ended_by or "source ended"
+                return
+            self.report.disconnects += 1
+            lost_since = self.clock.now_s()
+            self.status.connection = "reconnecting"
+            self.journal.write("disconnected", session_s=lost_since, reason=ended)
+
+    async def _consume(self, items: object) -> str:
+        """Return why the stream ended: 'end', 'stop', or the loss reason."""
+        iterator = items.__aiter__()  # type: ignore[attr-defined]
+        stop_wait = asyncio.ensure_future(self._stop.wait())
+        try:
+            while True:
+                nxt = asyncio.ensure_future(anext(iterator))
+                done, _ = await asyncio.wait({nxt, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if nxt not in done:
+                    nxt.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration,
+                                             BandLinkError):
+                        await nxt
+                    return "stop"
+                try:
+                    item = nxt.result()
+                except StopAsyncIteration:
+                    return "end"
+                except BandLinkError as exc:
+                    return str(exc) or type(exc).__name__
+                await self._on_item(item)
+        finally:
+            stop_wait.cancel()
+
+    async def _on_item(self, item: object) -> None:
+        if isinstance(item, SampleBlock):
+            block = self._retime(item)
+            self.clock.observe(block.t_end_s)
+            self._check_quality(block)
+            await self._queue.put(block)
+        elif isinstance(item, BandStatus):
+            self.status.battery_pct = item.battery_pct
+            off = set(item.electrodes_off)
+            for label in set(self.status.electrodes) | off:
+                if label in off:
+                    self.status.electrodes[label] = "OFF"
+                elif self.status.electrodes.get(label) == "OFF":
+                    self.status.electrodes[label] = "ok"
+            if off:
+                self.journal.write("lead_off", session_s=self.clock.now_s(),
+                                   electrodes=sorted(off))
+        elif isinstance(item, Disconnected):
+            self.status.connection = "reconnecting" if item.will_reconnect else "lost"
+            self.journal.write("link", what="disconnected", reason=item.reason,
+                               session_s=self.clock.now_s())
+        elif isinstance(item, Reconnected):
+            self.status.connection = "streaming"
+            self.journal.write("link", what="reconnected", down_s=item.down_s,
+                               session_s=self.clock.now_s())
+        elif isinstance(item, FramesDropped | StreamRestarted):
+            self.journal.write("link", what=type(item).__name__, detail=str(item),
+                               session_s=self.clock.now_s())
+        elif isinstance(item, SignalGap):
+            pass  # the same loss rides on the next block (gap_before), counted there
+
+    def _retime(self, block: SampleBlock) -> SampleBlock:
+        """Return ``block`` on the night clock; a jump since the last block is a gap."""
+        if self._offset_s is None:
+            ends = [e for e in self._group_end.values()]
+            base = max([self.clock.now_s(), *ends]) if ends else self.clock.now_s()
+            self._offset_s = base - block.t0_s
+        t0 = block.t0_s + self._offset_s
+        prev_end = self._group_end.get(block.group)
+        lost = block.lost_samples
+        gap = block.gap_before
+        if prev_end is not None and t0 - prev_end > 0.5 / block.fs_hz:
+            gap = True
+            lost = max(lost, round((t0 - prev_end) * block.fs_hz))
+        elif prev_end is not None and t0 < prev_end:
+            t0 = prev_end  # never overlap the previous block of this group
+        retimed = dataclasses.replace(block, t0_s=t0, gap_before=gap, lost_samples=lost)
+        self._group_end[block.group] = retimed.t_end_s
+        if block.group is SignalGroup.EMG:
+            self.report.blocks += 1
+            if lost:
+                self.status.lost_samples += lost
+                self.status.lost_s += lost / block.fs_hz
+        return retimed
+
+    def _check_quality(self, block: SampleBlock) -> None:
+        if block.group is not SignalGroup.EMG:
+            return
+        if self._quality is None:
+            channels = assign_roles(block.labels)
+            self._quality = QualityMonitor(tuple(channels))
+            self.status.electrodes = {label: "?" for label in block.labels}
+        verdicts = self._quality.feed(block, at_rest=not self._quality_reported)
+        if verdicts is None:
+            return
+        previous = dict(self.status.electrodes)
+        for v in verdicts:
+            if self.status.electrodes.get(v.label) != "OFF":
+                self.status.electrodes[v.label] = "ok" if v.ok else "BAD"
+        if not self._quality_reported:
+            self._quality_reported = True
+            self.report.quality_at_start = verdicts
+            self.journal.write("quality", at="start", session_s=self.clock.now_s(),
+                               electrodes=[dataclasses.asdict(v) for v in verdicts])
+            bad = [v for v in verdicts if not v.ok]
+            if bad and self.status_out is not None:
+                for v in bad:
+                    self.status_out.write(f"\nCHECK THE BAND: {v.message()}\n")
+                self.status_out.flush()
+        elif self.status.electrodes != previous:
+            self.journal.write("quality", at="night", session_s=self.clock.now_s(),
+                               electrodes=[dataclasses.asdict(v) for v in verdicts])
+
+    # -- processing ---------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        done = False
+        while not done:
+            block = await self._queue.get()
+            batch: list[SampleBlock] = []
+            if block is None:
+                done = True
+            else:
+                batch.append(block)
+                while not self._queue.empty():
+                    more = self._queue.get_nowait()
+                    if more is None:
+                        done = True
+                        break
+                    batch.append(more)
+            if batch:
+                if self._pipeline is None:
+                    self._pipeline = self.make_pipeline(self.journal.session_id)
+                outputs = await asyncio.to_thread(self._process, batch)
+                await self._handle(outputs)
+        if self._pipeline is not None:
+            outputs = await asyncio.to_thread(self._pipeline.finish)
+            await self._handle(outputs)
+
+    def _process(self, batch: list[SampleBlock]) -> list[Event | SignalGap]:
+        assert self._pipeline is not None
+        out: list[Event | SignalGap] = []
+        for block in batch:
+            out += self._pipeline.process(block)
+        return out
+
+    async def _handle(self, outputs: list[Event | SignalGap]) -> None:
+        for out in outputs:
+            if isinstance(out, SignalGap):
+                self.report.gaps.append(out)
+                self.status.gaps += 1
+                self.journal.write("gap", group=out.group.value, start_s=out.start_s,
+                                   end_s=out.end_s, lost_samples=out.lost_samples)
+                continue
+            self._record_event(out)
+            decisions = self.policy.on_event(out, max(self.clock.now_s(), _known_at(out)))
+            if decisions:
+                await self._prompts.put(decisions)
+
+    def _record_event(self, ev: Event) -> None:
+        first_version = ev.event_id not in self._latest
+        self._latest[ev.event_id] = ev
+        self.report.events.append(ev)
+        self.journal.write_event(ev)
+        self._queue_upload(ev)
+        if ev.final:
+            if ev.is_cramp:
+                self.status.cramps += 1
+            else:
+                self.status.other_events += 1
+        elif first_version:
+            log.debug("episode %s opened (%s)", ev.event_id, ev.kind.value)
+
+    def _queue_upload(self, ev: Event) -> None:
+        body = event_body(ev, red_flag=ev.event_id in self._flagged)
+        for box, _ in self.outboxes.values():
+            box.put(f"event:{ev.event_id}", "event", body)
+
+    def _close_orphans(self) -> None:
+        """Close events a dead run left open, at their last known time (nothing is lost)."""
+        if self._resumed is None:
+            return
+        for ev in self._resumed.events.values():
+            if ev.final:
+                continue
+            known = _known_at(ev)
+            end = known if math.isfinite(known) and known > ev.start_s else ev.start_s
+            closed = dataclasses.replace(
+                ev, end_s=end, final=True,
+                features={**ev.features, ENDED_BY_RESTART: 1.0},
+            )
+            self.journal.write_event(closed)
+            self._queue_upload(closed)
+            self.report.events.append(closed)
+
+    # -- prompting ----------------------------------------------------------------------------
+
+    async def _prompter(self) -> None:
+        while True:
+            decisions = await self._prompts.get()
+            if decisions is None:
+                return
+            await self.dispatcher.dispatch(decisions)
+            self.report.decisions += decisions
+            for d in decisions:
+                if d.action is PromptAction.RED_FLAG:
+                    self._flagged.add(d.event.event_id)
+                    self.journal.write("red_flag", event_id=d.event.event_id, session_s=d.at_s)
+                    latest = self._latest.get(d.event.event_id)
+                    if latest is not None:
+                        self._queue_upload(latest)
+                body = self._prompt_bodies.apply(d)
+                if body is not None:
+                    for box, _ in self.outboxes.values():
+                        box.put(f"prompt:{d.prompt_id}", "prompt", body)
+            self.status.prompting = self.policy.escalating
+            self.status.channel_failures = self.dispatcher.failures
+
+    async def _ticker(self) -> None:
+        p = self.params
+        last_status = last_progress = 0.0
+        while True:
+            await asyncio.sleep(p.tick_s)
+            now_s = self.clock.now_s()
+            decisions = self.policy.on_tick(now_s)
+            if decisions:
+                await self._prompts.put(decisions)
+            wall = time.monotonic()
+            if wall - last_progress >= p.progress_s:
+                last_progress = wall
+                self.journal.write("progress", session_s=now_s)
+            if wall - last_status >= p.status_s:
+                last_status = wall
+                self._print_status()
+
+    def _print_status(self, final: bool = False) -> None:
+        self.status.session_s = self.clock.now_s()
+        pending = 0
+        for box, _ in self.outboxes.values():
+            pending += box.counts().pending
+        self.status.outbox_pending = pending
+        line = self.status.line()
+        if self.hub is not None:
+            self.hub.publish(self.status.to_json())
+        if self.status_out is None:
+            return
+        tty = bool(getattr(self.status_out, "isatty", lambda: False)())
+        if tty:
+            self.status_out.write("\r\033[K" + line + ("\n" if final else ""))
+        elif final:
+            self.status_out.write(line + "\n")
+        self.status_out.flush()
+
+    async def _sleep_or_stop(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+
+def _known_at(ev: Event) -> float:
+    return float(ev.features.get("known_at_s", math.nan))
+
+
+def capture_files(directory: Path) -> list[Path]:
+    """Return the raw capture files of a night, oldest first."""
+    return sorted(Path(directory).glob("capture-*.cwcap"), key=lambda p: p.stat().st_mtime)
