@@ -20,17 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from crampwatch.errors import UserError
 from crampwatch.pipeline import FIRST_CRAMP_CALL, KNOWN_AT, Pipeline
+from crampwatch.recordings.capture_source import CAPTURE_SUFFIX, CaptureRecording, is_capture
 from crampwatch.recordings.edf_reader import DEFAULT_CHUNK_S, EdfRecording, RecordingError
 from crampwatch.recordings.edf_writer import EdfPlusWriter, SignalSpec
 from models.classifier import EpisodeClassifier
 from sensor.detector import DETECTOR_VERSION, Detector, DetectorConfig
-from sensor.records import Event, SignalGap
+from sensor.records import Event, SampleBlock, SignalGap
 
 log = logging.getLogger(__name__)
 
-RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
+RECORDING_SUFFIXES = (".edf", ".bdf", ".rec", CAPTURE_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,17 @@ def event_line(file: str, event: Event) -> dict[str, Any]:
     }
 
 
+def open_recording(
+    path: str | os.PathLike[str],
+    emg_labels: Sequence[str] | None = None,
+    acc_labels: Sequence[str] | None = None,
+) -> EdfRecording | CaptureRecording:
+    """Return the recording at ``path``: a band capture (by its magic bytes) or EDF/EDF+."""
+    if is_capture(path):
+        return CaptureRecording(path, emg_labels, acc_labels)
+    return EdfRecording(path, emg_labels, acc_labels)
+
+
 def _record_s(rates: Sequence[float]) -> float:
     """Return the shortest data-record length (s, <= 60) every rate fills exactly."""
     for seconds in range(1, 61):
@@ -136,7 +150,7 @@ def replay_file(
     file = str(path)
     started = time.perf_counter()
     classifier = classifier or load_classifier(options.classifier)
-    with EdfRecording(path, options.emg_labels, options.acc_labels) as rec:
+    with open_recording(path, options.emg_labels, options.acc_labels) as rec:
         pipeline = build_pipeline(classifier, Path(file).stem, has_acc=bool(rec.acc))
         result = ReplayResult(file=file, duration_s=rec.duration_s)
         writer = None
@@ -154,7 +168,7 @@ def replay_file(
         try:
             for index, block in enumerate(rec.blocks(options.chunk_s)):
                 if writer is not None:
-                    writer.write_block(block)
+                    _write_with_gap(writer, block)
                 _collect(result, file, pipeline.process(block), options, writer)
                 if index == 0:
                     log.info("%s: %s", file, pipeline.detector.describe_channels())
@@ -168,6 +182,21 @@ def replay_file(
     log.info("%s: %d events from %.0f s in %.1f s", file, len(result.lines), result.duration_s,
              result.elapsed_s)
     return result
+
+
+def _write_with_gap(writer: EdfPlusWriter, block: SampleBlock) -> None:
+    """Write a block to a continuous EDF+, zeros standing in for samples the band lost."""
+    if block.lost_samples:
+        zeros = np.zeros((block.lost_samples, block.n_channels), dtype=np.float32)
+        writer.write_block(SampleBlock(block.group, block.fs_hz,
+                                       block.t0_s - block.lost_samples / block.fs_hz,
+                                       zeros, block.labels))
+        writer.annotate(block.t0_s - block.lost_samples / block.fs_hz,
+                        block.lost_samples / block.fs_hz, f"signal lost ({block.group})")
+    elif block.gap_before:
+        log.warning("%s samples lost before %.3f s in an unknown number: the EDF+ copy is "
+                    "shifted in time from here", block.group, block.t0_s)
+    writer.write_block(block)
 
 
 def _collect(result: ReplayResult, file: str, outputs: list[Event | SignalGap],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -11,8 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from crampwatch.errors import UserError
-from crampwatch.recordings.edf_reader import EdfRecording
-from crampwatch.replay import ReplayOptions, expand_paths, replay_many
+from crampwatch.replay import ReplayOptions, expand_paths, open_recording, replay_many
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "output keeps the order given (folders: their EDF files sorted by name)."
         ),
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="EDF/EDF+ files or folders")
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="EDF/EDF+ files, band captures (*.cwcap) or folders of them")
     parser.add_argument("--events", type=Path, help="write events here (JSON lines)")
     parser.add_argument("--edf-out", type=Path, metavar="DIR",
                         help="also write <name>.events.edf (EDF+ with events as annotations)")
@@ -71,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
         # Opening every file first checks them all before hours of work start.
         durations = []
         for path in paths:
-            with EdfRecording(path, options.emg_labels, options.acc_labels) as rec:
-                durations.append(rec.duration_s)
+            with open_recording(path, options.emg_labels, options.acc_labels) as rec:
+                # A capture's length is unknown until read: it counts once done.
+                durations.append(rec.duration_s if math.isfinite(rec.duration_s) else 0.0)
         bar = stack.enter_context(tqdm(total=round(sum(durations)), unit="s", desc="replay",
                                        disable=None, file=sys.stderr))
         done = [0.0] * len(paths)
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                 out.write(json.dumps(line) + "\n")
             out.flush()
             n_events += len(result.lines)
-            advance(index, durations[index])
+            advance(index, max(durations[index], done[index]))
     print(f"replayed {len(paths)} recording(s): {n_events} events"
           + (f" -> {args.events}" if args.events else ""), file=sys.stderr)
     return 0

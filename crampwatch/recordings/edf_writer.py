@@ -8,6 +8,7 @@ that sleep-lab viewers (EDFbrowser) list and draw.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -56,6 +57,17 @@ def acc_spec(label: str, fs_hz: float, range_g: float = 8.0) -> SignalSpec:
     return SignalSpec(label, "g", fs_hz, -range_g, range_g, "3-axis accelerometer")
 
 
+def _header_number(value: float, outward: int) -> float:
+    """Return ``value`` rounded away from zero-range (outward=-1 down, +1 up) to 8 EDF chars."""
+    for decimals in range(6, -1, -1):
+        scale = 10.0**decimals
+        rounded = (math.floor(value * scale) if outward < 0 else math.ceil(value * scale)) / scale
+        text = f"{rounded:.{decimals}f}".rstrip("0").rstrip(".")
+        if len(text) <= 8:
+            return float(text)
+    raise ValueError(f"physical limit {value} does not fit the 8 characters of an EDF header")
+
+
 class EdfPlusWriter:
     """Writes an EDF+ file from blocks of samples, streaming; annotations added any time."""
 
@@ -95,8 +107,9 @@ class EdfPlusWriter:
                 "label": spec.label,
                 "dimension": spec.unit,
                 "sample_frequency": spec.fs_hz,
-                "physical_min": spec.physical_min,
-                "physical_max": spec.physical_max,
+                # EDF headers hold 8 characters: widen the range to what they can say.
+                "physical_min": _header_number(spec.physical_min, -1),
+                "physical_max": _header_number(spec.physical_max, +1),
                 "digital_min": _DIGITAL_MIN,
                 "digital_max": _DIGITAL_MAX,
                 "transducer": spec.transducer,
