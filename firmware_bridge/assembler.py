@@ -70,7 +70,9 @@ class PacketAssembler:
         self.stats = AssemblerStats()
         self._descriptor = descriptor
         self._mapper = ClockMapper(self.clock_params)
-        self._origin_host_us: float | None = None
+        self._origin_session_us: float | None = None
+        self._session_base_s = 0.0  # session time where the current clock mapping begins
+        self._last_arrival: tuple[int, float] | None = None  # (host us, session s of newest)
         self._last_seq: int | None = None
         self._t0_dev_us = 0.0
         self._expect_start = False
@@ -107,11 +109,15 @@ class PacketAssembler:
             self._groups[g.group] = state
 
     def session_time_s(self, device_us: float) -> float:
-        """Return the session time (s) of a device clock reading, once streaming began."""
-        if self._origin_host_us is None or not self._mapper.ready:
+        """Return the session time (s) of a device clock reading, once streaming began.
+
+        Session seconds are real-time seconds: the band's clock corrected for its drift
+        (``ClockMapper.session_us``), counted from the first sample of the session.
+        """
+        if self._origin_session_us is None or not self._mapper.ready:
             return 0.0
-        host = self._mapper.to_host_us(device_us)
-        return (host - self._origin_host_us) * self.clock_params.device_speed / 1e6
+        return self._session_base_s + (
+            self._mapper.session_us(device_us) - self._origin_session_us) / 1e6
 
     def device_to_host_us(self, device_us: float) -> float:
         """Return the host clock (us) a device clock reading maps to."""
@@ -155,7 +161,7 @@ class PacketAssembler:
         out: list[LinkItem] = []
         if self._expect_start:
             # START's ACK came before this packet (protocol 1.4): a new stream from index 0.
-            if self._origin_host_us is not None:
+            if self._last_arrival is not None:
                 out.extend(self._restart(packet, unexpected=False))
             else:
                 self._begin_at_zero()
@@ -180,10 +186,18 @@ class PacketAssembler:
         emg_rate = desc.emg.rate_hz
         if new_stream:
             self._t0_dev_us = packet.t_us - packet.emg_first * 1e6 / emg_rate
+        newest = self._newest_device_us(packet)
         if not self._mapper.ready:
-            self._mapper.observe(self._newest_device_us(packet), host_us)
-        if self._origin_host_us is None:
-            self._origin_host_us = self._mapper.to_host_us(self._t0_dev_us)
+            self._mapper.observe(newest, host_us)
+        if self._origin_session_us is None:
+            self._origin_session_us = self._mapper.session_us(self._t0_dev_us)
+            if self._last_arrival is not None:
+                # After a reboot the band's clock says nothing about the time between
+                # streams: place the new stream by the host clock, at equal latency.
+                last_host_us, last_t_s = self._last_arrival
+                newest_s = last_t_s + (host_us - last_host_us) / 1e6
+                self._session_base_s = newest_s - (
+                    self._mapper.session_us(newest) - self._origin_session_us) / 1e6
 
         for spec, counts, first in (
             (desc.emg, emg_counts, packet.emg_first),
@@ -242,7 +256,8 @@ class PacketAssembler:
             seen = self.stats.samples
             seen[spec.group] = seen.get(spec.group, 0) + len(counts)
         if packet.n_emg or packet.n_acc:
-            self._mapper.observe(self._newest_device_us(packet), host_us)
+            self._last_arrival = (host_us, self.session_time_s(newest))
+            self._mapper.observe(newest, host_us)
         return out
 
     def _index_time_s(self, index: int, rate_hz: float) -> float:
@@ -265,6 +280,7 @@ class PacketAssembler:
             # The band may have rebooted: its clock started again, so re-learn it.
             self.stats.unexpected_restarts += 1
             self._mapper = ClockMapper(self.clock_params)
+            self._origin_session_us = None
         previous_end = max(
             (s.t_end_s for s in self._groups.values() if s.t_end_s is not None), default=0.0
         )

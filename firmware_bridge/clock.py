@@ -50,6 +50,10 @@ class ClockMapper:
         self._win_min: tuple[float, float] | None = None  # (device_us, host - device/speed)
         self._points: deque[tuple[float, float]] = deque(maxlen=self.params.fit_windows)
         self._drift_ppm = 0.0
+        # The session clock follows the drift only: latency never moves it (see session_us).
+        self._s_anchor_d = 0.0
+        self._s_anchor_t = 0.0
+        self._s_rate = 1.0
 
     @property
     def ready(self) -> bool:
@@ -62,12 +66,24 @@ class ClockMapper:
             raise RuntimeError("ClockMapper has no observation yet: call observe() first")
         return self._anchor_h + (device_us - self._anchor_d) * self._rate
 
+    def session_us(self, device_us: float) -> float:
+        """Return drift-corrected elapsed time (us, in real-time seconds) at ``device_us``.
+
+        Only differences matter. Unlike ``to_host_us`` it ignores the offset (which
+        carries transport latency), so latency jitter and offset slewing never stretch
+        or squeeze it; it changes rate when the drift estimate changes, continuously.
+        """
+        if self._anchor_d is None:
+            raise RuntimeError("ClockMapper has no observation yet: call observe() first")
+        return self._s_anchor_t + (device_us - self._s_anchor_d) * self._s_rate
+
     def observe(self, device_us: float, host_us: float) -> None:
         """Take one (device time, host arrival time) point into the drift estimate."""
         speed = self.params.device_speed
         offset = host_us - device_us / speed
         if self._anchor_d is None:
             self._anchor_d, self._anchor_h = device_us, host_us
+            self._s_anchor_d = device_us
             self._win_start = device_us
             self._win_min = (device_us, offset)
             return
@@ -99,6 +115,9 @@ class ClockMapper:
         lo, hi = (1.0 - 2 * limit) / speed, (1.0 + 2 * limit) / speed
         self._anchor_h, self._anchor_d = now, device_us
         self._rate = float(np.clip(rate, lo, hi))
+        self._s_anchor_t = self.session_us(device_us)
+        self._s_anchor_d = device_us
+        self._s_rate = 1.0 + slope
 
     def estimate(self) -> ClockEstimate:
         """Return the current drift estimate (ppm) and the lowest recent offset (us)."""
