@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crampwatch.commands.band_ble import add_ble_options, run_ble
 from crampwatch.errors import UserError
 from crampwatch.recordings.edf_reader import EdfRecording
 from firmware_bridge.pty_band import PtyBand
@@ -55,6 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     transport = parser.add_mutually_exclusive_group(required=True)
     transport.add_argument("--serial", action="store_true",
                            help="serve the band on a pseudo-terminal (prints its path)")
+    transport.add_argument("--ble", action="store_true",
+                           help="run the band as a BLE peripheral on an in-process virtual "
+                                "air, with a hub that connects through bleak and prints what "
+                                "it receives")
     parser.add_argument("--edf", type=Path, metavar="PATH",
                         help="play this EDF/EDF+ recording instead of the demonstration signal")
     parser.add_argument("--loop", action="store_true",
@@ -65,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"the band's id in its descriptor (default {BandConfig.device_id})")
     parser.add_argument("--drift-ppm", type=float, default=0.0,
                         help="make the band's clock run fast (+) or slow (-) by this many ppm")
+    add_ble_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -107,6 +113,8 @@ def build_band(args: argparse.Namespace) -> VirtualBand:
 
 def run(args: argparse.Namespace) -> int:
     band = build_band(args)
+    if args.ble:
+        return run_ble(band, args)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with PtyBand(band) as served:

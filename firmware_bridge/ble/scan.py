@@ -42,9 +42,12 @@ async def scan_for_bands(
         seen = await BleakScanner.discover(
             timeout=timeout_s, return_adv=True, backend=backend.scanner, **backend.options
         )
-    except BleakError as exc:
+    except (BleakError, OSError) as exc:
+        # On Linux an absent BlueZ/D-Bus shows as a missing socket (FileNotFoundError).
         raise BleLinkError(
-            f"cannot scan for bands: {exc}; is Bluetooth switched on and may this user use it?"
+            f"cannot scan for bands ({type(exc).__name__}: {exc}): is there a Bluetooth "
+            "adapter, is it switched on (on Linux: is bluetoothd running?) and may this "
+            "user use it?"
         ) from exc
     bands = [
         FoundBand(
