@@ -69,9 +69,9 @@ def test_hub_uploads_clinician_reads_other_sleepers_refused(world: World, base_u
         ].replace("999", "N")
 
     # Hub A may not write sleeper B's log, and it cannot tell that sleeper B exists.
-    with HubClient(base_url, world.hub_a, sleeper_id=world.sleeper_b) as wrong:
-        with pytest.raises(UploadRejectedError) as refused:
-            wrong.put_night("n0302", NIGHT_START)
+    wrong = HubClient(base_url, world.hub_a, sleeper_id=world.sleeper_b)
+    with wrong, pytest.raises(UploadRejectedError) as refused:
+        wrong.put_night("n0302", NIGHT_START)
     assert refused.value.status == 404
     with httpx.Client(base_url=base_url) as anonymous:
         assert anonymous.get(f"/api/v1/sleepers/{world.sleeper_a}/events").status_code == 401
@@ -89,6 +89,6 @@ def test_client_reports_rejections_and_unreachable_server(world: World, base_url
         stranger.put_night("n1", NIGHT_START)
     assert e.value.status == 401
     # Nothing listens on this port: the upload may be retried later, not dropped.
-    with HubClient(f"http://127.0.0.1:{free_port()}", world.hub_a, sleeper_id=1) as offline:
-        with pytest.raises(TransientUploadError):
-            offline.put_night("n1", NIGHT_START)
+    offline = HubClient(f"http://127.0.0.1:{free_port()}", world.hub_a, sleeper_id=1)
+    with offline, pytest.raises(TransientUploadError):
+        offline.put_night("n1", NIGHT_START)

@@ -1,0 +1,101 @@
+"""The clinician pages through TestClient: login, what each page shows, and refusals."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import World, sample_events, upload_night
+
+
+def _login(client: TestClient, token: str) -> None:
+    response = client.post("/login", data={"token": token}, follow_redirects=False)
+    assert response.status_code == 303
+
+
+def test_pages_redirect_to_login_and_back(world: World, client: TestClient) -> None:
+    response = client.get(f"/sleepers/{world.sleeper_a}", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/login?next=/sleepers/{world.sleeper_a}"
+    login = client.post("/login", data={"token": world.clinician,
+                                        "next": f"/sleepers/{world.sleeper_a}"},
+                        follow_redirects=False)
+    assert login.headers["location"] == f"/sleepers/{world.sleeper_a}"
+    cookie = login.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+def test_login_never_redirects_off_site(world: World, client: TestClient) -> None:
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        login = client.post("/login", data={"token": world.clinician, "next": target},
+                            follow_redirects=False)
+        assert login.headers["location"] == "/sleepers"
+
+
+def test_wrong_token_shows_the_form_again(world: World, client: TestClient) -> None:
+    response = client.post("/login", data={"token": "cw_nope"})
+    assert response.status_code == 401
+    assert "not valid" in response.text
+
+
+def test_logout_ends_the_session(world: World, client: TestClient) -> None:
+    _login(client, world.clinician)
+    assert client.get("/sleepers").status_code == 200
+    client.post("/logout")
+    assert client.get("/sleepers", follow_redirects=False).status_code == 303
+
+
+def test_night_page_plots_every_event_and_links_it(world: World, client: TestClient) -> None:
+    upload_night(client, world.sleeper_a, world.hub_a)
+    _login(client, world.clinician)
+    page = client.get(f"/sleepers/{world.sleeper_a}/nights/n0302")
+    assert page.status_code == 200
+    for event_id in ("e1", "e2", "e3", "e4", "e5"):
+        assert f'data-event-id="{event_id}"' in page.text
+        assert f'href="/sleepers/{world.sleeper_a}/events/{event_id}"' in page.text
+    assert "Red flag" in page.text and "11 min 00 s" in page.text
+    assert "/export/events.csv?night_id=n0302" in page.text
+
+
+def test_event_page_plots_the_envelope_and_lists_features(world: World, client: TestClient) -> None:
+    upload_night(client, world.sleeper_a, world.hub_a)
+    _login(client, world.clinician)
+    page = client.get(f"/sleepers/{world.sleeper_a}/events/e1")
+    assert page.status_code == 200
+    assert page.text.count("<polyline") == 2
+    assert "peak_rel" in page.text and "11.4" in page.text
+    plain = client.get(f"/sleepers/{world.sleeper_a}/events/e2")
+    assert "sent no envelope snippet" in plain.text
+    assert "not computable" in plain.text  # peak_rel null
+
+
+def test_sleeper_page_has_calendar_trends_and_exports(world: World, client: TestClient) -> None:
+    upload_night(client, world.sleeper_a, world.hub_a)
+    _login(client, world.clinician)
+    page = client.get(f"/sleepers/{world.sleeper_a}")
+    assert page.status_code == 200
+    assert "March 2026" in page.text and "January 2026" in page.text
+    assert f'href="/sleepers/{world.sleeper_a}/nights/n0302"' in page.text
+    assert "Cramps per week" in page.text
+    assert "export/events.fhir.json" in page.text
+
+
+def test_labels_are_escaped_in_pages(world: World, client: TestClient) -> None:
+    event = sample_events()[1]
+    event["channel"] = {"label": "<script>alert(1)</script>", "muscle": "soleus", "side": "left"}
+    upload_night(client, world.sleeper_a, world.hub_a, events=[event])
+    _login(client, world.clinician)
+    page = client.get(f"/sleepers/{world.sleeper_a}/events/e2")
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;" in page.text
+
+
+def test_other_sleepers_pages_are_not_found(world: World, client: TestClient) -> None:
+    upload_night(client, world.sleeper_b, world.hub_b)
+    _login(client, world.clinician)
+    for path in (f"/sleepers/{world.sleeper_b}", f"/sleepers/{world.sleeper_b}/nights/n0302",
+                 f"/sleepers/{world.sleeper_b}/events/e1"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "text/html" in response.headers["content-type"]
+    listing = client.get("/sleepers")
+    assert "S-0001" in listing.text and "S-0002" not in listing.text

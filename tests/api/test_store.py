@@ -1,0 +1,88 @@
+"""The store: a real SQLite file in WAL mode with foreign keys, built by Alembic migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect, text
+
+from api.db import make_engine
+from api.settings import Settings, SettingsError
+from api.store import Store, StoreNotMigratedError, alembic_config, check_migrated
+
+
+def test_migrations_build_the_schema_on_a_wal_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = Store.open(f"sqlite:///{path}")
+    try:
+        with store.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            tables = set(inspect(connection).get_table_names())
+            indexes = {ix["name"] for ix in inspect(connection).get_indexes("events")}
+    finally:
+        store.close()
+    assert {"sleepers", "users", "tokens", "bands", "nights", "events", "event_snippets",
+            "prompts", "diary_entries", "clinician_assignments", "alembic_version"} <= tables
+    assert "ix_events_sleeper_start" in indexes
+    assert path.stat().st_size > 0
+
+
+def test_opening_again_is_a_no_op_and_keeps_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = Store.open(url)
+    with store.engine.begin() as connection:
+        connection.execute(text("INSERT INTO sleepers (label, note, created_at) "
+                                "VALUES ('S-1', '', '2026-01-01 00:00:00')"))
+    store.close()
+    store = Store.open(url)
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT label FROM sleepers")).scalar() == "S-1"
+    store.close()
+
+
+def test_unmigrated_store_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    with pytest.raises(StoreNotMigratedError, match="--migrate"):
+        Store.open(url, run_migrations=False)
+    engine = make_engine(url)
+    try:
+        command.upgrade(_config(engine), "head")
+        check_migrated(engine)  # now current: no error
+        command.downgrade(_config(engine), "base")
+        with pytest.raises(StoreNotMigratedError, match="revision none"):
+            check_migrated(engine)
+    finally:
+        engine.dispose()
+
+
+def _config(engine):  # type: ignore[no-untyped-def]
+    return alembic_config(engine.url.render_as_string(hide_password=False))
+
+
+def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        with pytest.raises(Exception, match="FOREIGN KEY"), store.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO nights (sleeper_id, night_id, started_at, utc_offset_min, "
+                "detector_version, model_version, note) "
+                "VALUES (99, 'n', '2026-01-01 00:00:00', 0, '', '', '')"
+            ))
+    finally:
+        store.close()
+
+
+def test_settings_from_environment() -> None:
+    settings = Settings.from_env({"CRAMPWATCH_DATABASE_URL": "postgresql+psycopg://u@db/cw",
+                                  "CRAMPWATCH_SESSION_TTL_S": "3600",
+                                  "CRAMPWATCH_COOKIE_SECURE": "1"})
+    assert settings.database_url == "postgresql+psycopg://u@db/cw"
+    assert settings.session_ttl_s == 3600 and settings.cookie_secure
+    assert Settings.from_env({}).database_url == "sqlite:///crampwatch.db"
+    with pytest.raises(SettingsError, match="whole number"):
+        Settings.from_env({"CRAMPWATCH_SESSION_TTL_S": "12h"})
+    with pytest.raises(SettingsError, match="not a URL"):
+        Settings(database_url="crampwatch.db")
