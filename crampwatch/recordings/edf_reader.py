@@ -137,6 +137,11 @@ class EdfRecording:
                 raise RecordingError(
                     f"{self.path}: the EDF header is damaged (unreadable field); re-export the file"
                 ) from None
+        if raw[192:197] in (b"EDF+D", b"BDF+D"):
+            raise RecordingError(
+                f"{self.path}: a discontinuous EDF+D recording; its data records are not "
+                "back to back in time, which replay does not support: export it as EDF+C"
+            )
         # EDF stores 2 bytes per sample, BDF 3.
         bytes_per_sample = 3 if raw[:1] == b"\xff" else 2
         record_bytes = bytes_per_sample * sum(samples_per_record)

@@ -171,3 +171,13 @@ def test_window_reads_a_span_in_physical_units(tmp_path):
         w_emg, w_acc = rec.window(3.0, 4.0)
     assert w_emg.shape == (2000, 2) and w_acc is not None and w_acc.shape == (100, 3)
     assert np.max(np.abs(w_emg - emg[6000:8000])) <= 0.2
+
+
+def test_discontinuous_edf_plus_is_refused(tmp_path):
+    path, _, _ = _night(tmp_path)
+    data = bytearray(path.read_bytes())
+    assert data[192:197] == b"EDF+C"
+    data[192:197] = b"EDF+D"
+    path.write_bytes(bytes(data))
+    with pytest.raises(RecordingError, match="discontinuous"):
+        EdfRecording(path)
