@@ -40,10 +40,7 @@ class AccelStage:
         self.expected_t0_s: float | None = None
         self.started = False
         self.end_s = -np.inf  # time up to which acceleration is known
-        # History: per-sample time, dynamic acceleration (n, 3) and tilt (deg).
-        self._t = np.zeros(0)
-        self._dyn = np.zeros((0, 3))
-        self._tilt = np.zeros(0)
+        self._rows = np.zeros((0, 7))  # see process()
 
     def process(self, block: SampleBlock) -> list[GapMarker]:
         """Store the block's posture and motion; return a gap marker if samples were lost."""
@@ -62,34 +59,39 @@ class AccelStage:
         self.end_s = block.t_end_s
         if block.n_samples == 0:
             return out
-        x = block.samples.astype(np.float64)
-        g = self.gravity.process(x.T).T
-        dyn = x - g
-        norm = np.linalg.norm(g, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cos = np.abs(g[:, self.cfg.leg_axis]) / norm
-        tilt = np.degrees(np.arccos(np.clip(np.nan_to_num(cos, nan=0.0), 0.0, 1.0)))
+        x = np.ascontiguousarray(block.samples.T, dtype=np.float64)  # (3, n)
+        g = self.gravity.process(x)
         t = block.t0_s + np.arange(block.n_samples) / block.fs_hz
-        self._t = np.concatenate([self._t, t])
-        self._dyn = np.concatenate([self._dyn, dyn])
-        self._tilt = np.concatenate([self._tilt, tilt])
+        # One row per sample: time, dynamic x/y/z, gravity x/y/z; tilt is derived only
+        # when a window is read (rarely), not for every sample.
+        rows = np.empty((block.n_samples, 7))
+        rows[:, 0] = t
+        rows[:, 1:4] = (x - g).T
+        rows[:, 4:7] = g.T
+        self._rows = np.concatenate([self._rows, rows]) if self._rows.shape[0] else rows
         return out
 
     def trim_before(self, t_s: float) -> None:
         """Forget samples older than ``t_s`` (bounded memory)."""
-        i = int(np.searchsorted(self._t, t_s))
+        i = int(np.searchsorted(self._rows[:, 0], t_s))
         if i > 0:
-            self._t = self._t[i:]
-            self._dyn = self._dyn[i:]
-            self._tilt = self._tilt[i:]
+            self._rows = self._rows[i:]
 
     def window(self, t_from_s: float, t_to_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Return (dynamic (n, 3) in g, tilt (n,) in deg) for samples with t in [from, to)."""
         # A sample within 1 us of a bound counts as on it, so the float rounding of block
         # start times cannot move a sample in or out of a window.
-        i = int(np.searchsorted(self._t, t_from_s - _TIME_EPS_S))
-        j = int(np.searchsorted(self._t, t_to_s - _TIME_EPS_S))
-        return self._dyn[i:j], self._tilt[i:j]
+        t = self._rows[:, 0]
+        i = int(np.searchsorted(t, t_from_s - _TIME_EPS_S))
+        j = int(np.searchsorted(t, t_to_s - _TIME_EPS_S))
+        rows = self._rows[i:j]
+        g = rows[:, 4:7]
+        norm = np.sqrt(np.einsum("ij,ij->i", g, g))
+        axis = np.abs(g[:, self.cfg.leg_axis])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = np.where(norm > 0, axis / norm, 0.0)
+        tilt = np.degrees(np.arccos(np.clip(cos, 0.0, 1.0)))
+        return rows[:, 1:4], tilt
 
 
 def motion_rms_g(dyn: np.ndarray) -> float:

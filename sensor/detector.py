@@ -170,38 +170,58 @@ class FrameHistory:
     """The most recent frames (all arrays of FrameBatch) addressed by global index."""
 
     def __init__(self) -> None:
-        self.k0 = 0
-        self.n = 0
+        self.k0 = 0  # global index of the first kept frame
+        self.n = 0  # kept frames
         self.spectra: dict[int, np.ndarray] = {}
-        self._arrays: dict[str, np.ndarray] | None = None
+        # Preallocated buffers written in place (a 20 ms block adds 2 frames: copying the
+        # whole history per block would cost more than the filtering).
+        self._buf: dict[str, np.ndarray] = {}
+        self._start = 0
 
     def extend(self, batch: FrameBatch) -> None:
-        new = {name: getattr(batch, name) for name in FrameBatch.ARRAYS}
-        if self._arrays is None or self.n == 0:
-            self._arrays = new
+        m = batch.n
+        if self.n and batch.k0 != self.k0 + self.n:
+            raise RuntimeError("frames must be appended contiguously")
+        if not self.n:
             self.k0 = batch.k0
-        else:
-            if batch.k0 != self.k0 + self.n:
-                raise RuntimeError("frames must be appended contiguously")
-            self._arrays = {
-                name: np.concatenate([self._arrays[name], arr]) for name, arr in new.items()
-            }
-        self.n = self._arrays["t_end"].shape[0]
-        for name, arr in self._arrays.items():
-            setattr(self, name, arr)
-        self.spectra.update(batch.spectra)
+            self._start = 0
+        end = self._start + self.n
+        cap = next(iter(self._buf.values())).shape[0] if self._buf else 0
+        if end + m > cap:
+            keep = {name: buf[self._start : end] for name, buf in self._buf.items()}
+            new_cap = max(4096, 2 * (self.n + m))
+            self._buf = {}
+            for name in FrameBatch.ARRAYS:
+                arr = getattr(batch, name)
+                buf = np.empty((new_cap, *arr.shape[1:]), dtype=arr.dtype)
+                if name in keep:
+                    buf[: self.n] = keep[name]
+                self._buf[name] = buf
+            self._start = 0
+            end = self.n
+        for name in FrameBatch.ARRAYS:
+            self._buf[name][end : end + m] = getattr(batch, name)
+        self.n += m
+        self._views()
+        if batch.spectra:
+            self.spectra.update(batch.spectra)
+
+    def _views(self) -> None:
+        a, b = self._start, self._start + self.n
+        for name, buf in self._buf.items():
+            setattr(self, name, buf[a:b])
 
     def trim_before(self, k: int) -> None:
         drop = min(k - self.k0, self.n)
-        if drop <= 0 or self._arrays is None:
+        if drop <= 0:
             return
-        self._arrays = {name: arr[drop:] for name, arr in self._arrays.items()}
-        for name, arr in self._arrays.items():
-            setattr(self, name, arr)
+        self._start += drop
         self.k0 += drop
         self.n -= drop
-        for key in [key for key in self.spectra if key < self.k0]:
-            del self.spectra[key]
+        self._views()
+        if self.spectra:
+            for key in [key for key in self.spectra if key < self.k0]:
+                del self.spectra[key]
 
     def spectra_keys(self, k_from: int, k_to: int) -> list[int]:
         return sorted(key for key in self.spectra if k_from <= key <= k_to)
@@ -262,6 +282,7 @@ class Detector:
         self._next_id = 1
         self._finished = False
         self._last_t = -math.inf
+        self._keep_frames = 0
 
     # ---------------------------------------------------------------- public surface
     @property
@@ -319,6 +340,12 @@ class Detector:
             self._channels = assign_roles(block.labels, self.channel_overrides)
             self._make_tracks()
         self._emg_blocks += 1
+        if not self._keep_frames:
+            cfg = self.config
+            self._keep_frames = 2 + math.ceil(
+                (cfg.onset.max_lookback_s + cfg.onset.min_on_s + cfg.onset.min_off_s)
+                / self._emg.hop_s
+            )
         if self._has_acc is None and self._emg_blocks >= 2:
             self._has_acc = False
         if self._has_acc and self._acc is not None:
@@ -418,8 +445,9 @@ class Detector:
         fe = self._emg
         if fe is None or self._hist.n == 0:
             return
-        keep_s = cfg.episode.end_quiet_s + cfg.episode.max_gap_s + cfg.filter.settle_s + 2.0
-        keep = self._hist.k0 + self._hist.n - math.ceil(keep_s / fe.hop_s)
+        # Frames still needed: the onset lookback, and every frame of an open episode
+        # not yet committed to its sums.
+        keep = self._hist.k0 + self._hist.n - self._keep_frames
         for tr in self._tracks:
             if tr.episode is not None:
                 keep = min(keep, tr.episode.committed_frame + 1)

@@ -291,6 +291,11 @@ class EmgFrontEnd:
     def _spectra(self, batch: FrameBatch, h_clean: np.ndarray, run_idx: np.ndarray) -> None:
         # Segments of seg_frames hops on the run's grid; only segments whose mean
         # envelope is over the onset threshold are transformed (activity is rare).
+        carried = self._seg_carry.shape[1]
+        if carried + h_clean.shape[1] < self.seg_frames:  # no segment completes (live)
+            self._seg_carry = np.concatenate([self._seg_carry, h_clean], axis=1)
+            self._seg_env_carry = np.concatenate([self._seg_env_carry, batch.env], axis=0)
+            return
         hops = (  # (ch, hops, hop)
             np.concatenate([self._seg_carry, h_clean], axis=1)
             if self._seg_carry.shape[1]

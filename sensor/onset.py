@@ -106,7 +106,9 @@ class BurstDetector:
                 first_below = i - self.run_off + 1
                 j = first_below
                 thr = self.refine_ratio * base
-                lowest = i - (k - self.onset_frame)
+                # Not before the burst's onset, and at most max_lookback back (a bound
+                # that does not depend on how much history a block size leaves).
+                lowest = max(i - (k - self.onset_frame), first_below - self.lookback - 1)
                 while j - 1 > lowest and onset_env[j - 1] <= thr:
                     j -= 1
                 j = max(j - 1, lowest)  # last frame still above the refine threshold
