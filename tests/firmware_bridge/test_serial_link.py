@@ -1,0 +1,226 @@
+"""End to end through real parts: virtual band on a pty -> pyserial -> SerialLink -> blocks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tty
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firmware_bridge.capture import CaptureReader, CaptureWriter
+from firmware_bridge.events import Disconnected, FramesDropped
+from firmware_bridge.link import CommandRejected, CommandTimeout, LinkLost
+from firmware_bridge.protocol import ErrorCode, ProtocolError, SetRate
+from firmware_bridge.pty_band import PtyBand
+from firmware_bridge.serial_link import SerialLink, SerialPortError
+from firmware_bridge.virtual_band import ArraySource, VirtualBand
+from sensor.records import SampleBlock, SignalGap, SignalGroup
+from tests.firmware_bridge.band_helpers import EMG_LABELS, expected_physical, signal
+
+EMG, ACC = SignalGroup.EMG, SignalGroup.ACC
+
+
+def _band(seconds: float, speed: float, seed: int = 0):
+    emg, acc = signal(seconds, seed)
+    return VirtualBand(ArraySource(emg, 2000.0, EMG_LABELS, acc, 100.0), speed=speed), emg, acc
+
+
+async def _collect(link: SerialLink, n_emg: int, on_emg=None) -> list:
+    """Return items until ``n_emg`` EMG samples arrived or were reported lost."""
+    items: list = []
+    seen = 0
+    async for item in link:
+        items.append(item)
+        if isinstance(item, SampleBlock) and item.group == EMG:
+            seen += item.n_samples + item.lost_samples
+            if on_emg is not None:
+                on_emg(seen)
+            if seen >= n_emg:
+                break
+    return items
+
+
+def _run(coro, timeout_s: float = 30.0):
+    return asyncio.run(asyncio.wait_for(coro, timeout_s))
+
+
+def _emg_by_index(items) -> dict[int, np.ndarray]:
+    """Map sample index -> delivered EMG row, from each block's t0 (no drift here)."""
+    rows: dict[int, np.ndarray] = {}
+    for b in items:
+        if isinstance(b, SampleBlock) and b.group == EMG:
+            start = round(b.t0_s * 2000)
+            for k in range(b.n_samples):
+                rows[start + k] = b.samples[k]
+    return rows
+
+
+@pytest.mark.slow
+def test_blocks_equal_the_source_bit_exactly():
+    band, emg, acc = _band(3.0, speed=5.0)
+
+    async def main():
+        with PtyBand(band) as served:
+            async with SerialLink(served.port) as link:
+                assert link.descriptor.emg.labels == EMG_LABELS
+                await link.start()
+                return await _collect(link, len(emg)), link
+
+    items, link = _run(main())
+    want_emg, want_acc = expected_physical(band.descriptor, emg, acc)
+    got_emg = np.concatenate([b.samples for b in items
+                              if isinstance(b, SampleBlock) and b.group == EMG])
+    got_acc = np.concatenate([b.samples for b in items
+                              if isinstance(b, SampleBlock) and b.group == ACC])
+    assert np.array_equal(got_emg, want_emg)
+    assert np.array_equal(got_acc, want_acc[: len(got_acc)]) and len(got_acc) >= 290
+    assert not any(isinstance(i, SignalGap | FramesDropped) for i in items)
+    assert link.decoder.stats.bad_frames == 0 and link.assembler.stats.packets_lost == 0
+
+
+@pytest.mark.slow
+def test_drops_are_gaps_of_the_right_length_and_corrupt_frames_are_skipped():
+    band, emg, acc = _band(6.0, speed=5.0)
+    per_packet = band.frames_per_packet
+    faults_done = []
+
+    def inject(seen: int) -> None:
+        if seen > 2000 and "drop" not in faults_done:
+            band.drop_next(3)
+            faults_done.append("drop")
+        if seen > 6000 and "corrupt" not in faults_done:
+            band.corrupt_next(2)
+            faults_done.append("corrupt")
+
+    async def main():
+        with PtyBand(band) as served:
+            async with SerialLink(served.port) as link:
+                await link.start()
+                return await _collect(link, len(emg) - per_packet, inject), link
+
+    items, link = _run(main())
+    gaps = [i for i in items if isinstance(i, SignalGap) and i.group == EMG]
+    # 3 dropped packets -> one gap; 2 corrupted consecutive packets -> one gap.
+    assert sorted(g.lost_samples for g in gaps) == [2 * per_packet, 3 * per_packet]
+    dropped = [i for i in items if isinstance(i, FramesDropped)]
+    assert sum(d.count for d in dropped) == 2
+    assert all("damaged serial frame" in d.reason for d in dropped)
+    assert link.decoder.stats.bad_frames == 2
+    assert link.assembler.stats.packets_lost == 5
+    # Every delivered sample is the source sample of its index; none was invented.
+    want_emg, _ = expected_physical(band.descriptor, emg, acc)
+    rows = _emg_by_index(items)
+    lost = {i for g in gaps for i in range(round(g.start_s * 2000), round(g.end_s * 2000))}
+    assert len(lost) == 5 * per_packet and not lost & rows.keys()
+    idx = np.array(sorted(rows))
+    assert np.array_equal(np.array([rows[i] for i in idx]), want_emg[idx])
+    assert set(range(idx.max() + 1)) == rows.keys() | lost
+
+
+@pytest.mark.slow
+def test_buzz_reaches_the_band_and_bad_commands_are_refused():
+    band, *_ = _band(5.0, speed=1.0)
+
+    async def main():
+        with PtyBand(band) as served:
+            async with SerialLink(served.port) as link:
+                await link.buzz(5, 300, 200, 70)
+                with pytest.raises(ProtocolError, match="0-100"):
+                    await link.buzz(1, 100, 100, 150)
+                await link.start()
+                with pytest.raises(CommandRejected, match="BUSY") as info:
+                    await link.send_command(SetRate(0, EMG, 1_000_000))
+                assert info.value.ack.error == ErrorCode.BUSY
+                sync = await link.time_sync()
+                assert 0 < sync.round_trip_us < 500_000
+
+    _run(main())
+    assert [(b.pulses, b.on_ms, b.off_ms, b.intensity_pct) for b in band.buzzes] == [
+        (5, 300, 200, 70)]
+
+
+@pytest.mark.slow
+def test_set_rate_then_stream_at_the_new_rate():
+    band, *_ = _band(10.0, speed=4.0)
+
+    async def main():
+        with PtyBand(band) as served:
+            async with SerialLink(served.port) as link:
+                desc = await link.set_rate(EMG, 1000.0)
+                assert desc.emg.rate_hz == 1000.0 and link.descriptor == desc
+                await link.start()
+                return await _collect(link, 1000)
+
+    items = _run(main())
+    assert {b.fs_hz for b in items if isinstance(b, SampleBlock) and b.group == EMG} == {1000.0}
+
+
+@pytest.mark.slow
+def test_port_death_ends_the_stream_with_a_clear_error():
+    band, *_ = _band(30.0, speed=2.0)
+    items: list = []
+
+    async def main():
+        with PtyBand(band) as served:
+            link = SerialLink(served.port)
+            await link.connect()
+            await link.start()
+            with pytest.raises(LinkLost, match="stopped working"):
+                async for item in link:
+                    items.append(item)
+                    if len(items) == 20:
+                        band.disconnect()  # the USB cable is pulled
+            with pytest.raises(LinkLost):
+                await link.buzz(1, 100, 100, 50)
+            await link.close()
+            assert served.dead
+
+    _run(main())
+    assert isinstance(items[-1], Disconnected) and not items[-1].will_reconnect
+    assert "stopped working" in items[-1].reason
+
+
+@pytest.mark.slow
+def test_live_capture_replays_exactly_what_the_link_delivered(tmp_path: Path):
+    band, *_ = _band(4.0, speed=4.0)
+    path = tmp_path / "live.cwcap"
+
+    async def main():
+        with PtyBand(band) as served:
+            async with SerialLink(served.port, capture=CaptureWriter(path)) as link:
+                await link.start()
+                band.drop_next(2)
+                return await _collect(link, 6000)
+
+    live = [i for i in _run(main()) if isinstance(i, SampleBlock | SignalGap)]
+    replay = [i for i in CaptureReader(path).items() if isinstance(i, SampleBlock | SignalGap)]
+    replay = replay[: len(live)]
+    assert len(replay) == len(live)
+    for a, b in zip(live, replay, strict=True):
+        if isinstance(a, SampleBlock):
+            assert (a.group, a.t0_s, a.lost_samples) == (b.group, b.t0_s, b.lost_samples)
+            assert a.samples.tobytes() == b.samples.tobytes()
+        else:
+            assert a == b
+    assert any(isinstance(i, SignalGap) for i in live)
+
+
+def test_a_silent_port_times_out_with_advice():
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        link = SerialLink(os.ttyname(slave))
+        link.command_timeout_s = 0.3
+        with pytest.raises(CommandTimeout, match="did not acknowledge GetDescriptor"):
+            _run(link.connect())
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_a_missing_port_says_what_to_check():
+    with pytest.raises(SerialPortError, match=r"cannot open serial port.*Check the path"):
+        _run(SerialLink("/dev/ttyNOPE0").connect())
