@@ -119,7 +119,11 @@ def _address_key(address: Address) -> str:
 
 
 class BumbleBleakScanner(BaseBleakScanner):
-    """bleak scanner backend that listens to advertisements on a VirtualAir."""
+    """bleak scanner backend that listens to advertisements on a VirtualAir.
+
+    Scanning is always active (scan responses are received): the host adapter is
+    shared by every scanner on the air, so one scanner cannot make it passive.
+    """
 
     def __init__(
         self,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 # Project UUIDs: one random 128-bit base, the 16-bit field at octets 2-3 numbers the
 # service (0x0001) and its characteristics (0x0002..), as Nordic's UART service does.
 SERVICE_UUID = "c7a40001-5b2e-4e8c-9a51-7f3d2e6b1c90"
@@ -13,13 +11,3 @@ DESCRIPTOR_CHAR_UUID = "c7a40004-5b2e-4e8c-9a51-7f3d2e6b1c90"  # read: device de
 
 # Bands advertise a local name starting with this prefix, e.g. "CrampBand-1A2B".
 NAME_PREFIX = "CrampBand"
-
-
-@dataclass(frozen=True)
-class GattProfile:
-    """UUIDs a band exposes; the defaults are the project's, tests may use others."""
-
-    service_uuid: str = SERVICE_UUID
-    data_uuid: str = DATA_CHAR_UUID
-    control_uuid: str = CONTROL_CHAR_UUID
-    descriptor_uuid: str = DESCRIPTOR_CHAR_UUID

@@ -162,5 +162,14 @@ class BleVirtualBand:
             else:
                 self.stats.unheard += 1
         except PacketTooLargeError as exc:
+            # The host negotiated a smaller ATT_MTU than this band's packets need
+            # (BandConfig.max_packet_bytes): say so once, then count.
             self.stats.too_large += 1
-            logger.error("%s: %s; packet not sent", self.name, exc)
+            if self.stats.too_large == 1:
+                logger.error(
+                    "%s: %s; packets this size are not sent (the host must accept an "
+                    "ATT_MTU of at least %d)",
+                    self.name,
+                    exc,
+                    self.band.config.max_packet_bytes + ATT_HEADER_BYTES,
+                )

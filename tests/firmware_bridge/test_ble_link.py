@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
@@ -21,9 +21,9 @@ from firmware_bridge.ble.connection import (
 from firmware_bridge.ble.link import BleLink
 from firmware_bridge.ble.virtual_peripheral import BleVirtualBand
 from firmware_bridge.clock import ClockParams
-from firmware_bridge.events import Disconnected, LinkItem, Reconnected
-from firmware_bridge.link import BandLinkError
-from firmware_bridge.protocol import Stop, quantise, to_physical
+from firmware_bridge.events import Disconnected, LinkItem, Reconnected, StreamRestarted
+from firmware_bridge.link import BandLinkError, LinkLost
+from firmware_bridge.protocol import Start, Stop, quantise, to_physical
 from firmware_bridge.virtual_band import ArraySource, VirtualBand
 from sensor.records import SampleBlock, SignalGap, SignalGroup
 
@@ -95,13 +95,29 @@ async def _read_until(
     raise AssertionError(f"stream ended early: {collector.items[-3:]}")
 
 
-def _link(air: VirtualAir, name: str, **params: object) -> BleLink:
-    return BleLink(
+def _run(scenario: Callable[[list[BleLink]], Awaitable[None]]) -> None:
+    """Run a scenario; whatever happens, close every link it opened (no stray reconnects)."""
+
+    async def main() -> None:
+        links: list[BleLink] = []
+        try:
+            await scenario(links)
+        finally:
+            for link in links:
+                await asyncio.wait_for(link.close(), 10.0)
+
+    asyncio.run(main())
+
+
+def _link(links: list[BleLink], air: VirtualAir, name: str, **params: object) -> BleLink:
+    link = BleLink(
         BandSelector(name=name),
         BleConnectionParams(reconnect=FAST, **params),  # type: ignore[arg-type]
         BleBackend(BumbleBleakScanner, BumbleBleakClient, {"air": air}),
         clock=ClockParams(device_speed=SPEED),  # session time in the signal's seconds
     )
+    links.append(link)
+    return link
 
 
 def _emg_done(collector: Collector, n: int) -> Callable[[], bool]:
@@ -109,13 +125,13 @@ def _emg_done(collector: Collector, n: int) -> Callable[[], bool]:
 
 
 def test_blocks_equal_the_source_bit_exact_and_stop_reaches_the_band() -> None:
-    async def scenario() -> None:
+    async def scenario(links: list[BleLink]) -> None:
         source = _source(4.0)
         band = VirtualBand(source, speed=SPEED)
         air = VirtualAir()
         expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
         async with BleVirtualBand(band, air) as peripheral:
-            link = _link(air, peripheral.name)
+            link = _link(links, air, peripheral.name)
             descriptor = await link.connect()
             assert descriptor == band.descriptor
             assert link.mtu == 247
@@ -136,17 +152,17 @@ def test_blocks_equal_the_source_bit_exact_and_stop_reaches_the_band() -> None:
             assert isinstance(band.commands[-1], Stop) and not band.streaming
             assert peripheral.stats.too_large == 0
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_dropped_packets_are_reported_as_gaps_of_the_right_length() -> None:
-    async def scenario() -> None:
+    async def scenario(links: list[BleLink]) -> None:
         source = _source(4.0)
         band = VirtualBand(source, speed=SPEED)
         air = VirtualAir()
         expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
         async with BleVirtualBand(band, air) as peripheral:
-            link = _link(air, peripheral.name)
+            link = _link(links, air, peripheral.name)
             await link.connect()
             await link.start()
             collector = Collector(expected)
@@ -166,17 +182,17 @@ def test_dropped_packets_are_reported_as_gaps_of_the_right_length() -> None:
         )
         assert link.assembler is not None and link.assembler.stats.packets_lost == 3
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_disconnect_mid_stream_reconnects_and_reports_the_gap() -> None:
-    async def scenario() -> None:
+    async def scenario(links: list[BleLink]) -> None:
         source = _source(20.0)
         band = VirtualBand(source, speed=SPEED)
         air = VirtualAir()
         expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
         async with BleVirtualBand(band, air) as peripheral:
-            link = _link(air, peripheral.name)
+            link = _link(links, air, peripheral.name)
             await link.connect()
             await link.start()
             collector = Collector(expected)
@@ -201,17 +217,17 @@ def test_disconnect_mid_stream_reconnects_and_reports_the_gap() -> None:
         assert sum(g.lost_samples for g in emg_gaps) == lost
         assert link.connection.stats.connections == 2 and link.connection.stats.drops == 1
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_watchdog_catches_a_stall_and_the_stalled_samples_are_a_counted_gap() -> None:
-    async def scenario() -> None:
+    async def scenario(links: list[BleLink]) -> None:
         source = _source(30.0)
         band = VirtualBand(source, speed=SPEED)
         air = VirtualAir()
         expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
         async with BleVirtualBand(band, air) as peripheral:
-            link = _link(air, peripheral.name, stall_timeout_s=0.4)
+            link = _link(links, air, peripheral.name, stall_timeout_s=0.4)
             await link.connect()
             await link.start()
             collector = Collector(expected)
@@ -228,15 +244,15 @@ def test_watchdog_catches_a_stall_and_the_stalled_samples_are_a_counted_gap() ->
         assert collector.lost[SignalGroup.EMG] == band.faults.stalled_samples[SignalGroup.EMG]
         assert collector.lost[SignalGroup.EMG] >= 0.8 * SPEED * EMG_HZ * 0.9
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_buzz_command_reaches_the_band_and_is_acknowledged() -> None:
-    async def scenario() -> None:
+    async def scenario(links: list[BleLink]) -> None:
         band = VirtualBand(_source(2.0), speed=SPEED)
         air = VirtualAir()
         async with BleVirtualBand(band, air) as peripheral:
-            link = _link(air, peripheral.name)
+            link = _link(links, air, peripheral.name)
             async with link:
                 # buzz() returns once the band's ACK (an indication) said OK.
                 await link.buzz(pulses=3, on_ms=400, off_ms=200, intensity_pct=80)
@@ -244,14 +260,74 @@ def test_buzz_command_reaches_the_band_and_is_acknowledged() -> None:
                     (3, 400, 200, 80)
                 ]
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_no_band_in_range_fails_connect_with_a_clear_message() -> None:
-    async def scenario() -> None:
+    async def scenario(links: list[BleLink]) -> None:
         air = VirtualAir()
-        link = _link(air, "CrampBand-NONE", scan_timeout_s=0.3)
+        link = _link(links, air, "CrampBand-NONE", scan_timeout_s=0.3)
         with pytest.raises(BandLinkError, match=r"no band named 'CrampBand-NONE' seen in 0\.3 s"):
             await link.connect()
 
-    asyncio.run(scenario())
+    _run(scenario)
+
+
+def test_band_that_stopped_while_away_is_restarted_and_nothing_is_counted_lost() -> None:
+    async def scenario(links: list[BleLink]) -> None:
+        source = _source(20.0)
+        band = VirtualBand(source, speed=SPEED)
+        air = VirtualAir()
+        expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
+        async with BleVirtualBand(band, air) as peripheral:
+            link = _link(links, air, peripheral.name)
+            await link.connect()
+            await link.start()
+            collector = Collector(expected)
+            await _read_until(link, collector, _emg_done(collector, 2000))
+            # This firmware stops its stream when its link drops (modelled as: it stops,
+            # then the link drops).
+            band.streaming = False
+            await peripheral.go_out_of_range(0.2)
+            await _read_until(link, collector, lambda: bool(collector.events(StreamRestarted)))
+            mark = collector.position[SignalGroup.EMG]
+            await _read_until(link, collector, _emg_done(collector, mark + 3000))
+            await link.close()
+        (restart,) = collector.events(StreamRestarted)
+        assert not restart.unexpected  # the hub sent START again itself
+        assert sum(isinstance(c, Start) for c in band.commands) == 2
+        # The band sampled nothing while stopped: the source continues seamlessly across
+        # the restart (the Collector checked every sample) and nothing was lost.
+        assert collector.lost == {SignalGroup.EMG: 0, SignalGroup.ACC: 0}
+
+    _run(scenario)
+
+
+def test_link_that_gives_up_ends_the_stream_with_link_lost() -> None:
+    async def scenario(links: list[BleLink]) -> None:
+        band = VirtualBand(_source(20.0), speed=SPEED)
+        air = VirtualAir()
+        peripheral = BleVirtualBand(band, air)
+        await peripheral.start()
+        link = BleLink(
+            BandSelector(name=peripheral.name),
+            BleConnectionParams(
+                scan_timeout_s=0.2,
+                reconnect=ReconnectPolicy(0.05, 0.05, max_attempts=2),
+            ),
+            BleBackend(BumbleBleakScanner, BumbleBleakClient, {"air": air}),
+        )
+        links.append(link)
+        await link.connect()
+        await link.start()
+        items: list[LinkItem] = []
+        with pytest.raises(LinkLost, match=r"gave up .* after 2 failed attempts"):
+            async for item in link:
+                items.append(item)
+                if len(items) == 5:
+                    await peripheral.stop()  # the band's battery dies
+        events = [i for i in items if isinstance(i, Disconnected)]
+        assert [e.will_reconnect for e in events] == [True, False]
+        await link.close()
+
+    _run(scenario)
