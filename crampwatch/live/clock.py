@@ -34,6 +34,12 @@ class SessionClock:
         # A block behind the extrapolation (jitter, a slow link) leaves the clock running;
         # it does not pull the clock back.
 
+    def restart_at(self, stream_s: float) -> None:
+        """Anchor the clock at ``stream_s`` now (the run's first block: before it, the
+        clock only waited for the band, and that wait is not night time)."""
+        self._anchor_wall, self._anchor_s = self._mono(), stream_s
+        self._last_s = stream_s
+
     def now_s(self) -> float:
         """Return the current session time in seconds (monotonic non-decreasing)."""
         self._last_s = max(self._last_s, self._extrapolate(self._mono()))

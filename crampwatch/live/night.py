@@ -25,6 +25,8 @@ from sensor.records import ChannelInfo, Event, EventKind, Muscle, Role, Side
 # A night whose journal was last written longer ago than this is over: a new run
 # starts a new night. Long enough for a crash, a restart and a trip to the bathroom.
 DEFAULT_RESUME_WITHIN_S = 2 * 3600.0
+# Power-cut exposure of records written without sync (as the raw capture: 1 s).
+SYNC_INTERVAL_S = 1.0
 # Feature set on an event closed because its run died while it was open.
 ENDED_BY_RESTART = "ended_by_restart"
 
@@ -109,22 +111,31 @@ class NightJournal:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "journal.jsonl"
         self._file = self.path.open("a", encoding="utf-8")
+        self._synced = time.monotonic()
 
     @property
     def session_id(self) -> str:
         """Return the pipeline session id of this run (prefixes its event ids)."""
         return f"{self.night_id}-r{self.run}"
 
-    def write(self, record_type: str, **fields: Any) -> None:
-        """Append one record (with wall time and run number) and fsync it."""
+    def write(self, record_type: str, sync: bool = True, **fields: Any) -> None:
+        """Append one record (with wall time and run number).
+
+        Every record is handed to the operating system at once, so killing the process
+        loses nothing; ``sync`` records are also fsynced (safe from a power cut), the
+        others at most ``SYNC_INTERVAL_S`` later.
+        """
         record = {"type": record_type, "run": self.run, "unix": time.time(), **fields}
         self._file.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
         self._file.flush()
-        os.fsync(self._file.fileno())
+        now = time.monotonic()
+        if sync or now - self._synced >= SYNC_INTERVAL_S:
+            os.fsync(self._file.fileno())
+            self._synced = now
 
     def write_event(self, event: Event) -> None:
-        """Journal one version of an event (provisional or final)."""
-        self.write("event", event=event_to_json(event))
+        """Journal one version of an event; final versions are fsynced at once."""
+        self.write("event", sync=event.final, event=event_to_json(event))
 
     def close(self) -> None:
         self._file.close()
@@ -206,7 +217,7 @@ def read_night(directory: Path) -> NightState:
             last_s = max(last_s, ev.start_s, ev.end_s or 0.0, known if math.isfinite(known) else 0)
         elif kind in ("progress", "gap"):
             last_s = max(last_s, float(rec.get("session_s", rec.get("end_s", 0.0))))
-            if kind == "gap":
+            if kind == "gap" and rec.get("group", "emg") == "emg":
                 lost_s += float(rec["end_s"]) - float(rec["start_s"])
         elif kind == "night_end":
             closed = True

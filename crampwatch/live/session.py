@@ -67,6 +67,7 @@ class SessionParams:
     reconnect_max_s: float = 10.0
     give_up_after_s: float = 600.0  # no band for this long (session time): end the night
     final_upload_s: float = 5.0  # last try of the outboxes at shutdown
+    keep_open_every_s: float = 5.0  # session s between kept versions of an open episode
 
 
 @dataclass
@@ -83,6 +84,8 @@ class SessionReport:
     connections: int = 0
     disconnects: int = 0
     quality_at_start: list[ElectrodeQuality] = field(default_factory=list)
+    # (night time the band went away, seconds until its samples resumed) per reconnection
+    reconnect_gaps: list[tuple[float, float]] = field(default_factory=list)
     ended_by: str = ""
 
 
@@ -126,6 +129,8 @@ class LiveSession:
                 0.0, (time.time() - resumed.last_write_unix) * source.pace
             )
         self.clock = SessionClock(source.pace, start_s)
+        self._run_start_s = start_s
+        self._policy_now = start_s
         self.report = SessionReport(journal.night_id, journal.run)
         self._resumed = resumed
         self._queue: asyncio.Queue[SampleBlock | None] = asyncio.Queue(self.params.queue_blocks)
@@ -137,6 +142,8 @@ class LiveSession:
         self._quality_reported = False
         self._flagged: set[str] = set()
         self._latest: dict[str, Event] = {}
+        self._kept: dict[str, Event] = {}
+        self._attempts = 0
         self._prompt_bodies = PromptRecordBuilder(journal.night_id, journal.started_at)
         self._stop = asyncio.Event()
         if hub is not None:
@@ -152,7 +159,10 @@ class LiveSession:
 
     async def acknowledge(self, response: AckResponse, source: str) -> bool:
         """Return True when a running prompt was acknowledged by the sleeper's answer."""
-        decisions = self.policy.acknowledge(self.clock.now_s(), response)
+        if self.policy.active_prompt_id is None:
+            decisions: list[PromptDecision] = []
+        else:
+            decisions = self.policy.acknowledge(self._policy_time(self.clock.now_s()), response)
         self.journal.write("ack", response=response.value, source=source,
                            session_s=self.clock.now_s(), acknowledged=bool(decisions))
         if decisions:
@@ -193,6 +203,8 @@ class LiveSession:
                     await asyncio.wait(senders, timeout=self.params.final_upload_s)
                     for task in senders:
                         task.cancel()
+                    # Unsent records stay in the outbox file for the next run.
+                    await asyncio.gather(*senders, return_exceptions=True)
                 self.report.session_s = self.clock.now_s()
                 self.journal.write("run_end", session_s=self.report.session_s,
                                    ended_by=self.report.ended_by or "source ended")
@@ -208,8 +220,9 @@ class LiveSession:
         lost_since: float | None = None
         while not self._stop.is_set():
             capture_path = None
+            self._attempts += 1
             if self.capture and self.source.can_buzz:
-                n = self.report.connections + 1
+                n = self._attempts
                 capture_path = self.journal.dir / f"capture-r{self.journal.run}-c{n}.cwcap"
             try:
                 items = await self.source.connect(capture_path)
@@ -301,8 +314,16 @@ class LiveSession:
     def _retime(self, block: SampleBlock) -> SampleBlock:
         """Return ``block`` on the night clock; a jump since the last block is a gap."""
         if self._offset_s is None:
-            ends = [e for e in self._group_end.values()]
-            base = max([self.clock.now_s(), *ends]) if ends else self.clock.now_s()
+            if not self._group_end:
+                # The run's first block starts the run's night time.
+                base = self._run_start_s
+                self.clock.restart_at(base)
+            else:
+                # After a reconnection the band's clock restarted: place its samples at
+                # the night time they arrive; the time in between is a gap.
+                base = max(self.clock.now_s(), *self._group_end.values())
+                prev = max(self._group_end.values())
+                self.report.reconnect_gaps.append((prev, base - prev))
             self._offset_s = base - block.t0_s
         t0 = block.t0_s + self._offset_s
         prev_end = self._group_end.get(block.group)
@@ -392,16 +413,28 @@ class LiveSession:
                                    end_s=out.end_s, lost_samples=out.lost_samples)
                 continue
             self._record_event(out)
-            decisions = self.policy.on_event(out, max(self.clock.now_s(), _known_at(out)))
+            decisions = self.policy.on_event(out, self._policy_time(_known_at(out)))
             if decisions:
                 await self._prompts.put(decisions)
 
     def _record_event(self, ev: Event) -> None:
-        first_version = ev.event_id not in self._latest
+        previous = self._latest.get(ev.event_id)
+        first_version = previous is None
         self._latest[ev.event_id] = ev
         self.report.events.append(ev)
-        self.journal.write_event(ev)
-        self._queue_upload(ev)
+        # An open episode is re-reported every ~0.5 s; the journal and the stores keep
+        # the versions that say something new: the first, a change of call, a periodic
+        # one for long episodes, and the final one.
+        last = self._kept.get(ev.event_id)
+        if (
+            last is None
+            or ev.final
+            or ev.kind is not last.kind
+            or _known_at(ev) - _known_at(last) >= self.params.keep_open_every_s
+        ):
+            self._kept[ev.event_id] = ev
+            self.journal.write_event(ev)
+            self._queue_upload(ev)
         if ev.final:
             if ev.is_cramp:
                 self.status.cramps += 1
@@ -451,7 +484,9 @@ class LiveSession:
                 body = self._prompt_bodies.apply(d)
                 if body is not None:
                     for box, _ in self.outboxes.values():
-                        box.put(f"prompt:{d.prompt_id}", "prompt", body)
+                        # Prompt ids restart every run: the night and run make them unique.
+                        box.put(f"prompt:{self.journal.session_id}-{d.prompt_id}", "prompt",
+                                body)
             self.status.prompting = self.policy.escalating
             self.status.channel_failures = self.dispatcher.failures
 
@@ -461,13 +496,14 @@ class LiveSession:
         while True:
             await asyncio.sleep(p.tick_s)
             now_s = self.clock.now_s()
-            decisions = self.policy.on_tick(now_s)
-            if decisions:
-                await self._prompts.put(decisions)
+            if self._group_end:  # before the first block there is no night time yet
+                decisions = self.policy.on_tick(self._policy_time(now_s))
+                if decisions:
+                    await self._prompts.put(decisions)
             wall = time.monotonic()
             if wall - last_progress >= p.progress_s:
                 last_progress = wall
-                self.journal.write("progress", session_s=now_s)
+                self.journal.write("progress", sync=False, session_s=now_s)
             if wall - last_status >= p.status_s:
                 last_status = wall
                 self._print_status()
@@ -489,6 +525,14 @@ class LiveSession:
         elif final:
             self.status_out.write(line + "\n")
         self.status_out.flush()
+
+    def _policy_time(self, t_s: float) -> float:
+        """Return the time to give the policy: the clock, never before what it has seen."""
+        now = self.clock.now_s()
+        if math.isfinite(t_s):
+            now = max(now, t_s)
+        self._policy_now = max(self._policy_now, now)
+        return self._policy_now
 
     async def _sleep_or_stop(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -19,7 +19,7 @@ from crampwatch.errors import UserError
 from crampwatch.prompt.channels.band import BuzzPattern
 from firmware_bridge.capture import CaptureWriter
 from firmware_bridge.events import LinkItem
-from firmware_bridge.link import BandLink
+from firmware_bridge.link import BandLink, CommandRejected
 from sensor.records import SampleBlock
 
 
@@ -59,7 +59,13 @@ class LinkSource(LiveSource):
         link = self._make_link(capture)
         try:
             await link.connect()
-            await link.start()
+            try:
+                await link.start()
+            except CommandRejected:
+                # Still streaming to a host that went away (our last connection): stop
+                # that stream and start a fresh one.
+                await link.stop()
+                await link.start()
         except BaseException:
             await link.close()
             raise

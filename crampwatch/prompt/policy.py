@@ -52,7 +52,9 @@ class PromptParams:
     repeat_top_level_s: float = 30.0
     # Rate limits. A cramp that restarts soon after a prompt is likely the same bout.
     min_interval_s: float = 30.0  # between the starts of two prompts
-    cooldown_after_ack_s: float = 180.0  # the sleeper is awake and stretching: do not re-wake
+    # The sleeper answered and is stretching (3 x 10 s holds, a few steps): their own
+    # stretch must not re-wake them. (inference)
+    cooldown_after_ack_s: float = 60.0
     max_prompts_per_hour: int = 6
     # DOMAIN.md red flags: a cramp that has not let go after 10 minutes.
     red_flag_after_s: float = 600.0

@@ -182,7 +182,7 @@ def test_quiet_mode_can_be_switched_off_for_the_next_cramp() -> None:
 
 
 def test_cooldown_after_acknowledgement_holds_back_the_next_cramp() -> None:
-    params = PromptParams(cooldown_after_ack_s=180.0)
+    params = PromptParams(cooldown_after_ack_s=180.0)  # longer than the default, on purpose
     policy = PromptPolicy(params)
     policy.on_event(event("a", 0.0), 2.0)
     policy.acknowledge(5.0)

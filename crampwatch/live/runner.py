@@ -1,0 +1,259 @@
+"""Puts a live night together: journal, local store and API server, prompt, session, summary.
+
+Used by ``crampwatch run`` and ``crampwatch demo``. The hub's own store is the clinic
+API app over a SQLite file, served on 127.0.0.1 together with the bedside page; the
+session writes to it through the outbox like to any clinic server, and to a remote
+clinic API as well when one is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import uvicorn
+
+from crampwatch.errors import UserError
+from crampwatch.live.bedside import bedside_router, new_bedside_token
+from crampwatch.live.localstore import LocalStore, prepare_local_store
+from crampwatch.live.night import NightJournal, NightState, read_night
+from crampwatch.live.session import LiveSession, SessionParams, SessionReport
+from crampwatch.live.sources import LiveSource
+from crampwatch.live.upload import HubUploader, queue_night
+from crampwatch.outbox import Outbox, Sender
+from crampwatch.pipeline import Pipeline
+from crampwatch.prompt.channels.band import BandBuzzChannel
+from crampwatch.prompt.channels.base import PromptChannel
+from crampwatch.prompt.channels.bedside import BedsideChannel, BedsideHub
+from crampwatch.prompt.channels.sound import SoundChannel
+from crampwatch.prompt.channels.terminal import TerminalChannel
+from crampwatch.prompt.channels.webhook import WebhookChannel
+from crampwatch.prompt.dispatcher import PromptDispatcher
+from crampwatch.prompt.guidance import GuidanceError, load_guidance
+from crampwatch.prompt.log import PromptLog, read_prompt_log
+from crampwatch.prompt.policy import PromptParams, PromptPolicy
+from crampwatch.summary import NightSummary, plot_summary, render_summary, summarize_night
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOptions:
+    """Everything a live night can be told from the command line."""
+
+    data_dir: Path
+    new_night: bool = False
+    prompt: PromptParams = field(default_factory=PromptParams)
+    classifier: str = "model"
+    language: str = "en"
+    sound: bool = True
+    speak: bool = True
+    webhook: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: any free port
+    serve: bool = True
+    upload_url: str | None = None
+    upload_token: str | None = None
+    sleeper: str = "me"
+    capture: bool = True
+    linger_s: float = 0.0  # keep serving the pages this long after the night
+    params: SessionParams = field(default_factory=SessionParams)
+
+
+@dataclass
+class LiveResult:
+    """The run's report, where its night lives, and the morning summary."""
+
+    report: SessionReport
+    night_dir: Path
+    summary: NightSummary
+    summary_text: str
+    plot: Path | None
+    store: LocalStore | None
+    base_url: str | None
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the session owns Ctrl-C."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port free on ``host`` right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def make_pipeline_factory(classifier: str) -> Callable[[str], Pipeline]:
+    """Return a factory of fresh pipelines (new Detector) using the named classifier."""
+    from crampwatch.replay import load_classifier
+    from sensor.detector import DETECTOR_VERSION, Detector
+
+    clf = load_classifier(classifier)
+
+    def make(session_id: str) -> Pipeline:
+        return Pipeline(Detector(expect_acc=None), clf, session_id, DETECTOR_VERSION)
+
+    return make
+
+
+async def run_live(
+    source: LiveSource,
+    options: RunOptions,
+    out: TextIO | None = None,
+    on_ready: Callable[[str | None, str, LocalStore | None, LiveSession], None] | None = None,
+) -> LiveResult:
+    """Run one live night from ``source`` until it ends or Ctrl-C; return what happened.
+
+    ``on_ready(base_url, bedside_token, store, session)`` is called once the server
+    listens and the session is about to start (the demo prints where to look).
+    """
+    out = out if out is not None else sys.stdout
+    try:
+        book = load_guidance(options.language)
+    except GuidanceError as exc:
+        raise UserError(str(exc)) from exc
+    make_pipeline = make_pipeline_factory(options.classifier)
+    journal, resumed = NightJournal.start(options.data_dir, new_night=options.new_night)
+    if resumed is not None:
+        out.write(f"continuing {journal.night_id} (run {journal.run}, "
+                  f"{len(resumed.events)} events so far)\n")
+    else:
+        out.write(f"new night {journal.night_id} in {journal.dir}\n")
+    hub = BedsideHub()
+    token = new_bedside_token()
+    store = prepare_local_store(options.data_dir, options.sleeper) if options.serve else None
+    server: _Server | None = None
+    serving: asyncio.Task[None] | None = None
+    base_url: str | None = None
+    if options.serve:
+        from api.app import create_app
+        from api.settings import Settings
+
+        assert store is not None
+        app = create_app(Settings(database_url=store.database_url))
+        app.include_router(bedside_router(hub, token))
+        port = options.port or free_port(options.host)
+        config = uvicorn.Config(app, host=options.host, port=port, log_level="warning",
+                                lifespan="off")
+        server = _Server(config)
+        serving = asyncio.create_task(server.serve(), name="api-server")
+        while not server.started:
+            if serving.done():
+                serving.result()  # raises the bind error
+                raise UserError(f"the API server on {options.host}:{port} did not start")
+            await asyncio.sleep(0.05)
+        base_url = f"http://{options.host}:{port}"
+
+    outboxes = _outboxes(journal, store, base_url, options)
+    for box, _ in outboxes.values():
+        queue_night(box, journal.night_id, journal.started_at)
+    prompt_log = PromptLog(journal.dir / "prompts.jsonl")
+    channels: list[PromptChannel] = [TerminalChannel(out), BedsideChannel(hub)]
+    if source.can_buzz:
+        channels.append(BandBuzzChannel(source.buzz))
+    if options.sound:
+        channels.append(SoundChannel(journal.dir / "sounds", speak=options.speak))
+    if options.webhook:
+        channels.append(WebhookChannel(options.webhook))
+    dispatcher = PromptDispatcher(journal.session_id, book, channels, prompt_log)
+    session = LiveSession(
+        source, make_pipeline, journal, PromptPolicy(options.prompt), dispatcher,
+        resumed=resumed, outboxes=outboxes, hub=hub, params=options.params,
+        status_out=sys.stderr, capture=options.capture,
+    )
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, session.request_stop, f"signal {sig.name}")
+            installed.append(sig)
+    if on_ready is not None:
+        on_ready(base_url, token, store, session)
+    try:
+        report = await session.run()
+        state = read_night(journal.dir)
+        night_over = report.ended_by != ""
+        if night_over:
+            journal.write("night_end", ended_by=report.ended_by)
+            for box, send in outboxes.values():
+                queue_night(box, journal.night_id, journal.started_at,
+                            ended_at=datetime.now(UTC).isoformat())
+                await asyncio.wait_for(box.send_due(send), options.params.final_upload_s)
+        summary, text, plot = _summarize(journal, state, report)
+        out.write("\n" + text + "\n")
+        if plot is not None:
+            out.write(f"  plot: {plot}\n")
+        pending = sum(box.counts().pending for box, _ in outboxes.values())
+        if pending:
+            out.write(f"  {pending} record(s) wait in the outbox; the next run sends them\n")
+        if options.linger_s > 0 and server is not None:
+            out.write(f"still serving {base_url} for {options.linger_s:g} s (Ctrl-C ends)\n")
+            out.flush()
+            done = asyncio.Event()
+            for sig in installed:
+                loop.add_signal_handler(sig, done.set)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), options.linger_s)
+        return LiveResult(report, journal.dir, summary, text, plot, store, base_url)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        hub.close()
+        prompt_log.close()
+        journal.close()
+        for box, _ in outboxes.values():
+            box.close()
+        if server is not None and serving is not None:
+            server.should_exit = True
+            await serving
+
+
+def _outboxes(
+    journal: NightJournal, store: LocalStore | None, base_url: str | None, options: RunOptions
+) -> dict[str, tuple[Outbox, Sender]]:
+    from api.client import HubClient
+
+    boxes: dict[str, tuple[Outbox, Sender]] = {}
+    if store is not None and base_url is not None:
+        client = HubClient(base_url, store.hub_token, sleeper_id=store.sleeper_id)
+        boxes["local"] = (Outbox(journal.dir / "outbox-local.sqlite"),
+                          HubUploader(client, journal.night_id))
+    if options.upload_url:
+        if not options.upload_token:
+            raise UserError("--upload needs --upload-token (a hub token from the clinic)")
+        client = HubClient(options.upload_url, options.upload_token)
+        boxes["clinic"] = (Outbox(journal.dir / "outbox-clinic.sqlite"),
+                           HubUploader(client, journal.night_id))
+    return boxes
+
+
+def _summarize(
+    journal: NightJournal, state: NightState, report: SessionReport
+) -> tuple[NightSummary, str, Path | None]:
+    events = list(state.events.values())
+    records = read_prompt_log(journal.dir / "prompts.jsonl")
+    summary = summarize_night(journal.night_id, events, records,
+                              duration_s=max(report.session_s, state.last_session_s),
+                              lost_signal_s=state.lost_s)
+    text = render_summary(summary)
+    try:
+        plot = plot_summary(summary, events, journal.dir / "summary.png")
+    except (OSError, ValueError) as exc:
+        log.warning("could not draw the night's plot: %s", exc)
+        plot = None
+    (journal.dir / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    return summary, text, plot
