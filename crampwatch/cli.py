@@ -14,7 +14,7 @@ from crampwatch.errors import UserError
 # Each module defines register(subparsers) which adds its parser and sets
 # ``func(args) -> int`` as the parser default. Order is the order of --help.
 COMMAND_MODULES: tuple[str, ...] = (
-    "synth", "replay", "evaluate", "train", "serve", "users", "band", "scan",
+    "synth", "replay", "evaluate", "train", "serve", "users", "band", "scan", "run", "demo",
 )
 
 
