@@ -489,10 +489,18 @@ class Detector:
         hop_s = self._emg.hop_s
         i0 = batch.k0 - h.k0
         i1 = i0 + batch.n
+        b_env, b_base = batch.env, batch.base
         with np.errstate(invalid="ignore"):
-            cand = np.flatnonzero(
-                (batch.env > cfg.onset.on_ratio * batch.base).any(axis=1) & batch.valid
-            ) + i0
+            above = batch.valid[:, None] & (b_env > cfg.onset.on_ratio * b_base)
+            below = b_env < cfg.onset.off_ratio * b_base
+        # Frames (hist indices) where a channel's state could change: an idle channel
+        # only when it rises above the onset threshold, a channel in a burst only when
+        # it falls below the offset threshold or an update is due. Frames in between
+        # are skipped in bulk (most of a night), so the per-frame loop runs only around
+        # onsets, offsets and quiet tails.
+        rises = [np.flatnonzero(above[:, c]) + i0 for c in range(above.shape[1])]
+        falls = [np.flatnonzero(below[:, c]) + i0 for c in range(below.shape[1])]
+        t_batch = batch.t_end
         for tr in self._tracks:
             tr.onset_col = h.onset_env[:, tr.index]
         env, base, valid, t_end = h.env, h.base, h.valid, h.t_end
@@ -501,11 +509,42 @@ class Detector:
         interval = cfg.episode.update_interval_s
         i = i0
         while i < i1:
-            if all(tr.episode is None and tr.burst.idle for tr in tracks):
-                p = int(np.searchsorted(cand, i))
-                if p == cand.size:
+            nxt = i1
+            for tr in tracks:
+                b = tr.burst
+                if b.run_on or b.run_off:
+                    nxt = i
                     break
-                i = int(cand[p])
+                ep = tr.episode
+                c = tr.index
+                if b.in_burst:
+                    assert ep is not None
+                    idx = falls[c]
+                    p = int(np.searchsorted(idx, i))
+                    n_c = int(idx[p]) if p < idx.size else i1
+                    due = ep.last_emit_s + interval - 1e-9
+                    n_c = min(n_c, i0 + int(np.searchsorted(t_batch, due)))
+                elif ep is not None:
+                    nxt = i  # quiet tail: the quiet timer runs frame by frame
+                    break
+                else:
+                    idx = rises[c]
+                    p = int(np.searchsorted(idx, i))
+                    n_c = int(idx[p]) if p < idx.size else i1
+                if n_c < nxt:
+                    nxt = n_c
+                    if nxt <= i:
+                        break
+            if nxt > i:
+                for tr in tracks:
+                    if tr.burst.in_burst:
+                        c = tr.index
+                        peak = float(np.max(env[i:nxt, c] / base[i:nxt, c]))
+                        if peak > tr.burst.peak_rel:
+                            tr.burst.peak_rel = peak
+                i = nxt
+                if i >= i1:
+                    break
             k = h.k0 + i
             t = float(t_end[i])
             v = bool(valid[i])
@@ -618,17 +657,17 @@ class Detector:
             ep.acc.dyn_sq += float(np.sum(dyn * dyn))
             ep.acc_cursor_s = cur_end_s
         if math.isnan(ep.acc_pre_g):
-            ep.acc_pre_g = motion_rms_g(acc.window(ep.start_s - cfg.pre_onset_s, ep.start_s)[0])
+            ep.acc_pre_g = motion_rms_g(acc.dynamic(ep.start_s - cfg.pre_onset_s, ep.start_s))
         if not ep.acc_onset_final:
             hw = cfg.onset_halfwidth_s
             # Only data up to now: what arrived beyond it depends on block sizes.
             ep.acc_onset_g = motion_rms_g(
-                acc.window(ep.start_s - hw, min(ep.start_s + hw, now_s))[0]
+                acc.dynamic(ep.start_s - hw, min(ep.start_s + hw, now_s))
             )
             ep.acc_onset_final = now_s >= ep.start_s + hw
         n = ep.acc.n
         w0 = max(ep.start_s, cur_end_s - cfg.rhythm_window_s)
-        r_hz, r_strength = rhythm(acc.window(w0, cur_end_s)[0], acc.fs_hz,
+        r_hz, r_strength = rhythm(acc.dynamic(w0, cur_end_s), acc.fs_hz,
                                   cfg.rhythm_low_hz, cfg.rhythm_high_hz)
         return {
             "acc_upright": ep.acc.upright / n if n else NAN,
