@@ -34,6 +34,7 @@ ADVERTISING_INTERVAL_MS = 100.0
 # Largest ATT_MTU the band accepts: 247 lets one notification fill one LE data PDU.
 BAND_MAX_MTU = 247
 
+INDICATION_TIMEOUT_S = 2.0
 ATT_NOTIFICATION_OVERHEAD_BYTES = 3  # opcode + attribute handle
 # 31-byte legacy advertising payload minus flags (3), the 128-bit UUID AD (18), name header (2).
 MAX_ADVERTISED_NAME_BYTES = 8
@@ -213,8 +214,13 @@ class BandGattServer:
                 f"acknowledgement of {len(payload)} B exceeds {self.max_packet_bytes} B"
             )
         try:
-            await self.device.indicate_subscriber(connection, self._control, bytes(payload))
-        except bumble_core.BaseBumbleError as exc:
+            # bumble waits 30 s for the confirmation; a host gives up on an ACK after 2 s
+            # (docs/protocol.md 1.4), so waiting longer only holds the band's stream back.
+            await asyncio.wait_for(
+                self.device.indicate_subscriber(connection, self._control, bytes(payload)),
+                INDICATION_TIMEOUT_S,
+            )
+        except (bumble_core.BaseBumbleError, TimeoutError) as exc:
             logger.info("band %s: indication not confirmed: %s", self.name, exc)
             return False
         return True
