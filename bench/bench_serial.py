@@ -46,7 +46,7 @@ def _band_process(conn, seconds: float, speed: float, drop_every: int, corrupt_e
     band = VirtualBand(ArraySource(emg, EMG_RATE_HZ, ("EMG R Gastroc", "EMG R Tib Ant"),
                                    acc, ACC_RATE_HZ), speed=speed)
     with PtyBand(band) as served:
-        conn.send((served.port, band._boot_host_us, band.config.boot_offset_us,
+        conn.send((served.port, band.boot_host_us, band.config.boot_offset_us,
                    band.frames_per_packet))
         drops = corrupts = 0
         while not conn.poll(0.005):
@@ -59,7 +59,7 @@ def _band_process(conn, seconds: float, speed: float, drop_every: int, corrupt_e
                 corrupts += 1
         conn.recv()
         conn.send({
-            "emg_sampled": band._next[SignalGroup.EMG],
+            "emg_sampled": band.samples_taken(SignalGroup.EMG),
             "packets_sent": band.packets_sent,
             "dropped": len(band.faults.dropped_seqs),
             "corrupted": len(band.faults.corrupted_seqs),

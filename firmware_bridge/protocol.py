@@ -259,11 +259,6 @@ class Descriptor:
         )
         return Descriptor(self.device_id, self.firmware_version, groups, self.protocol_version)
 
-    def max_frames(self, max_packet_bytes: int) -> int:
-        """Return how many EMG frames fit a DATA packet of ``max_packet_bytes`` (no ACC)."""
-        return min(MAX_FRAMES_PER_PACKET, (max_packet_bytes - DATA_HEADER_BYTES)
-                   // self.emg.frame_bytes)
-
     def encode(self) -> bytes:
         out = bytearray([PacketType.DESCRIPTOR, self.protocol_version])
         out += _pack_str("device_id", self.device_id, 64)

@@ -90,7 +90,7 @@ class PtyBand:
                     self._close_fds()
                     return
                 self._queue(self.band.due())
-                wait_s = (self.band.next_due_host_us() - self.band._host_clock()) / 1e6
+                wait_s = (self.band.next_due_host_us() - self.band.now_us()) / 1e6
                 wait_s = min(max(wait_s, 0.0), _MAX_WAIT_S)
                 writers = [self._master] if self._pending else []
                 readable, writable, _ = select.select([self._master], writers, [], wait_s)

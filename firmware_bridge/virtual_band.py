@@ -318,6 +318,20 @@ class VirtualBand:
 
     # --- clock --------------------------------------------------------------------------
 
+    def now_us(self) -> int:
+        """Return the host clock (us) as the band reads it."""
+        return self._host_clock()
+
+    @property
+    def boot_host_us(self) -> int:
+        """Host time (us) at which the band's clock read ``config.boot_offset_us``."""
+        return self._boot_host_us
+
+    def samples_taken(self, group: SignalGroup) -> int:
+        """Return how many samples of ``group`` the current stream has taken so far."""
+        with self._lock:
+            return self._next.get(group, 0)
+
     def device_time_us(self, host_us: float) -> float:
         """Return the band's clock (us since boot) at host time ``host_us``."""
         rate = self.speed * (1 + self.config.clock_drift_ppm * 1e-6)

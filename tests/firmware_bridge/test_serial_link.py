@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import signal
+import subprocess
+import sys
 import tty
 from pathlib import Path
 
@@ -12,19 +16,20 @@ import pytest
 
 from firmware_bridge.capture import CaptureReader, CaptureWriter
 from firmware_bridge.events import Disconnected, FramesDropped
-from firmware_bridge.link import CommandRejected, CommandTimeout, LinkLost
+from firmware_bridge.link import CommandRejected, CommandTimeout, LinkLost, LinkOverrun
 from firmware_bridge.protocol import ErrorCode, ProtocolError, SetRate
 from firmware_bridge.pty_band import PtyBand
 from firmware_bridge.serial_link import SerialLink, SerialPortError
 from firmware_bridge.virtual_band import ArraySource, VirtualBand
 from sensor.records import SampleBlock, SignalGap, SignalGroup
-from tests.firmware_bridge.band_helpers import EMG_LABELS, expected_physical, signal
+from tests.firmware_bridge.band_helpers import EMG_LABELS, expected_physical
+from tests.firmware_bridge.band_helpers import signal as make_signal
 
 EMG, ACC = SignalGroup.EMG, SignalGroup.ACC
 
 
 def _band(seconds: float, speed: float, seed: int = 0):
-    emg, acc = signal(seconds, seed)
+    emg, acc = make_signal(seconds, seed)
     return VirtualBand(ArraySource(emg, 2000.0, EMG_LABELS, acc, 100.0), speed=speed), emg, acc
 
 
@@ -224,3 +229,58 @@ def test_a_silent_port_times_out_with_advice():
 def test_a_missing_port_says_what_to_check():
     with pytest.raises(SerialPortError, match=r"cannot open serial port.*Check the path"):
         _run(SerialLink("/dev/ttyNOPE0").connect())
+
+
+@pytest.mark.slow
+def test_a_consumer_that_falls_behind_stops_the_link_loudly():
+    band, *_ = _band(30.0, speed=10.0)
+
+    async def main():
+        with PtyBand(band) as served:
+            link = SerialLink(served.port, max_queued_items=50)
+            await link.connect()
+            await link.start()
+            await asyncio.sleep(1.0)  # ~80 packets arrive while nobody reads
+            got = []
+            with pytest.raises(LinkOverrun, match="too slow"):
+                async for item in link:
+                    got.append(item)
+            await link.close()
+            return got
+
+    got = _run(main())
+    # Everything queued before the overrun is still delivered, in order.
+    emg = [b for b in got if isinstance(b, SampleBlock) and b.group == EMG]
+    assert len(got) == 50 and emg
+    assert all(abs(b.t0_s - a.t_end_s) < 1e-6 for a, b in itertools.pairwise(emg))
+
+
+@pytest.mark.slow
+def test_band_command_serves_a_port_that_streams(tmp_path: Path):
+    """`crampwatch band --serial` prints a port; the link reads the demo signal from it."""
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crampwatch", "band", "--serial", "--speed", "4"], cwd=repo,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = proc.stdout.readline().strip()
+        assert port.startswith("/dev/")
+
+        async def main():
+            async with SerialLink(port) as link:
+                assert link.descriptor.emg.labels == ("EMG R Gastroc", "EMG R Tib Ant")
+                await link.start()
+                await link.buzz(2, 100, 100, 50)
+                return await _collect(link, 4000)
+
+        items = _run(main())
+        emg = np.concatenate([b.samples for b in items
+                              if isinstance(b, SampleBlock) and b.group == EMG])
+        # The demo's first 2 s are rest: a few uV RMS on both channels.
+        assert 1.0 < float(np.sqrt(np.mean(emg**2))) < 10.0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert "buzz: 2 x 100 ms on / 100 ms off at 50 %" in err
