@@ -225,6 +225,11 @@ class CsvSerialLink:
         self._reader = PortReader(self._port, self._on_data, self._on_error, wall_clock_us)
         self._reader.start()
 
+    async def start(self) -> None:
+        """Nothing to send: hobby boards print lines from power-on (kept for the link shape)."""
+        if self._queue is None:
+            raise BandLinkError("connect() the link before starting it")
+
     async def close(self) -> None:
         """Close the port; the item stream ends after the last partial block."""
         reader, port = self._reader, self._port
