@@ -126,3 +126,18 @@ def test_truth_from_edf_annotations(tmp_path):
         (e.kind, round(e.start_s, 3)) for e in json_truth.events
     ]
     assert Path(from_edf.edf) == night.edf
+
+
+@pytest.mark.slow
+def test_evaluate_replays_the_shipped_synthetic_nights(capsys, tmp_path):
+    dataset = Path(__file__).resolve().parents[2] / "datasets" / "synthetic-nights"
+    summary_json = tmp_path / "s.json"
+    assert main(["evaluate", "--truth", str(dataset), "--replay", "--classifier", "rules",
+                 "--jobs", "1", "--json", str(summary_json)]) == 0
+    summary = json.loads(summary_json.read_text())
+    truth_cramps = sum(
+        sum(e.is_cramp for e in NightTruth.read(p).events)
+        for p in dataset.glob("*.truth.json")
+    )
+    assert summary["files"] == 3 and summary["truth_cramps"] == truth_cramps
+    assert summary["model_versions"] and "night-b-000" in capsys.readouterr().out
