@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from dataclasses import asdict
@@ -51,7 +52,10 @@ def run(args: argparse.Namespace) -> int:
         missing = [t.name for t in truth if t.edf is None]
         if missing:
             raise UserError(f"--replay needs the recordings beside the truth; missing: {missing}")
-        events_path = Path(tempfile.mkstemp(prefix="crampwatch-events-", suffix=".jsonl")[1])
+        # Kept after the run (its path is printed) so the events can be looked at again.
+        handle, name = tempfile.mkstemp(prefix="crampwatch-events-", suffix=".jsonl")
+        os.close(handle)
+        events_path = Path(name)
         options = ReplayOptions(classifier=args.classifier, include_provisional=True)
         with events_path.open("w") as out:
             for result in replay_many([t.edf for t in truth if t.edf], options, args.jobs):
