@@ -108,7 +108,7 @@ class SerialLink(BandLink):
         self._reader: PortReader | None = None
         self._write_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._bad_reported = 0
+        self._bad_seen = 0  # bad frames already reported (reader thread only)
 
     async def _open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -144,20 +144,19 @@ class SerialLink(BandLink):
     # --- reader thread -> event loop ------------------------------------------------------
 
     def _on_data(self, data: bytes, host_us: int) -> None:
+        # Runs on the reader thread: the decoder and its counters belong to it.
         packets = self.decoder.feed(data)
-        bad = self.decoder.stats.bad_frames
-        if packets or bad != self._bad_reported:
+        bad = self.decoder.stats.bad_frames - self._bad_seen
+        self._bad_seen += bad
+        if packets or bad:
             loop = self._loop
             if loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(self._deliver, packets, host_us, bad)
+                loop.call_soon_threadsafe(self._deliver, packets, host_us, bad,
+                                          self.decoder.stats.last_error)
 
-    def _deliver(self, packets: list[bytes], host_us: int, bad_total: int) -> None:
-        if bad_total > self._bad_reported:
-            self._frames_dropped(
-                bad_total - self._bad_reported,
-                f"damaged serial frame(s) skipped: {self.decoder.stats.last_error}",
-            )
-            self._bad_reported = bad_total
+    def _deliver(self, packets: list[bytes], host_us: int, bad: int, last_error: str) -> None:
+        if bad:
+            self._frames_dropped(bad, f"damaged serial frame(s) skipped: {last_error}")
         for payload in packets:
             self._packet_received(payload, host_us)
 

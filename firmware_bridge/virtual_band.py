@@ -38,7 +38,6 @@ from firmware_bridge.protocol import (
     GetDescriptor,
     GetStatus,
     GroupSpec,
-    PacketType,
     ProtocolError,
     SetRate,
     Start,
@@ -573,5 +572,5 @@ class VirtualBand:
 
 __all__ = [
     "ArraySource", "BandConfig", "BlockSource", "BuzzRecord", "Faults", "OutPacket",
-    "PacketType", "SignalSource", "VirtualBand",
+    "SignalSource", "VirtualBand",
 ]
