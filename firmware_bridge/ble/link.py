@@ -28,7 +28,7 @@ from firmware_bridge.ble.connection import (
     BleLinkError,
 )
 from firmware_bridge.link import BandLink, BandLinkError
-from firmware_bridge.protocol import ErrorCode, Start
+from firmware_bridge.protocol import Descriptor, ErrorCode, ProtocolError, Start, decode_packet
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,21 @@ class BleLink(BandLink):
             # Otherwise lost(..., will_reconnect=False) has ended the item stream.
 
     async def _read_descriptor_bytes(self) -> bytes | None:
-        return self.connection.descriptor
+        raw = self.connection.descriptor
+        if raw is None:
+            return None
+        # Check it here: a protocol-version mismatch must reach the user as such, not as
+        # a dropped packet followed by a descriptor timeout.
+        try:
+            packet = decode_packet(raw)
+        except ProtocolError as exc:
+            raise BandLinkError(f"the band's descriptor cannot be read: {exc}") from exc
+        if not isinstance(packet, Descriptor):
+            raise BandLinkError(
+                f"the band's descriptor characteristic holds a {type(packet).__name__} "
+                "packet, not a DESCRIPTOR: is this a crampwatch band (docs/protocol.md)?"
+            )
+        return raw
 
     async def _write_packet(self, packet: bytes) -> None:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +19,10 @@ from firmware_bridge.ble.connection import (
     BleConnectionParams,
     ReconnectPolicy,
 )
+from firmware_bridge.ble.gatt_server import BandGattServer
 from firmware_bridge.ble.link import BleLink
 from firmware_bridge.ble.virtual_peripheral import BleVirtualBand
+from firmware_bridge.capture import CaptureReader, CaptureWriter
 from firmware_bridge.clock import ClockParams
 from firmware_bridge.events import Disconnected, LinkItem, Reconnected, StreamRestarted
 from firmware_bridge.link import BandLinkError, LinkLost
@@ -109,12 +112,19 @@ def _run(scenario: Callable[[list[BleLink]], Awaitable[None]]) -> None:
     asyncio.run(main())
 
 
-def _link(links: list[BleLink], air: VirtualAir, name: str, **params: object) -> BleLink:
+def _link(
+    links: list[BleLink],
+    air: VirtualAir,
+    name: str,
+    capture: CaptureWriter | None = None,
+    **params: object,
+) -> BleLink:
     link = BleLink(
         BandSelector(name=name),
         BleConnectionParams(reconnect=FAST, **params),  # type: ignore[arg-type]
         BleBackend(BumbleBleakScanner, BumbleBleakClient, {"air": air}),
         clock=ClockParams(device_speed=SPEED),  # session time in the signal's seconds
+        capture=capture,
     )
     links.append(link)
     return link
@@ -329,5 +339,61 @@ def test_link_that_gives_up_ends_the_stream_with_link_lost() -> None:
         events = [i for i in items if isinstance(i, Disconnected)]
         assert [e.will_reconnect for e in events] == [True, False]
         await link.close()
+
+    _run(scenario)
+
+
+def test_capture_of_a_ble_session_replays_bit_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "night.cwcap"
+
+    async def scenario(links: list[BleLink]) -> None:
+        source = _source(6.0)
+        band = VirtualBand(source, speed=SPEED)
+        air = VirtualAir()
+        expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
+        async with BleVirtualBand(band, air) as peripheral:
+            link = _link(links, air, peripheral.name, capture=CaptureWriter(path))
+            async with link:
+                await link.start()
+                collector = Collector(expected)
+                await _read_until(link, collector, _emg_done(collector, 2000))
+                band.drop_next(2)
+                await _read_until(link, collector, _emg_done(collector, 6000))
+        live = [i for i in collector.items if isinstance(i, SampleBlock | SignalGap)]
+        replay = [
+            i
+            for i in CaptureReader(path, ClockParams(device_speed=SPEED)).items()
+            if isinstance(i, SampleBlock | SignalGap)
+        ]
+        assert any(isinstance(i, SignalGap) for i in live)
+        # The live stream stopped mid-way through what was captured: compare its length.
+        assert len(replay) >= len(live)
+        for got, want in zip(replay, live, strict=False):
+            assert type(got) is type(want)
+            if isinstance(want, SampleBlock):
+                assert (got.group, got.t0_s, got.lost_samples) == (
+                    want.group,
+                    want.t0_s,
+                    want.lost_samples,
+                )
+                np.testing.assert_array_equal(got.samples, want.samples)
+            else:
+                assert got == want
+
+    _run(scenario)
+
+
+def test_band_speaking_another_protocol_version_is_refused_by_name() -> None:
+    async def scenario(links: list[BleLink]) -> None:
+        air = VirtualAir()
+        future_descriptor = bytearray(VirtualBand(_source(1.0)).descriptor.encode())
+        future_descriptor[1] = 2  # protocol_version
+        server = BandGattServer(air, "CrampBand-0009", bytes(future_descriptor), lambda _c: None)
+        await server.power_on()
+        link = _link(links, air, "CrampBand-0009")
+        with pytest.raises(BandLinkError, match="protocol version 2, this hub speaks 1"):
+            await link.connect()
+        assert not server.connected
+        await server.power_off()
 
     _run(scenario)
