@@ -105,44 +105,55 @@ class CaptureWriter:
 
 
 def iter_records(path: str | Path) -> Iterator[CaptureRecord]:
-    """Yield the records of a capture; warn (CaptureTruncatedWarning) at a damaged tail."""
+    """Yield the records of a capture; warn (CaptureTruncatedWarning) at a damaged tail.
+
+    Reads record by record, so a whole night never sits in memory.
+    """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        f = open(path, "rb")  # noqa: SIM115 (closed in the finally below, across yields)
     except OSError as exc:
         raise CaptureError(f"cannot read capture {path}: {exc.strerror}") from exc
-    if data[: len(MAGIC)] != MAGIC:
-        raise CaptureError(f"{path} is not a crampwatch capture (no {MAGIC!r} header)")
-    pos = len(MAGIC)
-    n = 0
-    while pos < len(data):
-        problem = None
-        if pos + _HEAD.size > len(data):
-            problem = "a partial record header"
-        else:
-            host_us, length = _HEAD.unpack_from(data, pos)
-            end = pos + _HEAD.size + length + 2
-            if not 0 < length <= MAX_PACKET_BYTES:
-                problem = f"a record claiming {length} bytes"
-            elif end > len(data):
-                problem = f"a record cut after {len(data) - pos} of {end - pos} bytes"
+    try:
+        if f.read(len(MAGIC)) != MAGIC:
+            raise CaptureError(f"{path} is not a crampwatch capture (no {MAGIC!r} header)")
+        pos = len(MAGIC)
+        n = 0
+        while True:
+            head = f.read(_HEAD.size)
+            if not head:
+                return
+            problem = None
+            if len(head) < _HEAD.size:
+                problem = "a partial record header"
             else:
-                packet = data[pos + _HEAD.size : end - 2]
-                (crc,) = struct.unpack_from("<H", data, end - 2)
-                if crc != crc16(packet):
-                    problem = "a record whose CRC does not match"
-        if problem is not None:
-            warnings.warn(
-                CaptureTruncatedWarning(
-                    f"{path}: {problem} at byte {pos} after {n} good records; "
-                    f"{len(data) - pos} trailing bytes ignored, everything before kept"
-                ),
-                stacklevel=2,
-            )
-            return
-        yield CaptureRecord(host_us, packet)
-        n += 1
-        pos = end
+                host_us, length = _HEAD.unpack(head)
+                if not 0 < length <= MAX_PACKET_BYTES:
+                    problem = f"a record claiming {length} bytes"
+                else:
+                    body = f.read(length + 2)
+                    if len(body) < length + 2:
+                        problem = (f"a record cut after {_HEAD.size + len(body)} of "
+                                   f"{_HEAD.size + length + 2} bytes")
+                    else:
+                        packet = body[:length]
+                        if struct.unpack_from("<H", body, length)[0] != crc16(packet):
+                            problem = "a record whose CRC does not match"
+            if problem is not None:
+                size = path.stat().st_size
+                warnings.warn(
+                    CaptureTruncatedWarning(
+                        f"{path}: {problem} at byte {pos} after {n} good records; "
+                        f"{size - pos} trailing bytes ignored, everything before kept"
+                    ),
+                    stacklevel=2,
+                )
+                return
+            yield CaptureRecord(host_us, packet)
+            n += 1
+            pos += _HEAD.size + length + 2
+    finally:
+        f.close()
 
 
 class CaptureReader:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -525,17 +525,6 @@ class TimeSync(Command):
 
     def args(self) -> bytes:
         return struct.pack("<Q", _check_uint("host_time_us", self.host_time_us, 64))
-
-
-@dataclass(frozen=True)
-class UnknownCommand(Command):
-    """A command packet of a type this codec does not know (kept so a band can NAK it)."""
-
-    type_code: int = 0
-    raw_args: bytes = field(default=b"")
-
-    def encode(self) -> bytes:
-        return bytes([self.type_code, self.token]) + self.raw_args
 
 
 COMMAND_TYPES: dict[int, type[Command]] = {

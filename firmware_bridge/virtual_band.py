@@ -85,10 +85,6 @@ class SignalSource:
         """Play ``group`` at ``rate_hz`` from now on (ValueError if the source cannot)."""
         raise ValueError(f"this source plays {group} at {self.rate_hz(group)} Hz only")
 
-    def rewind(self) -> None:
-        """Play again from the first sample (for looping)."""
-        raise NotImplementedError
-
 
 class ArraySource(SignalSource):
     """Plays numpy arrays: EMG (n x ch, uV) and optionally ACC (m x 3, g)."""
@@ -153,9 +149,6 @@ class ArraySource(SignalSource):
         self._data[group] = (new, float(rate_hz))
         self._pos[group] = min(len(new), round(done_s * rate_hz))
 
-    def rewind(self) -> None:
-        self._pos = {g: 0 for g in self._orig}
-
 
 class BlockSource(SignalSource):
     """Plays an iterable of SampleBlocks (EMG uV and ACC g, e.g. a recording's blocks)."""
@@ -204,9 +197,6 @@ class BlockSource(SignalSource):
         joined = np.concatenate(buf)
         self._buf[group] = [joined[n:]] if len(joined) > n else []
         return joined[:n]
-
-    def rewind(self) -> None:
-        raise ValueError("a block stream cannot be rewound: give a list via ArraySource")
 
 
 def _as_2d(arr: np.ndarray, name: str) -> np.ndarray:
