@@ -49,6 +49,7 @@ async def run(seconds: float, speed: float) -> dict[str, float]:
     band = VirtualBand(source, speed=speed)
     air = VirtualAir()
     emg_total = int(seconds * EMG_HZ)
+    acc_total = int(seconds * ACC_HZ)
     latencies_us: list[float] = []
     counts = {"emg": 0, "acc": 0, "lost_emg": 0, "lost_acc": 0, "gaps": 0, "drops": 0}
     async with BleVirtualBand(band, air) as peripheral:
@@ -61,25 +62,33 @@ async def run(seconds: float, speed: float) -> dict[str, float]:
         async with link:
             cpu0, wall0 = time.process_time(), time.perf_counter()
             t0_dev_us = await link.start()
-            emg_pos = 0
-            async for item in link:
-                now_us = host_clock_us()
-                if isinstance(item, SampleBlock):
-                    if item.group == SignalGroup.EMG:
-                        emg_pos += item.lost_samples + item.n_samples
-                        counts["emg"] += item.n_samples
-                        counts["lost_emg"] += item.lost_samples
-                        newest_dev_us = t0_dev_us + (emg_pos - 1) * 1e6 / EMG_HZ
-                        latencies_us.append(now_us - band.host_time_us(newest_dev_us))
-                    else:
-                        counts["acc"] += item.n_samples
-                        counts["lost_acc"] += item.lost_samples
-                elif isinstance(item, SignalGap):
-                    counts["gaps"] += 1
-                elif isinstance(item, Disconnected | FramesDropped):
-                    counts["drops"] += 1
-                if emg_pos >= emg_total or (band.exhausted and emg_pos >= emg_total - 256):
-                    break
+            emg_pos = acc_pos = 0
+            # The whole stream, plus slack for a slow machine; a stream that never
+            # completes (its last packets lost) is reported, not waited on forever.
+            budget_s = 3.0 * seconds / speed + 10.0
+            try:
+                async with asyncio.timeout(budget_s):
+                    async for item in link:
+                        now_us = host_clock_us()
+                        if isinstance(item, SampleBlock):
+                            if item.group == SignalGroup.EMG:
+                                emg_pos += item.lost_samples + item.n_samples
+                                counts["emg"] += item.n_samples
+                                counts["lost_emg"] += item.lost_samples
+                                newest_dev_us = t0_dev_us + (emg_pos - 1) * 1e6 / EMG_HZ
+                                latencies_us.append(now_us - band.host_time_us(newest_dev_us))
+                            else:
+                                counts["acc"] += item.n_samples
+                                counts["lost_acc"] += item.lost_samples
+                                acc_pos += item.lost_samples + item.n_samples
+                        elif isinstance(item, SignalGap):
+                            counts["gaps"] += 1
+                        elif isinstance(item, Disconnected | FramesDropped):
+                            counts["drops"] += 1
+                        if emg_pos >= emg_total and acc_pos >= acc_total:
+                            break
+            except TimeoutError:
+                print(f"stream incomplete after {budget_s:g} s: {emg_pos} of {emg_total} samples")
             wall_s = time.perf_counter() - wall0
             cpu_s = time.process_time() - cpu0
             mtu = link.mtu
