@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
 
+from firmware_bridge.ble import gatt_profile
 from firmware_bridge.ble.air import VirtualAir
 from firmware_bridge.ble.bleak_bumble import BumbleBleakClient, BumbleBleakScanner
 from firmware_bridge.ble.connection import (
@@ -18,6 +21,7 @@ from firmware_bridge.ble.connection import (
     ReconnectPolicy,
 )
 from firmware_bridge.ble.gatt_server import BandGattServer
+from firmware_bridge.ble.scan import is_band
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -186,3 +190,26 @@ def test_backoff_doubles_up_to_its_cap() -> None:
     assert [policy.backoff_s(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
     with pytest.raises(ValueError, match="initial_backoff_s"):
         ReconnectPolicy(initial_backoff_s=5.0, max_backoff_s=1.0)
+
+
+def _adv(name: str | None, uuids: list[str]) -> AdvertisementData:
+    return AdvertisementData(name, {}, {}, uuids, None, -60, ())
+
+
+def test_selector_picks_by_address_then_name_then_service() -> None:
+    band = BLEDevice("C0:CB:00:00:00:01", "CrampBand-0001", None)
+    kettle = BLEDevice("C0:CB:00:00:00:02", "Kettle", None)
+    with_service = _adv("CrampBand-0001", [gatt_profile.SERVICE_UUID])
+    assert BandSelector(address="c0:cb:00:00:00:01").matches(band, with_service)
+    assert not BandSelector(address="C0:CB:00:00:00:02").matches(band, with_service)
+    assert BandSelector(name="CrampBand-0001").matches(band, with_service)
+    assert not BandSelector(name="CrampBand-0002").matches(band, with_service)
+    assert BandSelector().matches(band, with_service)
+    assert not BandSelector().matches(kettle, _adv("Kettle", []))
+
+
+def test_scan_recognises_bands_by_service_or_by_name() -> None:
+    band = BLEDevice("C0:CB:00:00:00:01", None, None)
+    assert is_band(band, _adv(None, [gatt_profile.SERVICE_UUID]))
+    assert is_band(band, _adv("CrampBand-OLD1", []))  # older firmware: name only
+    assert not is_band(band, _adv("Kettle", ["0000180d-0000-1000-8000-00805f9b34fb"]))
