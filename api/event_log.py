@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from api.models import EventRow, Night, Snippet, utcnow
@@ -73,22 +73,26 @@ def ingest_events(db: Session, night: Night, events: Sequence[EventIn]) -> Inges
     created = updated = unchanged = 0
     kept_final: list[str] = []
     now = utcnow()
+    new_rows: list[dict[str, Any]] = []
+    new_snippets: dict[str, dict[str, Any]] = {}
     for event in events:
         values = _values(event, night)
         snippet = _snippet_values(event)
         row = existing.get(event.event_id)
         if row is None:
-            row = EventRow(
-                sleeper_id=night.sleeper_id,
-                night_pk=night.id,
-                event_id=event.event_id,
-                received_at=now,
-                updated_at=now,
-                **values,
+            # New events go in with one executemany: the ORM's per-object flush is 10x slower.
+            new_rows.append(
+                {
+                    "sleeper_id": night.sleeper_id,
+                    "night_pk": night.id,
+                    "event_id": event.event_id,
+                    "received_at": now,
+                    "updated_at": now,
+                    **values,
+                }
             )
             if snippet is not None:
-                row.snippet = Snippet(**snippet)
-            db.add(row)
+                new_snippets[event.event_id] = snippet
             created += 1
             continue
         if row.night_pk != night.id:
@@ -122,6 +126,19 @@ def ingest_events(db: Session, night: Night, events: Sequence[EventIn]) -> Inges
                     setattr(row.snippet, key, value)
         row.updated_at = now
         updated += 1
+    db.flush()
+    if new_rows:
+        db.execute(insert(EventRow), new_rows)
+    if new_snippets:
+        pks = db.execute(
+            select(EventRow.event_id, EventRow.id).where(
+                EventRow.sleeper_id == night.sleeper_id,
+                EventRow.event_id.in_(list(new_snippets)),
+            )
+        ).all()
+        db.execute(
+            insert(Snippet), [{"event_pk": pk, **new_snippets[event_id]} for event_id, pk in pks]
+        )
     db.commit()
     return IngestResult(
         created=created, updated=updated, unchanged=unchanged, kept_final=kept_final

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 #: A night belongs to the evening it started on: 01:30 on Tuesday is Monday's night.
 NIGHT_DAY_SHIFT = dt.timedelta(hours=12)
@@ -13,10 +14,15 @@ def to_store(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+@functools.lru_cache(maxsize=64)
+def _zone(utc_offset_min: int) -> dt.timezone:
+    return dt.UTC if utc_offset_min == 0 else dt.timezone(dt.timedelta(minutes=utc_offset_min))
+
+
 def from_store(value: dt.datetime, utc_offset_min: int = 0) -> dt.datetime:
     """Return a stored naive-UTC datetime as an aware one at the given UTC offset (minutes)."""
-    zone = dt.timezone(dt.timedelta(minutes=utc_offset_min))
-    return value.replace(tzinfo=dt.UTC).astimezone(zone)
+    # Shift and label rather than astimezone(): the same instant, several times faster.
+    return (value + dt.timedelta(minutes=utc_offset_min)).replace(tzinfo=_zone(utc_offset_min))
 
 
 def offset_minutes(value: dt.datetime) -> int:

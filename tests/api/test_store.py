@@ -86,3 +86,18 @@ def test_settings_from_environment() -> None:
         Settings.from_env({"CRAMPWATCH_SESSION_TTL_S": "12h"})
     with pytest.raises(SettingsError, match="not a URL"):
         Settings(database_url="crampwatch.db")
+
+
+def test_migrations_match_the_storage_models(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from api.models import Base
+
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        with store.engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    finally:
+        store.close()
+    assert differences == [], "add an Alembic migration for these model changes"
