@@ -7,6 +7,7 @@ counting frames whose COBS or CRC is wrong and resuming at the next delimiter.
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 
 from firmware_bridge.protocol import MAX_PACKET_BYTES
@@ -17,28 +18,13 @@ CRC_BYTES = 2
 MAX_ENCODED_FRAME_BYTES = (MAX_PACKET_BYTES + CRC_BYTES) + (MAX_PACKET_BYTES + CRC_BYTES) // 254 + 1
 
 
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        table.append(crc & 0xFFFF)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
-
-
 def crc16(data: bytes, crc: int = 0xFFFF) -> int:
     """Return the CRC-16/CCITT-FALSE of ``data`` (poly 0x1021, init 0xFFFF, no reflection).
 
-    Check value: ``crc16(b"123456789") == 0x29B1``.
+    Check value: ``crc16(b"123456789") == 0x29B1``. ``binascii.crc_hqx`` computes
+    exactly this polynomial without reflection, in C.
     """
-    table = _CRC_TABLE
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ table[(crc >> 8) ^ b]
-    return crc
+    return binascii.crc_hqx(data, crc)
 
 
 class FramingError(ValueError):
