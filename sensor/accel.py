@@ -40,7 +40,8 @@ class AccelStage:
         self.expected_t0_s: float | None = None
         self.started = False
         self.end_s = -np.inf  # time up to which acceleration is known
-        self._rows = np.zeros((0, 7))  # see process()
+        self._buf = np.empty((0, 7))  # rows: see process()
+        self._start = self._end = 0
 
     def process(self, block: SampleBlock) -> list[GapMarker]:
         """Store the block's posture and motion; return a gap marker if samples were lost."""
@@ -68,14 +69,29 @@ class AccelStage:
         rows[:, 0] = t
         rows[:, 1:4] = (x - g).T
         rows[:, 4:7] = g.T
-        self._rows = np.concatenate([self._rows, rows]) if self._rows.shape[0] else rows
+        self._append(rows)
         return out
+
+    def _append(self, rows: np.ndarray) -> None:
+        # Rows live in a preallocated buffer (appending by copying the whole history
+        # would cost more per 20 ms block than everything else here).
+        n_new = rows.shape[0]
+        if self._end + n_new > self._buf.shape[0]:
+            kept = self._buf[self._start : self._end]
+            buf = np.empty((max(4096, 2 * (kept.shape[0] + n_new)), 7))
+            buf[: kept.shape[0]] = kept
+            self._buf, self._start, self._end = buf, 0, kept.shape[0]
+        self._buf[self._end : self._end + n_new] = rows
+        self._end += n_new
+
+    @property
+    def _rows(self) -> np.ndarray:
+        return self._buf[self._start : self._end]
 
     def trim_before(self, t_s: float) -> None:
         """Forget samples older than ``t_s`` (bounded memory)."""
         i = int(np.searchsorted(self._rows[:, 0], t_s))
-        if i > 0:
-            self._rows = self._rows[i:]
+        self._start += i
 
     def _rows_between(self, t_from_s: float, t_to_s: float) -> np.ndarray:
         # A sample within 1 us of a bound counts as on it, so the float rounding of block

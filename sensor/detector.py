@@ -493,6 +493,10 @@ class Detector:
         with np.errstate(invalid="ignore"):
             above = batch.valid[:, None] & (b_env > cfg.onset.on_ratio * b_base)
             below = b_env < cfg.onset.off_ratio * b_base
+        tracks = self._tracks
+        if not above.any() and all(tr.episode is None and tr.burst.idle for tr in tracks):
+            self._last_t = float(batch.t_end[-1])  # a quiet block (most blocks of a night)
+            return
         # Frames (hist indices) where a channel's state could change: an idle channel
         # only when it rises above the onset threshold, a channel in a burst only when
         # it falls below the offset threshold or an update is due. Frames in between
