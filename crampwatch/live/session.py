@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
+
 from crampwatch.live.clock import SessionClock
 from crampwatch.live.night import ENDED_BY_RESTART, NightJournal, NightState
 from crampwatch.live.quality import ElectrodeQuality, QualityMonitor
@@ -67,6 +69,7 @@ class SessionParams:
     reconnect_max_s: float = 10.0
     give_up_after_s: float = 600.0  # no band for this long (session time): end the night
     final_upload_s: float = 5.0  # last try of the outboxes at shutdown
+    stream_stall_s: float = 1.0  # no samples processed this long: time runs on the clock
     keep_open_every_s: float = 5.0  # session s between kept versions of an open episode
 
 
@@ -131,6 +134,9 @@ class LiveSession:
         self.clock = SessionClock(source.pace, start_s)
         self._run_start_s = start_s
         self._policy_now = start_s
+        # Sample time the pipeline has processed up to, and when (monotonic wall time).
+        self._processed_s = start_s
+        self._processed_wall = -math.inf
         self.report = SessionReport(journal.night_id, journal.run)
         self._resumed = resumed
         self._queue: asyncio.Queue[SampleBlock | None] = asyncio.Queue(self.params.queue_blocks)
@@ -162,7 +168,7 @@ class LiveSession:
         if self.policy.active_prompt_id is None:
             decisions: list[PromptDecision] = []
         else:
-            decisions = self.policy.acknowledge(self._policy_time(self.clock.now_s()), response)
+            decisions = self.policy.acknowledge(self._policy_time(self._stream_now()), response)
         self.journal.write("ack", response=response.value, source=source,
                            session_s=self.clock.now_s(), acknowledged=bool(decisions))
         if decisions:
@@ -393,6 +399,8 @@ class LiveSession:
                     self._pipeline = self.make_pipeline(self.journal.session_id)
                 outputs = await asyncio.to_thread(self._process, batch)
                 await self._handle(outputs)
+                self._processed_s = max(self._processed_s, max(b.t_end_s for b in batch))
+                self._processed_wall = time.monotonic()
         if self._pipeline is not None:
             outputs = await asyncio.to_thread(self._pipeline.finish)
             await self._handle(outputs)
@@ -400,7 +408,7 @@ class LiveSession:
     def _process(self, batch: list[SampleBlock]) -> list[Event | SignalGap]:
         assert self._pipeline is not None
         out: list[Event | SignalGap] = []
-        for block in batch:
+        for block in merge_contiguous(batch):
             out += self._pipeline.process(block)
         return out
 
@@ -497,7 +505,7 @@ class LiveSession:
             await asyncio.sleep(p.tick_s)
             now_s = self.clock.now_s()
             if self._group_end:  # before the first block there is no night time yet
-                decisions = self.policy.on_tick(self._policy_time(now_s))
+                decisions = self.policy.on_tick(self._policy_time(self._stream_now()))
                 if decisions:
                     await self._prompts.put(decisions)
             wall = time.monotonic()
@@ -526,17 +534,60 @@ class LiveSession:
             self.status_out.write(line + "\n")
         self.status_out.flush()
 
+    def _stream_now(self) -> float:
+        """Return "now" in sample time: how far the pipeline has processed the stream.
+
+        While samples flow, prompts are timed in sample time (so latency after onset
+        does not depend on the playback pace); when they stop (band away), the session
+        clock runs on so reminders still escalate.
+        """
+        if time.monotonic() - self._processed_wall <= self.params.stream_stall_s:
+            return self._processed_s
+        return max(self._processed_s, self.clock.now_s())
+
     def _policy_time(self, t_s: float) -> float:
-        """Return the time to give the policy: the clock, never before what it has seen."""
-        now = self.clock.now_s()
+        """Return the time to give the policy: ``t_s``, never before what it has seen."""
         if math.isfinite(t_s):
-            now = max(now, t_s)
-        self._policy_now = max(self._policy_now, now)
+            self._policy_now = max(self._policy_now, t_s)
         return self._policy_now
 
     async def _sleep_or_stop(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
+
+
+def merge_contiguous(blocks: list[SampleBlock]) -> list[SampleBlock]:
+    """Return ``blocks`` with runs of contiguous blocks of one group joined, in time order.
+
+    The Detector gives the same result for any block sizes (chunk invariance), so a
+    backlog is processed as a few large blocks instead of many small ones.
+    """
+    runs: list[list[SampleBlock]] = []
+    open_run: dict[SignalGroup, list[SampleBlock]] = {}
+    for b in blocks:
+        run = open_run.get(b.group)
+        if (
+            run is not None
+            and not b.gap_before
+            and b.fs_hz == run[-1].fs_hz
+            and b.labels == run[-1].labels
+            and abs(b.t0_s - run[-1].t_end_s) <= 0.5 / b.fs_hz
+        ):
+            run.append(b)
+            continue
+        run = [b]
+        open_run[b.group] = run
+        runs.append(run)
+    merged = []
+    for run in runs:
+        if len(run) == 1:
+            merged.append(run[0])
+            continue
+        first = run[0]
+        merged.append(dataclasses.replace(
+            first, samples=np.concatenate([b.samples for b in run])))
+    merged.sort(key=lambda b: b.t0_s)
+    return merged
 
 
 def _known_at(ev: Event) -> float:

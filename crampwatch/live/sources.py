@@ -19,7 +19,7 @@ from crampwatch.errors import UserError
 from crampwatch.prompt.channels.band import BuzzPattern
 from firmware_bridge.capture import CaptureWriter
 from firmware_bridge.events import LinkItem
-from firmware_bridge.link import BandLink, CommandRejected
+from firmware_bridge.link import BandLink, BandLinkError, CommandRejected
 from sensor.records import SampleBlock
 
 
@@ -76,7 +76,10 @@ class LinkSource(LiveSource):
         link = self.link
         if link is None:
             raise ConnectionError("the band is not connected")
-        await link.buzz(pattern.pulses, pattern.on_ms, pattern.off_ms, pattern.intensity_pct)
+        try:
+            await link.buzz(pattern.pulses, pattern.on_ms, pattern.off_ms, pattern.intensity_pct)
+        except BandLinkError as exc:
+            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
     async def disconnect(self) -> None:
         link, self.link = self.link, None
