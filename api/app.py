@@ -72,8 +72,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store
     install_error_handlers(app, html_page=pages.error_page)
     for module in (me, sleepers, nights, events, prompts, diary, summaries, exports, users):
-        # 400: a body or query that cannot even be parsed (not JSON, not UTF-8).
-        app.include_router(module.router, responses=problem_responses(400))
+        # 400: a body that cannot even be parsed; 503: the database is locked by other writes.
+        app.include_router(module.router, responses=problem_responses(400, 503))
     # Pages are not part of the API contract, so they stay out of the OpenAPI document.
     app.include_router(pages.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

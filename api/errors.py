@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import LoginRequiredError
@@ -21,6 +22,7 @@ _DESCRIPTIONS = {
     404: "No such resource among those the caller may see.",
     409: "The request conflicts with what is stored.",
     422: "A field is missing or has a value outside its range.",
+    503: "The store is busy: retry after the Retry-After seconds.",
 }
 
 
@@ -79,6 +81,19 @@ async def _bad_cursor(_request: Request, exc: BadCursorError) -> JSONResponse:
     return _problem(422, str(exc), [{"location": "query.cursor", "message": str(exc)}])
 
 
+async def _integrity(_request: Request, _exc: IntegrityError) -> JSONResponse:
+    # Two uploads of the same new id racing each other: the retry finds it stored.
+    return _problem(409, "a concurrent write stored the same id first: send the request again")
+
+
+async def _busy(_request: Request, exc: OperationalError) -> JSONResponse:
+    if "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower():
+        return _problem(
+            503, "the store is busy with other writes: retry shortly", headers={"Retry-After": "2"}
+        )
+    raise exc
+
+
 async def _login_required(request: Request, _exc: LoginRequiredError) -> RedirectResponse:
     target = request.url.path
     return RedirectResponse(f"/login?next={target}", status_code=303)
@@ -94,3 +109,5 @@ def install_error_handlers(app: FastAPI, html_page: HtmlErrorPage | None = None)
     app.add_exception_handler(EventConflictError, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(BadCursorError, _bad_cursor)  # type: ignore[arg-type]
     app.add_exception_handler(LoginRequiredError, _login_required)  # type: ignore[arg-type]
+    app.add_exception_handler(IntegrityError, _integrity)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _busy)  # type: ignore[arg-type]

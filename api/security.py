@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from api.models import BrowserSession, Token, User, utcnow
@@ -49,6 +49,8 @@ def user_for_token(db: Session, token: str) -> User | None:
 def new_browser_session(db: Session, user: User, ttl_s: int) -> str:
     """Return a new session cookie value for ``user`` lasting ``ttl_s`` seconds."""
     value = secrets.token_urlsafe(TOKEN_BYTES)
+    # Logging in is rare: a good moment to forget sessions that have expired.
+    db.execute(delete(BrowserSession).where(BrowserSession.expires_at <= utcnow()))
     db.add(
         BrowserSession(
             session_hash=hash_secret(value),

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1/sleepers/{sleeper_id}/diary", tags=["diary"])
     summary="Add or correct a diary entry (idempotent)",
     responses={
         201: {"model": DiaryOut, "description": "The entry was new."},
-        **problem_responses(401, 403, 404, 422),
+        **problem_responses(401, 403, 404, 409, 422),
     },
 )
 def put_entry(

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import AwareDatetime
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from api.deps import DB, ReadableSleeper, WritableSleeper
@@ -92,7 +93,13 @@ def upload_events(
     final (same id) is updated; a provisional version never overwrites a stored final one.
     """
     night = night_by_id(db, sleeper.id, night_id)
-    return ingest_events(db, night, body.events)
+    try:
+        return ingest_events(db, night, body.events)
+    except IntegrityError:
+        # A concurrent retry of the same upload inserted some ids first: now they are
+        # stored, so doing it again updates or leaves them (idempotent), never duplicates.
+        db.rollback()
+        return ingest_events(db, night, body.events)
 
 
 @router.get(

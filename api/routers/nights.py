@@ -61,7 +61,7 @@ def night_counts(db: Session, night_pks: list[int]) -> dict[int, tuple[int, int]
     "/bands/{band_id}",
     response_model=BandOut,
     summary="Register or update a band",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 def put_band(band_id: ClientIdPath, body: BandIn, sleeper: WritableSleeper, db: DB) -> BandOut:
     """Return the band as stored for this sleeper (idempotent)."""
@@ -108,7 +108,7 @@ def list_bands(sleeper: ReadableSleeper, db: DB) -> list[BandOut]:
     responses={
         200: {"description": "The night existed and was updated."},
         201: {"model": NightOut, "description": "The night was created."},
-        **problem_responses(401, 403, 404, 422),
+        **problem_responses(401, 403, 404, 409, 422),
     },
 )
 def put_night(

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1/sleepers/{sleeper_id}/prompts", tags=["prompt
     summary="Record a prompt or its escalation/acknowledgement (idempotent)",
     responses={
         201: {"model": PromptOut, "description": "The prompt was new."},
-        **problem_responses(401, 403, 404, 422),
+        **problem_responses(401, 403, 404, 409, 422),
     },
 )
 def put_prompt(

@@ -92,3 +92,23 @@ def test_client_reports_rejections_and_unreachable_server(world: World, base_url
     offline = HubClient(f"http://127.0.0.1:{free_port()}", world.hub_a, sleeper_id=1)
     with offline, pytest.raises(TransientUploadError):
         offline.put_night("n1", NIGHT_START)
+
+
+def test_racing_retries_never_fail_with_a_server_error(world: World, base_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with HubClient(base_url, world.hub_a) as hub:
+        hub.put_night("n0302", NIGHT_START)
+    body = {"events": sample_events()}
+    url = f"{base_url}/api/v1/sleepers/{world.sleeper_a}/nights/n0302/events"
+
+    def upload(_: int) -> int:
+        return httpx.post(url, json=body, headers=auth(world.hub_a), timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(upload, range(12)))
+    # Every racer is answered as if it came alone; nothing is duplicated.
+    assert statuses == [200] * 12
+    with httpx.Client(base_url=base_url, headers=auth(world.clinician)) as clinician:
+        items = clinician.get(f"/api/v1/sleepers/{world.sleeper_a}/events").json()["items"]
+    assert sorted(e["event_id"] for e in items) == ["e1", "e2", "e3", "e4", "e5"]
