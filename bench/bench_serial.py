@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import multiprocessing as mp
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from firmware_bridge.capture import CaptureReader, CaptureWriter
 from firmware_bridge.clock import ClockParams
 from firmware_bridge.events import FramesDropped
 from firmware_bridge.serial_link import SerialLink
@@ -67,9 +70,12 @@ def _band_process(conn, seconds: float, speed: float, drop_every: int, corrupt_e
         })
 
 
-async def _consume(port: str, total_emg: int, speed: float, boot_host_us: int, boot_dev_us: int):
-    link = SerialLink(port, clock=ClockParams(device_speed=speed))
+async def _consume(port: str, total_emg: int, speed: float, boot_host_us: int, boot_dev_us: int,
+                   capture_path: Path):
+    link = SerialLink(port, clock=ClockParams(device_speed=speed),
+                      capture=CaptureWriter(capture_path))
     latencies_ms: list[float] = []
+    digest = hashlib.sha256()
     delivered = reported_lost = highest = 0
     packets_gap_events = corrupt_reports = 0
     async with link:
@@ -85,6 +91,7 @@ async def _consume(port: str, total_emg: int, speed: float, boot_host_us: int, b
                 sampled_host = boot_host_us + (sampled_dev - boot_dev_us) / speed
                 latencies_ms.append((now_us - sampled_host) / 1000)
                 delivered += item.n_samples
+                digest.update(item.samples.tobytes())
                 highest = max(highest, last_index + 1)
                 if delivered + reported_lost >= total_emg - 60:
                     break
@@ -101,8 +108,23 @@ async def _consume(port: str, total_emg: int, speed: float, boot_host_us: int, b
         "reported_lost": reported_lost,
         "gap_events": packets_gap_events, "bad_frames": corrupt_reports,
         "packets": stats.packets, "packets_lost": stats.packets_lost,
-        "latency_ms": np.array(latencies_ms),
+        "latency_ms": np.array(latencies_ms), "digest": digest.hexdigest(),
     }
+
+
+def _replay(path: Path, speed: float, n_emg: int) -> tuple[float, int, bool, str]:
+    """Return (seconds, packets, bit-exact?, digest) replaying a capture's EMG blocks."""
+    reader = CaptureReader(path, clock=ClockParams(device_speed=speed))
+    digest = hashlib.sha256()
+    seen = 0
+    t = time.perf_counter()
+    for block in reader.blocks():
+        if block.group == SignalGroup.EMG and seen < n_emg:
+            digest.update(block.samples.tobytes())
+            seen += block.n_samples
+    elapsed = time.perf_counter() - t
+    assert reader.stats is not None
+    return elapsed, reader.stats.packets, seen >= n_emg, digest.hexdigest()
 
 
 def main() -> int:
@@ -120,7 +142,11 @@ def main() -> int:
     proc.start()
     port, boot_host_us, boot_dev_us, per_packet = parent.recv()
     total = int(args.seconds * EMG_RATE_HZ)
-    res = asyncio.run(_consume(port, total, args.speed, boot_host_us, boot_dev_us))
+    with tempfile.TemporaryDirectory() as tmp:
+        capture = Path(tmp) / "bench.cwcap"
+        res = asyncio.run(_consume(port, total, args.speed, boot_host_us, boot_dev_us, capture))
+        replay_s, replay_packets, _, replay_digest = _replay(capture, args.speed,
+                                                             res["delivered"])
     parent.send("stop")
     band = parent.recv()
     proc.join(10)
@@ -150,6 +176,11 @@ def main() -> int:
     print(f"  latency device timestamp -> block delivered: p50 {np.percentile(lat, 50):.2f} ms, "
           f"p99 {np.percentile(lat, 99):.2f} ms, max {lat.max():.2f} ms "
           f"({len(lat)} blocks)")
+    night_packets = 8 * 3600 * res["packets"] / args.seconds
+    print(f"  capture replay: {replay_packets} packets in {replay_s:.2f} s "
+          f"({replay_packets / replay_s:.0f} packets/s, an 8-h night in "
+          f"~{night_packets / (replay_packets / replay_s):.0f} s); EMG bit-exact with the live "
+          f"blocks: {'yes' if replay_digest == res['digest'] else 'NO'}")
     if band["overflow_bytes"]:
         print(f"  WARNING: the band discarded {band['overflow_bytes']} bytes nobody read")
     return 0

@@ -2,8 +2,8 @@
 
 :class:`CaptureWriter` appends one record per packet and hands it to the operating
 system at once (``flush``), so killing the process loses nothing already received;
-it ``fsync``s at least every ``fsync_interval_s`` (1 s), so a power cut or kernel
-crash loses at most the last second. :class:`CaptureReader` replays the records
+a background thread ``fsync``s every ``fsync_interval_s`` (1 s), so a power cut or
+kernel crash loses at most the last second. :class:`CaptureReader` replays the records
 through the same decoder and assembler as the live link, with the arrival times
 recorded, so a capture yields bit-exactly the blocks the live session saw.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
-import time
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,7 +49,12 @@ class CaptureRecord:
 
 
 class CaptureWriter:
-    """Append-only capture file; ``append`` each received packet, ``close`` at the end."""
+    """Append-only capture file; ``append`` each received packet, ``close`` at the end.
+
+    ``append`` hands each record to the OS at once and never waits for the disk: a
+    background thread ``fsync``s every ``fsync_interval_s`` while there is new data,
+    so a slow disk cannot delay the live stream.
+    """
 
     def __init__(self, path: str | Path, fsync_interval_s: float = DEFAULT_FSYNC_INTERVAL_S):
         self.path = Path(path)
@@ -66,33 +71,53 @@ class CaptureWriter:
         self._file.write(MAGIC)
         self._file.flush()
         os.fsync(self._file.fileno())
-        self._last_sync = time.monotonic()
+        self._fd = self._file.fileno()
+        self._dirty = threading.Event()
+        self._closing = threading.Event()
+        self._sync_error: OSError | None = None
+        self._syncer = threading.Thread(target=self._sync_loop, name="capture-fsync", daemon=True)
+        self._syncer.start()
         self.records = 0
 
     def append(self, packet: bytes, host_us: int) -> None:
         """Append one packet received at ``host_us``; it survives a kill -9 on return."""
         if self._file is None:
             raise CaptureError(f"capture {self.path} is closed")
+        if self._sync_error is not None:
+            raise CaptureError(f"capture {self.path} cannot reach the disk: {self._sync_error}")
         if not 0 < len(packet) <= MAX_PACKET_BYTES:
             raise CaptureError(f"a packet of {len(packet)} bytes cannot be captured")
         crc = crc16(packet)
-        self._file.write(_HEAD.pack(host_us, len(packet)) + packet + struct.pack("<H", crc))
-        self._file.flush()
+        try:
+            self._file.write(_HEAD.pack(host_us, len(packet)) + packet + struct.pack("<H", crc))
+            self._file.flush()
+        except OSError as exc:
+            raise CaptureError(f"cannot write capture {self.path}: {exc.strerror}") from exc
         self.records += 1
-        if time.monotonic() - self._last_sync >= self.fsync_interval_s:
-            self.flush(sync=True)
+        self._dirty.set()
+
+    def _sync_loop(self) -> None:
+        while not self._closing.wait(self.fsync_interval_s):
+            if self._dirty.is_set():
+                self._dirty.clear()
+                try:
+                    os.fsync(self._fd)
+                except OSError as exc:  # reported by the next append
+                    self._sync_error = exc
+                    return
 
     def flush(self, sync: bool = True) -> None:
-        """Push buffered records to the OS and, with ``sync``, to the disk."""
+        """Push buffered records to the OS and, with ``sync``, to the disk (blocking)."""
         if self._file is None:
             return
         self._file.flush()
         if sync:
-            os.fsync(self._file.fileno())
-            self._last_sync = time.monotonic()
+            os.fsync(self._fd)
 
     def close(self) -> None:
         if self._file is not None:
+            self._closing.set()
+            self._syncer.join()
             self.flush(sync=True)
             self._file.close()
             self._file = None
