@@ -61,6 +61,11 @@ class AccelStage:
         if block.n_samples == 0:
             return out
         x = np.ascontiguousarray(block.samples.T, dtype=np.float64)  # (3, n)
+        if not np.isfinite(x).all():
+            raise TimelineError(
+                f"ACC block at {block.t0_s:.3f} s holds NaN or infinite samples: a source "
+                "must drop lost samples and flag the next block (gap_before/lost_samples)"
+            )
         g = self.gravity.process(x)
         t = block.t0_s + np.arange(block.n_samples) / block.fs_hz
         # One row per sample: time, dynamic x/y/z, gravity x/y/z; tilt is derived only

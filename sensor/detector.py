@@ -432,7 +432,7 @@ class Detector:
                 head = item
                 self._pending.pop(0)
             self._run(head, out)
-        acc_gaps = [g for g in self._acc_gaps if g.end_s <= horizon]
+        acc_gaps = [g for g in self._acc_gaps if g.end_s <= horizon] if self._acc_gaps else []
         if acc_gaps:
             self._acc_gaps = [g for g in self._acc_gaps if g.end_s > horizon]
             out.extend((g.end_s, g) for g in acc_gaps)
@@ -447,6 +447,8 @@ class Detector:
             return
         # Frames still needed: the onset lookback, and every frame of an open episode
         # not yet committed to its sums.
+        if self._hist.n < 2 * self._keep_frames + 200:
+            return  # trimming is amortised: memory stays bounded, blocks stay cheap
         keep = self._hist.k0 + self._hist.n - self._keep_frames
         for tr in self._tracks:
             if tr.episode is not None:

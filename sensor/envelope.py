@@ -82,12 +82,15 @@ class WindowSum:
         """Return (window sums, frames in each window) for (n_hops, n_channels) hop values."""
         m = hop_values.shape[0]
         ext = np.concatenate([self._hist, hop_values], axis=0)
-        # An explicit sum per window (not a running cumsum) so every frame is computed
-        # from the same numbers in the same order whatever the block size; added as
-        # n shifted contiguous slices, which is fast for the short windows used here.
-        sums = ext[0:m].copy()
-        for j in range(1, self.n):
-            sums += ext[j : j + m]
+        # An explicit sum per window (not a running cumsum, whose rounding grows with
+        # the block), so a frame does not depend on the block size beyond float
+        # rounding; added as n shifted contiguous slices for big blocks.
+        if m <= 64:  # a live block: one call beats n slice additions
+            sums = np.lib.stride_tricks.sliding_window_view(ext, self.n, axis=0).sum(axis=-1)
+        else:
+            sums = ext[0:m].copy()
+            for j in range(1, self.n):
+                sums += ext[j : j + m]
         counts = np.minimum(self._count + np.arange(1, m + 1), self.n)
         self._count += m
         if self.n > 1:

@@ -1,0 +1,85 @@
+"""Bad input gets a specific error; ACC presence, roles and low-rate boards behave as documented."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from sensor import Detector
+from sensor.emg_frontend import TimelineError
+from sensor.filters import FilterDesignError, LowSampleRateWarning
+from sensor.records import EpisodePhase, EpisodeUpdate, Role, SampleBlock, SignalGroup
+from tests.sensor.synth import ACC_FS_HZ, FS_HZ, add_bursts, blocks, interleave, rest_emg, run
+
+LABELS = ("EMG1", "EMG2")
+
+
+def _emg(seconds: float = 20.0) -> np.ndarray:
+    calf = add_bursts(rest_emg(seconds, 3.0, FS_HZ, 61), FS_HZ, [(6.0, 12.0)], 150.0, 62)
+    return np.stack([calf, rest_emg(seconds, 3.0, FS_HZ, 63)], axis=1)
+
+
+def test_nan_samples_are_refused_with_advice() -> None:
+    x = _emg(3.0)
+    x[100, 0] = np.nan
+    det = Detector()
+    with pytest.raises(TimelineError, match="gap_before"):
+        for b in blocks(x, FS_HZ, LABELS, 10**9):
+            det.process(b)
+        det.finish()
+
+
+def test_blocks_going_back_in_time_are_refused() -> None:
+    det = Detector()
+    b1, b2 = blocks(_emg(3.0), FS_HZ, LABELS, 2000)[:2]
+    det.process(b2)
+    with pytest.raises(TimelineError, match="time order"):
+        det.process(b1)
+        det.finish()
+
+
+def test_roles_known_after_first_block_and_unknown_labels_pick_a_calf() -> None:
+    det = Detector()
+    assert det.channels == ()
+    det.process(blocks(_emg(1.0), FS_HZ, LABELS, 2000)[0])
+    assert [c.role for c in det.channels] == [Role.CALF, Role.SHIN]
+    assert "taken as calf" in det.describe_channels()
+
+
+def test_acc_presence_is_learned_from_the_stream() -> None:
+    x = _emg()
+    n_acc = int(20 * ACC_FS_HZ)
+    acc = np.tile([0.0, 0.0, 1.0], (n_acc, 1))  # shank horizontal: lying
+    with_acc = Detector()
+    out = run(with_acc, interleave(blocks(x, FS_HZ, LABELS, 40),
+                                   blocks(acc, ACC_FS_HZ, ("x", "y", "z"), 2,
+                                          group=SignalGroup.ACC)))
+    assert with_acc.has_acc is True
+    closed = [o for o in out if isinstance(o, EpisodeUpdate) and o.phase is EpisodePhase.CLOSED]
+    assert len(closed) == 1
+    assert closed[0].features["acc_upright"] == 0.0
+    assert closed[0].features["acc_tilt_deg"] == pytest.approx(90.0)
+    without = Detector()
+    out = run(without, blocks(x, FS_HZ, LABELS, 40))
+    assert without.has_acc is False
+    closed = [o for o in out if isinstance(o, EpisodeUpdate) and o.phase is EpisodePhase.CLOSED]
+    assert np.isnan(closed[0].features["acc_upright"])
+
+
+def test_low_rate_board_warns_and_still_finds_the_contraction() -> None:
+    fs = 500.0
+    calf = add_bursts(rest_emg(20, 3.0, fs, 64), fs, [(6.0, 12.0)], 150.0, 65)
+    det = Detector()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = run(det, [SampleBlock(SignalGroup.EMG, fs, 0.0, calf[:, None], ("Calf L",))])
+    assert any(issubclass(w.category, LowSampleRateWarning) for w in caught)
+    closed = [o for o in out if isinstance(o, EpisodeUpdate) and o.phase is EpisodePhase.CLOSED]
+    assert len(closed) == 1 and abs(closed[0].start_s - 6.0) < 0.1
+
+
+def test_too_slow_board_is_refused() -> None:
+    with pytest.raises(FilterDesignError, match="sample rate"):
+        Detector().process(SampleBlock(SignalGroup.EMG, 100.0, 0.0, np.zeros((10, 1)), ("EMG1",)))
