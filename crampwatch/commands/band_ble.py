@@ -154,7 +154,7 @@ async def _read(link: BleLink, band: VirtualBand, peripheral: BleVirtualBand, sp
             off = ", ".join(item.electrodes_off) or "none"
             battery = "unknown" if item.battery_pct is None else f"{item.battery_pct} %"
             _say(f"{item.t_s:7.2f} s  band: battery {battery}, electrodes off: {off}")
-    for task in background:
+    for task in list(background):
         with contextlib.suppress(asyncio.CancelledError):
             await task
     emg = tally.samples.get(SignalGroup.EMG, 0)

@@ -100,7 +100,7 @@ class BleLink(BandLink):
             raise BandLinkError(f"command not delivered to the band: {exc}") from exc
 
     async def _close_transport(self) -> None:
-        for task in self._resume_tasks:
+        for task in list(self._resume_tasks):
             task.cancel()
         await self.connection.close()
         await self._stop_runner()

@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from firmware_bridge.ble.air import VirtualAir
 from firmware_bridge.ble.gatt_profile import NAME_PREFIX
 from firmware_bridge.ble.gatt_server import BandGattServer, PacketTooLargeError
 from firmware_bridge.protocol import PacketType
-from firmware_bridge.virtual_band import OutPacket, VirtualBand, host_clock_us
+from firmware_bridge.virtual_band import OutPacket, VirtualBand
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +52,8 @@ def default_band_name(band: VirtualBand) -> str:
 class BleVirtualBand:
     """Plays a VirtualBand over a BandGattServer on a VirtualAir until stop()."""
 
-    def __init__(
-        self,
-        band: VirtualBand,
-        air: VirtualAir,
-        name: str | None = None,
-        host_clock: Callable[[], int] = host_clock_us,
-    ) -> None:
-        """``host_clock`` must be the clock the VirtualBand was given (us)."""
+    def __init__(self, band: VirtualBand, air: VirtualAir, name: str | None = None) -> None:
         self.band = band
-        self._host_clock = host_clock
         self.name = name or default_band_name(band)
         self.stats = AirStats()
         self.server = BandGattServer(
@@ -137,9 +128,9 @@ class BleVirtualBand:
                 self.stats.disconnects += 1
                 await self.server.disconnect()
             async with self._send_lock:
-                for out in self.band.due(self._host_clock()):
+                for out in self.band.due(self.band.now_us()):
                     await self._send(out)
-            wait_s = (self.band.next_due_host_us() - self._host_clock()) / 1e6
+            wait_s = (self.band.next_due_host_us() - self.band.now_us()) / 1e6
             self._wake.clear()
             if wait_s > 0:
                 with contextlib.suppress(TimeoutError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,29 @@ SPEED = 10.0  # the band plays its signal 10x faster than real time
 FAST = ReconnectPolicy(initial_backoff_s=0.05, max_backoff_s=0.2)
 
 
-def _source(seconds: float, seed: int = 4) -> ArraySource:
+@dataclass(frozen=True)
+class Signal:
+    """A test signal in physical units and the band source that plays it."""
+
+    emg_uv: np.ndarray
+    acc_g: np.ndarray
+
+    def source(self) -> ArraySource:
+        return ArraySource(
+            self.emg_uv, EMG_HZ, ("EMG R Gastroc", "EMG R Tib Ant"), self.acc_g, ACC_HZ
+        )
+
+    def expected(self, band: VirtualBand) -> dict[SignalGroup, np.ndarray]:
+        """What a perfect link delivers: the signal quantised by the band's descriptor."""
+        out = {}
+        for group, values in ((SignalGroup.EMG, self.emg_uv), (SignalGroup.ACC, self.acc_g)):
+            spec = band.descriptor.spec(group)
+            assert spec is not None
+            out[group] = to_physical(quantise(values, spec), spec)
+        return out
+
+
+def _signal(seconds: float, seed: int = 4) -> Signal:
     rng = np.random.default_rng(seed)
     n = int(seconds * EMG_HZ)
     t = np.arange(n) / EMG_HZ
@@ -47,15 +70,12 @@ def _source(seconds: float, seed: int = 4) -> ArraySource:
     acc = np.column_stack(
         [np.sin(np.arange(m) / 50), np.cos(np.arange(m) / 50), rng.normal(0, 0.05, m)]
     )
-    return ArraySource(emg, EMG_HZ, ("EMG R Gastroc", "EMG R Tib Ant"), acc, ACC_HZ)
+    return Signal(emg, acc)
 
 
-def _expected(source: ArraySource, band: VirtualBand, group: SignalGroup) -> np.ndarray:
-    """What a perfect link delivers: the source quantised by the band's descriptor."""
-    values = source._orig[group][0]
-    spec = band.descriptor.spec(group)
-    assert spec is not None
-    return to_physical(quantise(values, spec), spec)
+def _band(signal: Signal) -> tuple[VirtualBand, dict[SignalGroup, np.ndarray]]:
+    band = VirtualBand(signal.source(), speed=SPEED)
+    return band, signal.expected(band)
 
 
 class Collector:
@@ -136,10 +156,8 @@ def _emg_done(collector: Collector, n: int) -> Callable[[], bool]:
 
 def test_blocks_equal_the_source_bit_exact_and_stop_reaches_the_band() -> None:
     async def scenario(links: list[BleLink]) -> None:
-        source = _source(4.0)
-        band = VirtualBand(source, speed=SPEED)
+        band, expected = _band(_signal(4.0))
         air = VirtualAir()
-        expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
         async with BleVirtualBand(band, air) as peripheral:
             link = _link(links, air, peripheral.name)
             descriptor = await link.connect()
@@ -167,10 +185,8 @@ def test_blocks_equal_the_source_bit_exact_and_stop_reaches_the_band() -> None:
 
 def test_dropped_packets_are_reported_as_gaps_of_the_right_length() -> None:
     async def scenario(links: list[BleLink]) -> None:
-        source = _source(4.0)
-        band = VirtualBand(source, speed=SPEED)
+        band, expected = _band(_signal(4.0))
         air = VirtualAir()
-        expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
         async with BleVirtualBand(band, air) as peripheral:
             link = _link(links, air, peripheral.name)
             await link.connect()
@@ -197,10 +213,8 @@ def test_dropped_packets_are_reported_as_gaps_of_the_right_length() -> None:
 
 def test_disconnect_mid_stream_reconnects_and_reports_the_gap() -> None:
     async def scenario(links: list[BleLink]) -> None:
-        source = _source(20.0)
-        band = VirtualBand(source, speed=SPEED)
+        band, expected = _band(_signal(20.0))
         air = VirtualAir()
-        expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
         async with BleVirtualBand(band, air) as peripheral:
             link = _link(links, air, peripheral.name)
             await link.connect()
@@ -232,10 +246,8 @@ def test_disconnect_mid_stream_reconnects_and_reports_the_gap() -> None:
 
 def test_watchdog_catches_a_stall_and_the_stalled_samples_are_a_counted_gap() -> None:
     async def scenario(links: list[BleLink]) -> None:
-        source = _source(30.0)
-        band = VirtualBand(source, speed=SPEED)
+        band, expected = _band(_signal(30.0))
         air = VirtualAir()
-        expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
         async with BleVirtualBand(band, air) as peripheral:
             link = _link(links, air, peripheral.name, stall_timeout_s=0.4)
             await link.connect()
@@ -259,7 +271,7 @@ def test_watchdog_catches_a_stall_and_the_stalled_samples_are_a_counted_gap() ->
 
 def test_buzz_command_reaches_the_band_and_is_acknowledged() -> None:
     async def scenario(links: list[BleLink]) -> None:
-        band = VirtualBand(_source(2.0), speed=SPEED)
+        band = VirtualBand(_signal(2.0).source(), speed=SPEED)
         air = VirtualAir()
         async with BleVirtualBand(band, air) as peripheral:
             link = _link(links, air, peripheral.name)
@@ -285,10 +297,8 @@ def test_no_band_in_range_fails_connect_with_a_clear_message() -> None:
 
 def test_band_that_stopped_while_away_is_restarted_and_nothing_is_counted_lost() -> None:
     async def scenario(links: list[BleLink]) -> None:
-        source = _source(20.0)
-        band = VirtualBand(source, speed=SPEED)
+        band, expected = _band(_signal(20.0))
         air = VirtualAir()
-        expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
         async with BleVirtualBand(band, air) as peripheral:
             link = _link(links, air, peripheral.name)
             await link.connect()
@@ -315,7 +325,7 @@ def test_band_that_stopped_while_away_is_restarted_and_nothing_is_counted_lost()
 
 def test_link_that_gives_up_ends_the_stream_with_link_lost() -> None:
     async def scenario(links: list[BleLink]) -> None:
-        band = VirtualBand(_source(20.0), speed=SPEED)
+        band = VirtualBand(_signal(20.0).source(), speed=SPEED)
         air = VirtualAir()
         peripheral = BleVirtualBand(band, air)
         await peripheral.start()
@@ -347,10 +357,8 @@ def test_capture_of_a_ble_session_replays_bit_exactly(tmp_path: Path) -> None:
     path = tmp_path / "night.cwcap"
 
     async def scenario(links: list[BleLink]) -> None:
-        source = _source(6.0)
-        band = VirtualBand(source, speed=SPEED)
+        band, expected = _band(_signal(6.0))
         air = VirtualAir()
-        expected = {g: _expected(source, band, g) for g in (SignalGroup.EMG, SignalGroup.ACC)}
         async with BleVirtualBand(band, air) as peripheral:
             link = _link(links, air, peripheral.name, capture=CaptureWriter(path))
             async with link:
@@ -386,7 +394,7 @@ def test_capture_of_a_ble_session_replays_bit_exactly(tmp_path: Path) -> None:
 def test_band_speaking_another_protocol_version_is_refused_by_name() -> None:
     async def scenario(links: list[BleLink]) -> None:
         air = VirtualAir()
-        future_descriptor = bytearray(VirtualBand(_source(1.0)).descriptor.encode())
+        future_descriptor = bytearray(VirtualBand(_signal(1.0).source()).descriptor.encode())
         future_descriptor[1] = 2  # protocol_version
         server = BandGattServer(air, "CrampBand-0009", bytes(future_descriptor), lambda _c: None)
         await server.power_on()
