@@ -1,17 +1,21 @@
 """Adaptive noise-floor baseline per channel that follows the night but not a cramp.
 
 Minimum statistics (Martin 2001, applied here to the EMG envelope): the envelope is
-cut into fixed segments (default 1 s); each segment's low quantile (10th percentile)
+cut into fixed segments (default 1 s); each segment's median envelope (its RMS level)
 is a rest-level candidate; the baseline is the minimum of the admitted candidates of
-the last ``history_s`` (60 s).
+the last ``history_s`` (20 s).
 
 - A drop of the noise floor is followed at once (the minimum falls).
 - A rise of the floor by less than ``admit_ratio`` (2x, the bruxism "resting amplitude"
-  rule in DOMAIN.md) is followed within ``history_s``.
-- A segment whose low quantile is ``admit_ratio`` or more above the baseline is
+  rule in DOMAIN.md) is followed within ``history_s``; until then it may show as one
+  low-amplitude episode (envelope 1.5-2x baseline), which ends when the floor is learned.
+  Slow drift (less than 2x per ``history_s``) is followed without an episode.
+- A segment whose rest level is ``admit_ratio`` or more above the baseline is
   activity, not rest, and is not admitted, so a cramp (up to 10 min, DOMAIN.md) is
   never learned as rest. Only a level that persists longer than ``hold_s`` (15 min,
-  longer than any cramp) is taken as a new floor (electrode change, new noise source).
+  longer than any cramp) is taken as a new floor (electrode change, new noise source):
+  such a step of the floor reads as one long low-amplitude episode until then (its
+  features, e.g. mains_ratio and amp_rel, let the classifier call it an artefact).
 - Segments below ``floor_uv`` are a flat line (no contact), never rest either.
 - Segments holding frames that are not valid (filter settling after a gap) are skipped.
 

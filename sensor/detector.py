@@ -93,8 +93,8 @@ class BaselineConfig:
     """Adaptive noise floor (see sensor.baseline)."""
 
     segment_s: float = 1.0  # minimum-statistics segment
-    quantile: float = 0.1  # low quantile of the envelope per segment = rest level
-    history_s: float = 60.0  # rises of the floor are followed within this time
+    quantile: float = 0.5  # segment median of the RMS envelope = rest RMS level
+    history_s: float = 20.0  # rises of the floor (< admit_ratio) are followed within this
     admit_ratio: float = 2.0  # >= 2x rest is activity, not rest (bruxism rule, DOMAIN.md)
     hold_s: float = 900.0  # a level held longer than any cramp (10 min, DOMAIN.md) is floor
     floor_uv: float = 1.0  # below: flat line / no contact (rest EMG is a few uV, DOMAIN.md)
