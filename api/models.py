@@ -150,8 +150,9 @@ class EventRow(Base):
         # The clinician's query: one sleeper's events in time order, keyset-paginated.
         Index("ix_events_sleeper_start", "sleeper_id", "start_at", "id"),
         Index("ix_events_night_start", "night_pk", "start_s"),
-        # Cramps are a few percent of events: a rare-cramp filter reads them alone.
-        Index("ix_events_sleeper_kind_start", "sleeper_id", "kind", "start_at"),
+        # Cramps are a few percent of events, long ones far fewer: "cramps over 10 min"
+        # reads just those rows instead of scanning the sleeper's whole log.
+        Index("ix_events_sleeper_kind_duration", "sleeper_id", "kind", "duration_s"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -170,6 +171,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="events in the store")
     parser.add_argument("--queries", type=int, default=200, help="requests per query shape")
     parser.add_argument("--ingest-batches", type=int, default=40, help="500-event uploads")
+    parser.add_argument("--keep", action="store_true", help="keep the store file afterwards")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="crampwatch-bench-"))
@@ -290,6 +292,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -154,8 +154,14 @@ def sleeper_page(
     sleeper = sleeper_for_reading(db, caller, sleeper_id)
     last_day = default_last_day(db, sleeper.id)
     first_month = _months_before(last_day.replace(day=1), CALENDAR_MONTHS - 1)
+    # Only the calendar's months: counting a years-long log on every view would be slow.
     nights = db.scalars(
-        select(Night).where(Night.sleeper_id == sleeper.id).order_by(Night.started_at)
+        select(Night)
+        .where(
+            Night.sleeper_id == sleeper.id,
+            Night.started_at >= dt.datetime.combine(first_month, dt.time()) - dt.timedelta(days=1),
+        )
+        .order_by(Night.started_at)
     ).all()
     counts = night_counts(db, [n.id for n in nights])
     weeks = summarize_weeks(
@@ -195,7 +201,6 @@ def sleeper_page(
                 hour_histogram_svg(histogram, "Cramps by clock hour, last 12 weeks")
             ),
             "api": f"/api/v1/sleepers/{sleeper.id}",
-            "recent": [night_out(n, *counts.get(n.id, (0, 0))) for n in reversed(nights[-10:])],
         },
     )
 

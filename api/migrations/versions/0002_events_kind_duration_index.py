@@ -1,4 +1,4 @@
-"""Index events by sleeper, kind and start, for cramp-only queries
+"""Index events by sleeper, kind and duration, for queries of long cramps
 
 Revision ID: 0002
 Revises: 0001
@@ -17,9 +17,12 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index(
-        "ix_events_sleeper_kind_start", "events", ["sleeper_id", "kind", "start_at"], unique=False
+        "ix_events_sleeper_kind_duration",
+        "events",
+        ["sleeper_id", "kind", "duration_s"],
+        unique=False,
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_events_sleeper_kind_start", table_name="events")
+    op.drop_index("ix_events_sleeper_kind_duration", table_name="events")
