@@ -80,8 +80,19 @@ class Reconnected:
     down_s: float
 
 
+@dataclass(frozen=True)
+class CaptureStopped:
+    """The raw capture could not be written (disk full?); the live stream goes on without it.
+
+    Everything appended before the failure stays readable.
+    """
+
+    path: str
+    reason: str
+
+
 LinkEvent = (
     SignalGap | BandStatus | StreamRestarted | DescriptorChanged | FramesDropped
-    | Disconnected | Reconnected
+    | Disconnected | Reconnected | CaptureStopped
 )
 LinkItem = SampleBlock | LinkEvent

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from firmware_bridge.assembler import PacketAssembler
-from firmware_bridge.capture import CaptureWriter
+from firmware_bridge.capture import CaptureError, CaptureWriter
 from firmware_bridge.clock import ClockParams
 from firmware_bridge.events import (
+    CaptureStopped,
     Disconnected,
     FramesDropped,
     LinkItem,
@@ -325,7 +327,7 @@ class BandLink(abc.ABC):
             self._emit(FramesDropped(1, f"band sent a host command ({type(packet).__name__})"))
             return
         if self.capture is not None:
-            self.capture.append(payload, host_us)
+            self._capture(payload, host_us)
         if isinstance(packet, StatusPacket):
             self.last_status = packet
         if isinstance(packet, Descriptor):
@@ -341,6 +343,20 @@ class BandLink(abc.ABC):
                 fut.set_result(packet)
             else:
                 self.stats.late_acks += 1
+
+    def _capture(self, payload: bytes, host_us: int) -> None:
+        # A sleeper's detection matters more than the research copy: when the disk
+        # fails, stop capturing, say so in the stream, and keep the live data flowing.
+        capture = self.capture
+        assert capture is not None
+        try:
+            capture.append(payload, host_us)
+        except CaptureError as exc:
+            self.capture = None
+            with contextlib.suppress(CaptureError, OSError):
+                capture.close()
+            logger.error("raw capture stopped: %s", exc)
+            self._emit(CaptureStopped(str(capture.path), str(exc)))
 
     def _descriptor_arrived(self, descriptor: Descriptor, host_us: int) -> None:
         self.descriptor = descriptor

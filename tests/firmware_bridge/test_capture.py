@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import resource
 import signal
 import subprocess
 import sys
@@ -20,6 +22,8 @@ from firmware_bridge.capture import (
     iter_records,
     read_capture,
 )
+from firmware_bridge.events import CaptureStopped
+from firmware_bridge.link import BandLink
 from firmware_bridge.protocol import decode_packet
 from sensor.records import SampleBlock, SignalGap
 from tests.firmware_bridge.band_helpers import make_band, run_band
@@ -132,3 +136,60 @@ def test_kill_9_loses_nothing_already_appended(tmp_path: Path):
     assert len(records) >= last + 1
     assert [r.host_us for r in records] == list(range(len(records)))
     assert np.all([len(r.packet) == 81 for r in records])
+
+
+class _DirectLink(BandLink):
+    """A BandLink whose transport is a direct call into a virtual band (no bytes lost)."""
+
+    def __init__(self, band, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.band = band
+
+    async def _open(self) -> None:
+        pass
+
+    async def _close_transport(self) -> None:
+        pass
+
+    async def _write_packet(self, packet: bytes) -> None:
+        for out in self.band.handle(packet):
+            self._packet_received(out.packet, self.band.now_us())
+
+    def pump(self) -> None:
+        for out in self.band.due():
+            self._packet_received(out.packet, self.band.now_us())
+
+
+def test_a_full_disk_stops_the_capture_not_the_stream(tmp_path: Path):
+    band, clock, *_ = make_band(3.0)
+    path = tmp_path / "full.cwcap"
+
+    async def main():
+        link = _DirectLink(band, capture=CaptureWriter(path))
+        await link.connect()
+        await link.start()
+        for _ in range(100):  # 0.5 s of stream
+            clock.now_us += 5000
+            link.pump()
+        old = resource.getrlimit(resource.RLIMIT_FSIZE)
+        old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        # The file may not grow any more: the next write fails as on a full disk.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (path.stat().st_size, old[1]))
+        try:
+            for _ in range(100):
+                clock.now_us += 5000
+                link.pump()
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, old)
+            signal.signal(signal.SIGXFSZ, old_handler)
+        await link.close()
+        return [i async for i in link]
+
+    items = asyncio.run(main())
+    stopped = [i for i in items if isinstance(i, CaptureStopped)]
+    assert len(stopped) == 1 and stopped[0].path == str(path)
+    emg = [b for b in items if isinstance(b, SampleBlock) and b.group == "emg"]
+    assert sum(b.n_samples for b in emg) >= 2000 - 49  # a full second kept streaming
+    assert not any(b.gap_before for b in emg)
+    # What was written before the disk filled replays without complaint.
+    assert 0 < sum(b.n_samples for b in read_capture(path) if b.group == "emg") < 1100
