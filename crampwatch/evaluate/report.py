@@ -132,11 +132,14 @@ def plot_event(edf: Path, title: str, start_s: float, end_s: float,
     axes[0].set_ylabel("envelope (uV RMS)")
     axes[0].legend(fontsize=7, loc="upper right")
     colours = {"truth": "tab:green", "detected": "tab:red"}
-    for name, (m0, m1) in marks.items():
+    for i, (name, (m0, m1)) in enumerate(marks.items()):
         for ax in axes:
             ax.axvspan(m0, max(m1, m0 + 0.2), color=colours.get(name.split()[0], "grey"),
                        alpha=0.15, label=None)
-        axes[0].text(m0, axes[0].get_ylim()[1], name, fontsize=7, va="top")
+        # Labels stacked down from the top so overlapping spans stay readable.
+        axes[0].text(m0, 0.97 - 0.09 * (i % 8), name, fontsize=7, va="top",
+                     transform=axes[0].get_xaxis_transform(),
+                     color=colours.get(name.split()[0], "black"))
     if acc is not None and t_acc is not None:
         for c, label in enumerate(acc_labels):
             axes[1].plot(t_acc, acc[:, c], lw=0.8, label=label)

@@ -16,10 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-# The noise floor's level drifts as a log random walk with knots this far apart (inference).
+# The noise floor's level drifts (log scale) as a mean-reverting walk with knots this far
+# apart: it wanders by ~20 % over tens of minutes but stays "a few uV" all night (inference).
 LEVEL_KNOT_S = 120.0
-LEVEL_DRIFT_SD = 0.08
-# Repositioning the leg moves the electrodes on the skin: the floor steps by up to ~1.5x.
+LEVEL_DRIFT_SD = 0.2  # stationary SD of the log level
+LEVEL_DRIFT_TAU_S = 1800.0  # time constant of the drift
+# Repositioning the leg moves the electrodes on the skin: after each repositioning the
+# floor sits at a new level between 0.7x and 1.45x its usual one (inference).
 LEVEL_STEP_RANGE = (0.7, 1.45)
 MAINS_UV = (0.3, 4.0)
 ECG_UV = (1.0, 6.0)
@@ -78,16 +81,22 @@ class Background:
             )
             for c in range(n_channels)
         ]
-        # Level multiplier knots: slow drift plus a step after each repositioning.
+        # Level multiplier knots: slow drift plus a new level after each repositioning.
         n_knots = int(np.ceil(duration_s / LEVEL_KNOT_S)) + 2
         self._knot_t = np.arange(n_knots) * LEVEL_KNOT_S
-        drift = np.cumsum(rng.normal(0, LEVEL_DRIFT_SD, (n_knots, n_channels)), axis=0)
-        self._knot_log = drift - drift.mean(axis=0)
+        keep = np.exp(-LEVEL_KNOT_S / LEVEL_DRIFT_TAU_S)
+        shocks = rng.normal(0, LEVEL_DRIFT_SD * np.sqrt(1 - keep**2), (n_knots, n_channels))
+        drift = np.zeros((n_knots, n_channels))
+        drift[0] = rng.normal(0, LEVEL_DRIFT_SD, n_channels)
+        for k in range(1, n_knots):
+            drift[k] = keep * drift[k - 1] + shocks[k]
+        self._knot_log = drift
         steps = sorted(level_steps_s)
         self._step_t = np.array(steps)
-        self._step_log = np.cumsum(
-            np.log(rng.uniform(*LEVEL_STEP_RANGE, (len(steps), n_channels))), axis=0
-        ) if steps else np.zeros((0, n_channels))
+        self._step_log = (
+            np.log(rng.uniform(*LEVEL_STEP_RANGE, (len(steps), n_channels)))
+            if steps else np.zeros((0, n_channels))
+        )
         # Mains frequency wanders within +/-0.1 Hz (grid regulation limits).
         self._mains_dev = rng.normal(0, 0.04, n_knots)
         # Heart beats for the whole night: a few thousand numbers.
