@@ -127,3 +127,37 @@ def test_filtered_envelopes_do_not_depend_on_block_size(sizes: list[int]) -> Non
     for name, ref in FRAMES_WHOLE.items():
         assert got[name].shape == ref.shape
         np.testing.assert_allclose(got[name], ref, rtol=1e-9, atol=1e-9, err_msg=name)
+
+
+GAP = (11.0, 12.5)  # seconds lost mid-stream (a band reconnect)
+
+
+def _outputs_with_gap(sizes: list[int] | int, acc_sizes: list[int] | int) -> list:
+    a, b = (round(t * FS_HZ) for t in GAP)
+    aa, ab = (round(t * ACC_FS_HZ) for t in GAP)
+    emg = blocks(EMG[:a], FS_HZ, LABELS, sizes) + blocks(EMG[b:], FS_HZ, LABELS, sizes,
+                                                         t0_s=GAP[1])
+    acc = blocks(ACC[:aa], ACC_FS_HZ, ACC_LABELS, acc_sizes, group=SignalGroup.ACC) + blocks(
+        ACC[ab:], ACC_FS_HZ, ACC_LABELS, acc_sizes, group=SignalGroup.ACC, t0_s=GAP[1]
+    )
+    return run(Detector(), interleave(emg, acc))
+
+
+REFERENCE_GAP = _outputs_with_gap(10**9, 10**9)
+
+
+def test_gap_reference_reports_both_gaps() -> None:
+    gaps = [o for o in REFERENCE_GAP if isinstance(o, SignalGap)]
+    assert {g.group for g in gaps} == {SignalGroup.EMG, SignalGroup.ACC}
+    assert all(math.isclose(g.start_s, GAP[0]) and math.isclose(g.end_s, GAP[1]) for g in gaps)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    emg_sizes=st.lists(st.integers(1, 9000), min_size=1, max_size=8),
+    acc_sizes=st.lists(st.integers(1, 500), min_size=1, max_size=4),
+)
+def test_random_block_sizes_around_a_gap_give_the_same_outputs(
+    emg_sizes: list[int], acc_sizes: list[int]
+) -> None:
+    _same(_outputs_with_gap(emg_sizes, acc_sizes), REFERENCE_GAP)
