@@ -178,10 +178,12 @@ class NightIn(InputModel):
 
     @model_validator(mode="after")
     def _check_times(self) -> NightIn:
+        # Years first: comparing times near year 1 or 9999 across offsets can overflow.
+        for name, value in (("started_at", self.started_at), ("ended_at", self.ended_at)):
+            if value is not None and not 2000 <= value.year <= 2999:
+                raise ValueError(f"{name} must be within the years 2000-2999")
         if abs(self.started_at.utcoffset() or dt.timedelta()) > dt.timedelta(hours=14):
             raise ValueError("started_at has a UTC offset beyond +-14 h")
-        if self.started_at.year < 2000 or self.started_at.year > 2999:
-            raise ValueError("started_at must be within the years 2000-2999")
         if self.ended_at is not None:
             if self.ended_at < self.started_at:
                 raise ValueError("ended_at is before started_at")
@@ -399,6 +401,10 @@ class PromptIn(InputModel):
 
     @model_validator(mode="after")
     def _check(self) -> PromptIn:
+        # Years first: comparing times near year 1 or 9999 across offsets can overflow.
+        for value in (self.sent_at, self.escalated_at, self.acknowledged_at):
+            if value is not None and not 2000 <= value.year <= 2999:
+                raise ValueError("prompt times must be within the years 2000-2999")
         for name in ("escalated_at", "acknowledged_at"):
             value = getattr(self, name)
             if value is not None and value < self.sent_at:
@@ -407,9 +413,6 @@ class PromptIn(InputModel):
             raise ValueError("give escalated_at and escalated_channel together")
         if (self.acknowledged_at is None) != (self.acknowledged_channel is None):
             raise ValueError("give acknowledged_at and acknowledged_channel together")
-        for value in (self.sent_at, self.escalated_at, self.acknowledged_at):
-            if value is not None and not 2000 <= value.year <= 2999:
-                raise ValueError("prompt times must be within the years 2000-2999")
         return self
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
@@ -60,7 +59,8 @@ class EventQuery:
         if start is not None and end is not None and end <= start:
             raise HTTPException(422, "end must be after start")
         for value in (start, end):
-            if value is not None and not 1900 <= value.astimezone(dt.UTC).year <= 9000:
+            # Checked on the written year: converting year 1 or 9999 to UTC can overflow.
+            if value is not None and not 1900 <= value.year <= 9000:
                 raise HTTPException(422, "start and end must be between the years 1900 and 9000")
         kinds = set(kind or ())
         if cramps_only:

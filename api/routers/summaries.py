@@ -61,11 +61,11 @@ def week_summaries(
     ] = None,
 ) -> list[WeekSummary]:
     """Return one summary per ISO week (Monday start) in the range, empty weeks included."""
+    for value in (since, until):
+        if value is not None and not 1900 <= value.year <= 9000:
+            raise HTTPException(422, "since and until must be between the years 1900 and 9000")
     last = until or default_last_day(db, sleeper.id)
-    try:
-        first = since or (last - dt.timedelta(weeks=DEFAULT_WEEKS - 1))
-    except OverflowError as exc:
-        raise HTTPException(422, "until is too early a date") from exc
+    first = since or (last - dt.timedelta(weeks=DEFAULT_WEEKS - 1))
     if last < first:
         raise HTTPException(422, "until is before since")
     if (last - first).days > MAX_WEEKS * 7:

@@ -198,3 +198,16 @@ def test_event_detail_carries_snippet_prompts_and_diary(world: World, client: Te
     bad = client.put(f"{base}/diary/d2", json={"entry_date": "2026-03-03", "pain_0_10": 11},
                      headers=auth(world.hub_a))
     assert bad.status_code == 422 and "pain_0_10" in bad.json()["detail"]
+
+
+def test_times_at_the_ends_of_the_calendar_are_refused_not_crashed(
+    world: World, client: TestClient
+) -> None:
+    base = f"/api/v1/sleepers/{world.sleeper_a}"
+    night = {"started_at": "2026-03-02T22:00:00+01:00", "ended_at": "0001-01-01T00:00:00+05:00"}
+    response = client.put(f"{base}/nights/n1", json=night, headers=auth(world.hub_a))
+    assert response.status_code == 422 and "ended_at" in response.json()["detail"]
+    prompt = {"sent_at": "2026-03-03T01:00:00+01:00", "channel": "band",
+              "acknowledged_at": "0001-01-01T00:00:00+05:00", "acknowledged_channel": "band"}
+    response = client.put(f"{base}/prompts/p1", json=prompt, headers=auth(world.hub_a))
+    assert response.status_code == 422 and "2000-2999" in response.json()["detail"]

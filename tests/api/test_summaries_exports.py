@@ -133,3 +133,18 @@ def test_a_running_event_exports_as_preliminary_without_an_end(
     assert observation["status"] == "preliminary"
     assert "end" not in observation["effectivePeriod"]
     assert [c["code"]["coding"][0]["code"] for c in observation["component"]] == ["confidence"]
+
+
+def test_dates_at_the_ends_of_the_calendar_are_refused_not_crashed(
+    world: World, client: TestClient
+) -> None:
+    base = f"/api/v1/sleepers/{world.sleeper_a}"
+    for path, params in (
+        ("/weeks", {"since": "9999-12-20", "until": "9999-12-31"}),
+        ("/weeks", {"until": "0001-01-01"}),
+        ("/events", {"start": "0001-01-01T00:00:00+05:00"}),
+        ("/export/events.csv", {"end": "9999-12-31T23:59:59-05:00"}),
+    ):
+        response = client.get(base + path, params=params, headers=auth(world.clinician))
+        assert response.status_code == 422, (path, params, response.text)
+        assert "between the years" in response.json()["detail"]
