@@ -1,0 +1,92 @@
+"""Episode features say what a physiologist sees: co-activation, alternation, posture, rhythm."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sensor import Detector, DetectorConfig
+from sensor.accel import rhythm
+from sensor.detector import FilterConfig
+from sensor.emg_frontend import EmgFrontEnd
+from sensor.records import EpisodePhase, EpisodeUpdate, SignalGroup
+from tests.sensor.synth import ACC_FS_HZ, FS_HZ, add_bursts, blocks, interleave, rest_emg, run
+
+LABELS = ("EMG R Gastroc", "EMG R Tib Ant")
+
+
+def _closed_by_channel(out: list) -> dict[str, list[EpisodeUpdate]]:
+    res: dict[str, list[EpisodeUpdate]] = {}
+    for o in out:
+        if isinstance(o, EpisodeUpdate) and o.phase is EpisodePhase.CLOSED:
+            res.setdefault(o.channel.label, []).append(o)
+    return res
+
+
+def test_cocontraction_vs_alternation() -> None:
+    # Stretch: both muscles on together. Walking: calf and shin take turns at ~1 Hz.
+    dur = 40.0
+    calf = rest_emg(dur, 3.0, FS_HZ, 81)
+    shin = rest_emg(dur, 3.0, FS_HZ, 82)
+    calf = add_bursts(calf, FS_HZ, [(5.0, 12.0)], 100.0, 83)
+    shin = add_bursts(shin, FS_HZ, [(5.3, 12.0)], 80.0, 84)
+    steps = [(20.0 + i, 20.4 + i) for i in range(12)]
+    calf = add_bursts(calf, FS_HZ, steps, 100.0, 85)
+    shin = add_bursts(shin, FS_HZ, [(a + 0.5, b + 0.5) for a, b in steps], 80.0, 86)
+    out = run(Detector(), blocks(np.stack([calf, shin], 1), FS_HZ, LABELS, 40))
+    calf_eps = _closed_by_channel(out)["EMG R Gastroc"]
+    stretch = next(e for e in calf_eps if e.start_s < 15)
+    walk = next(e for e in calf_eps if e.start_s > 15)
+    assert stretch.features["coact_fraction"] > 0.8
+    assert stretch.features["coact_rel"] > 5
+    assert stretch.features["lead_s"] == pytest.approx(-0.3, abs=0.05)  # calf first
+    assert walk.features["alternation"] > 0.3 > stretch.features["alternation"]
+    assert walk.features["burst_count"] == 12
+    assert walk.features["interval_cv"] < 0.1  # regular steps
+
+
+def test_posture_motion_and_rhythm_from_the_accelerometer() -> None:
+    dur = 40.0
+    calf = add_bursts(rest_emg(dur, 3.0, FS_HZ, 87), FS_HZ, [(10.0, 30.0)], 100.0, 88)
+    emg = np.stack([calf, rest_emg(dur, 3.0, FS_HZ, 89)], 1)
+    t = np.arange(int(dur * ACC_FS_HZ)) / ACC_FS_HZ
+    acc = np.zeros((t.size, 3))
+    acc[:, 0] = 1.0  # shank vertical: upright (standing)
+    shaking = (t >= 10.0) & (t < 30.0)
+    acc[shaking, 1] += 0.2 * np.sin(2 * np.pi * 1.5 * t[shaking])  # 1.5 Hz rhythm
+    out = run(Detector(), interleave(
+        blocks(emg, FS_HZ, LABELS, 40),
+        blocks(acc, ACC_FS_HZ, ("x", "y", "z"), 2, group=SignalGroup.ACC),
+    ))
+    ep = _closed_by_channel(out)["EMG R Gastroc"][0]
+    f = ep.features
+    assert f["acc_upright"] > 0.95 and f["acc_tilt_deg"] < 20
+    assert f["acc_motion_pre_g"] < 0.02 < f["acc_motion_during_g"]
+    assert f["acc_rhythm_hz"] == pytest.approx(1.5, rel=0.1)
+    assert f["acc_rhythm_strength"] > 0.7
+
+
+def test_rhythm_is_nan_without_motion() -> None:
+    assert all(np.isnan(rhythm(np.zeros((500, 3)), 100.0, 0.3, 4.0)))
+
+
+def test_ecg_suppression_raises_the_low_corner() -> None:
+    cfg = DetectorConfig(filter=FilterConfig(ecg_suppression=True, mains_hz=50.0))
+    fe = EmgFrontEnd(cfg, LABELS, FS_HZ)
+    assert fe.low_hz == 30.0
+
+
+def test_electrode_trouble_shows_in_quality_features() -> None:
+    # Contact loss: 50 Hz mains dominates and the amplifier clips at +-2000 uV.
+    dur = 20.0
+    t = np.arange(int(dur * FS_HZ)) / FS_HZ
+    calf = rest_emg(dur, 3.0, FS_HZ, 90)
+    bad = (t >= 8) & (t < 14)
+    calf[bad] += 3000.0 * np.sin(2 * np.pi * 50.0 * t[bad]) + 200 * np.sin(2 * np.pi * 3 * t[bad])
+    calf = np.clip(calf, -2000.0, 2000.0)
+    cfg = DetectorConfig(filter=FilterConfig(mains_hz=50.0))
+    out = run(Detector(cfg), blocks(np.stack([calf, rest_emg(dur, 3.0, FS_HZ, 91)], 1),
+                                    FS_HZ, LABELS, 40))
+    ep = _closed_by_channel(out)["EMG R Gastroc"][0]
+    assert ep.features["clip_fraction"] > 0.1
+    assert ep.features["mains_ratio"] > 0.3
