@@ -13,7 +13,7 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -175,8 +175,12 @@ class BleBandConnection:
         listener: ConnectionListener,
         params: BleConnectionParams | None = None,
         backend: BleBackend | None = None,
+        feeds_watchdog: Callable[[bytes], bool] = lambda _payload: True,
     ) -> None:
+        """``feeds_watchdog`` says which notifications prove the stream is alive (a band
+        may keep sending status packets after its samples stopped)."""
         self.selector = selector
+        self._feeds_watchdog = feeds_watchdog
         self.params = params or BleConnectionParams()
         self.backend = backend or BleBackend()
         self._listener = listener
@@ -203,7 +207,7 @@ class BleBandConnection:
         return self.state is LinkState.CONNECTED
 
     def arm_watchdog(self, armed: bool) -> None:
-        """Expect data (after start) or not (after stop): only then is silence a stall."""
+        """Expect stream data (after start) or not (after stop): only then is silence a stall."""
         self._watchdog_armed = armed
         self._last_data_s = time.monotonic()
 
@@ -346,7 +350,8 @@ class BleBandConnection:
         self._link_lost.set()
 
     def _on_data(self, payload: bytes) -> None:
-        self._last_data_s = time.monotonic()
+        if self._feeds_watchdog(payload):
+            self._last_data_s = time.monotonic()
         self.stats.packets += 1
         self._listener.data_received(payload)
 

@@ -28,9 +28,20 @@ from firmware_bridge.ble.connection import (
     BleLinkError,
 )
 from firmware_bridge.link import BandLink, BandLinkError
-from firmware_bridge.protocol import Descriptor, ErrorCode, ProtocolError, Start, decode_packet
+from firmware_bridge.protocol import (
+    Descriptor,
+    ErrorCode,
+    PacketType,
+    ProtocolError,
+    Start,
+    decode_packet,
+)
 
 logger = logging.getLogger(__name__)
+
+
+def _is_data_packet(payload: bytes) -> bool:
+    return payload[:1] == bytes([PacketType.DATA])
 
 
 class BleLink(BandLink):
@@ -49,7 +60,11 @@ class BleLink(BandLink):
         """``link_options`` are BandLink's (clock, capture, max_queued_items, host_clock_us)."""
         super().__init__(**link_options)
         self.selector = selector or BandSelector()
-        self.connection = BleBandConnection(self.selector, self, params, backend)
+        # Only DATA packets show the stream is alive: STATUS keeps coming from a band
+        # whose sampling has stopped.
+        self.connection = BleBandConnection(
+            self.selector, self, params, backend, feeds_watchdog=_is_data_packet
+        )
         self._runner: asyncio.Task[None] | None = None
         self._first_connection: asyncio.Future[None] | None = None
         self._resume_tasks: set[asyncio.Task[None]] = set()

@@ -25,7 +25,13 @@ from firmware_bridge.ble.link import BleLink
 from firmware_bridge.ble.virtual_peripheral import BleVirtualBand
 from firmware_bridge.capture import CaptureReader, CaptureWriter
 from firmware_bridge.clock import ClockParams
-from firmware_bridge.events import Disconnected, LinkItem, Reconnected, StreamRestarted
+from firmware_bridge.events import (
+    BandStatus,
+    Disconnected,
+    LinkItem,
+    Reconnected,
+    StreamRestarted,
+)
 from firmware_bridge.link import BandLinkError, LinkLost
 from firmware_bridge.protocol import Start, Stop, quantise, to_physical
 from firmware_bridge.virtual_band import ArraySource, VirtualBand
@@ -403,5 +409,30 @@ def test_band_speaking_another_protocol_version_is_refused_by_name() -> None:
             await link.connect()
         assert not server.connected
         await server.power_off()
+
+    _run(scenario)
+
+
+def test_band_whose_samples_stop_while_status_continues_is_caught_and_restarted() -> None:
+    async def scenario(links: list[BleLink]) -> None:
+        band, expected = _band(_signal(30.0))
+        air = VirtualAir()
+        async with BleVirtualBand(band, air) as peripheral:
+            link = _link(links, air, peripheral.name, stall_timeout_s=0.4)
+            async with link:
+                await link.start()
+                collector = Collector(expected)
+                await _read_until(link, collector, _emg_done(collector, 2000))
+                statuses_before = len(collector.events(BandStatus))
+                band.streaming = False  # firmware fault: sampling stops, the radio does not
+                await _read_until(link, collector, lambda: bool(collector.events(StreamRestarted)))
+                mark = collector.position[SignalGroup.EMG]
+                await _read_until(link, collector, _emg_done(collector, mark + 2000))
+        # STATUS packets (one per second of band time) kept arriving, yet it was a stall.
+        assert len(collector.events(BandStatus)) > statuses_before
+        assert link.connection.stats.stalls == 1
+        (restart,) = collector.events(StreamRestarted)
+        assert not restart.unexpected
+        assert collector.lost == {SignalGroup.EMG: 0, SignalGroup.ACC: 0}
 
     _run(scenario)
