@@ -20,7 +20,7 @@ KIND_COLOURS = {
     "stretch": "#b7950b",
     "artifact": "#bdc3c7",
 }
-FONT = 'font-family="system-ui, sans-serif" font-size="12"'
+FONT = 'font-family="system-ui, sans-serif" font-size="14"'
 #: The 24 clock hours of a time-of-night histogram, from the evening on.
 NIGHT_HOURS = (*range(18, 24), *range(0, 18))
 

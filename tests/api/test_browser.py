@@ -66,6 +66,11 @@ def test_clinician_logs_in_and_sees_the_night_plotted(
         assert box is not None and box["width"] > 2 and box["height"] > 5
         assert "Red flag" in page.locator("main").inner_text()
         page.screenshot(path=str(artifacts_dir / "api-night-timeline.png"), full_page=True)
+        # On a tablet held upright the page fits its width: nothing to scroll sideways.
+        page.set_viewport_size({"width": 768, "height": 1024})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 768
+        page.screenshot(path=str(artifacts_dir / "api-night-tablet.png"), full_page=True)
+        page.set_viewport_size({"width": 1180, "height": 900})
 
         page.locator('#timeline a:has(rect[data-event-id="e1"])').click()
         page.wait_for_url("**/events/e1")
