@@ -110,6 +110,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--baud", type=int, default=None, help="serial baud rate")
     parser.add_argument("--new-night", action="store_true",
                         help="start a new night even if the last one is still open")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="before the night: 20 s lying still, then 5 s toes gently "
+                             "pointed down; sets this sleeper's amplitude references")
     parser.add_argument("--no-capture", action="store_true",
                         help="do not keep the raw capture of the band's packets")
     parser.add_argument("--minutes", type=float, default=20.0,
@@ -146,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.pace > 0:
         raise UserError("--pace must be > 0")
     options = options_from_args(args)
+    options.calibrate = args.calibrate
     source = make_source(args.source, args.pace, args.baud, minutes=args.minutes,
                          seed=args.seed, work_dir=options.data_dir / "virtual")
 

@@ -24,6 +24,7 @@ import uvicorn
 
 from crampwatch.errors import UserError
 from crampwatch.live.bedside import bedside_router, new_bedside_token
+from crampwatch.live.calibration import Calibration, CalibrationError, record_calibration
 from crampwatch.live.localstore import LocalStore, prepare_local_store
 from crampwatch.live.night import NightJournal, NightState, read_night
 from crampwatch.live.session import LiveSession, SessionParams, SessionReport
@@ -65,6 +66,7 @@ class RunOptions:
     upload_token: str | None = None
     sleeper: str = "me"
     capture: bool = True
+    calibrate: bool = False  # guided rest + contraction before the night
     linger_s: float = 0.0  # keep serving the pages this long after the night
     params: SessionParams = field(default_factory=SessionParams)
 
@@ -133,6 +135,9 @@ async def run_live(
                   f"{len(resumed.events)} events so far)\n")
     else:
         out.write(f"new night {journal.night_id} in {journal.dir}\n")
+    calibration = Calibration.load(options.data_dir)
+    if options.calibrate:
+        calibration = await _calibrate(source, options.data_dir, out)
     hub = BedsideHub()
     token = new_bedside_token()
     store = prepare_local_store(options.data_dir, options.sleeper) if options.serve else None
@@ -173,7 +178,7 @@ async def run_live(
     session = LiveSession(
         source, make_pipeline, journal, PromptPolicy(options.prompt), dispatcher,
         resumed=resumed, outboxes=outboxes, hub=hub, params=options.params,
-        status_out=sys.stderr, capture=options.capture,
+        status_out=sys.stderr, capture=options.capture, calibration=calibration,
     )
     loop = asyncio.get_running_loop()
     installed = []
@@ -220,6 +225,25 @@ async def run_live(
         if server is not None and serving is not None:
             server.should_exit = True
             await serving
+
+
+async def _calibrate(source: LiveSource, data_dir: Path, out: TextIO) -> Calibration:
+    def say(text: str) -> None:
+        out.write(f"CALIBRATION: {text}\n")
+        out.flush()
+
+    items = await source.connect(None)
+    try:
+        calibration = await record_calibration(items, say)
+    except CalibrationError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        await source.disconnect()
+    path = calibration.save(data_dir)
+    say(f"references saved in {path}: " + ", ".join(
+        f"{k} rest {calibration.rest_rms_uv[k]:.1f} uV, contraction {v:.0f} uV"
+        for k, v in calibration.contraction_rms_uv.items()))
+    return calibration
 
 
 def _outboxes(

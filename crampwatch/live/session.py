@@ -30,6 +30,7 @@ from typing import TextIO
 
 import numpy as np
 
+from crampwatch.live.calibration import Calibration
 from crampwatch.live.clock import SessionClock
 from crampwatch.live.night import ENDED_BY_RESTART, NightJournal, NightState
 from crampwatch.live.quality import ElectrodeQuality, QualityMonitor
@@ -112,6 +113,7 @@ class LiveSession:
         params: SessionParams | None = None,
         status_out: TextIO | None = None,
         capture: bool = True,
+        calibration: Calibration | None = None,
     ) -> None:
         self.source = source
         self.make_pipeline = make_pipeline
@@ -123,6 +125,7 @@ class LiveSession:
         self.params = params or SessionParams()
         self.status_out = status_out
         self.capture = capture
+        self.calibration = calibration
         self.status = SessionStatus(source=source.description)
         start_s = 0.0
         if resumed is not None:
@@ -452,7 +455,12 @@ class LiveSession:
             log.debug("episode %s opened (%s)", ev.event_id, ev.kind.value)
 
     def _queue_upload(self, ev: Event) -> None:
-        body = event_body(ev, red_flag=ev.event_id in self._flagged)
+        extra = {}
+        if self.calibration is not None:
+            severity = self.calibration.severity(ev.channel.label, ev.features)
+            if math.isfinite(severity):
+                extra["amp_rel_calibrated"] = severity
+        body = event_body(ev, red_flag=ev.event_id in self._flagged, extra=extra)
         for box, _ in self.outboxes.values():
             box.put(f"event:{ev.event_id}", "event", body)
 

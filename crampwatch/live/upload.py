@@ -32,10 +32,13 @@ def api_id(local_id: str) -> str:
     return local_id.replace("/", ":")
 
 
-def event_body(event: Event, red_flag: bool = False) -> dict[str, Any]:
+def event_body(
+    event: Event, red_flag: bool = False, extra: dict[str, float] | None = None
+) -> dict[str, Any]:
     """Return the API's EventIn body for ``event`` (NaN features sent as null)."""
     features: dict[str, float | None] = {
-        k: (float(v) if math.isfinite(v) else None) for k, v in event.features.items()
+        k: (float(v) if math.isfinite(v) else None)
+        for k, v in {**event.features, **(extra or {})}.items()
     }
     if red_flag:
         features["red_flag_over_10_min"] = 1.0
