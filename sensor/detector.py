@@ -348,7 +348,7 @@ class Detector:
             )
         if self._has_acc is None and self._emg_blocks >= 2:
             self._has_acc = False
-        if self._has_acc and self._acc is not None:
+        if self._has_acc:  # also when the promised ACC stream never starts
             self._acc_floor_s = max(self._acc_floor_s, block.t0_s - self.config.accel.max_lag_s)
         self._pending.extend(self._emg.process(block))
         self._emg_end_s = max(self._emg_end_s, block.t_end_s)

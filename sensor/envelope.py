@@ -83,14 +83,11 @@ class WindowSum:
         m = hop_values.shape[0]
         ext = np.concatenate([self._hist, hop_values], axis=0)
         # An explicit sum per window (not a running cumsum, whose rounding grows with
-        # the block), so a frame does not depend on the block size beyond float
-        # rounding; added as n shifted contiguous slices for big blocks.
-        if m <= 64:  # a live block: one call beats n slice additions
-            sums = np.lib.stride_tricks.sliding_window_view(ext, self.n, axis=0).sum(axis=-1)
-        else:
-            sums = ext[0:m].copy()
-            for j in range(1, self.n):
-                sums += ext[j : j + m]
+        # the block), added as n shifted contiguous slices: every frame is the same
+        # sum in the same order whatever the block size.
+        sums = ext[0:m].copy()
+        for j in range(1, self.n):
+            sums += ext[j : j + m]
         counts = np.minimum(self._count + np.arange(1, m + 1), self.n)
         self._count += m
         if self.n > 1:

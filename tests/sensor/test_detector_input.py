@@ -83,3 +83,18 @@ def test_low_rate_board_warns_and_still_finds_the_contraction() -> None:
 def test_too_slow_board_is_refused() -> None:
     with pytest.raises(FilterDesignError, match="sample rate"):
         Detector().process(SampleBlock(SignalGroup.EMG, 100.0, 0.0, np.zeros((10, 1)), ("EMG1",)))
+
+
+def test_stalled_accelerometer_does_not_hold_decisions_forever() -> None:
+    x = _emg(30.0)
+    det = Detector(expect_acc=True)  # ACC promised, but it never comes
+    emitted_at = []
+    for b in blocks(x, FS_HZ, LABELS, 40):
+        for o in det.process(b):
+            if isinstance(o, EpisodeUpdate) and o.phase is EpisodePhase.OPENED:
+                emitted_at.append((b.t_end_s, o))
+    assert len(emitted_at) == 1
+    block_end, opened = emitted_at[0]
+    # Out once the EMG is 10 s (accel.max_lag_s) past the onset, not at the stream's end.
+    assert block_end < 6.0 + 10.0 + 0.5
+    assert np.isnan(opened.features["acc_upright"])
