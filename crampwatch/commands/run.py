@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--pace must be > 0")
     options = options_from_args(args)
     options.calibrate = args.calibrate
+    options.diary = not args.no_diary and sys.stdin.isatty()
     source = make_source(args.source, args.pace, args.baud, minutes=args.minutes,
                          seed=args.seed, work_dir=options.data_dir / "virtual")
 
@@ -160,30 +161,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"source: {source.description}; Ctrl-C ends the night", flush=True)
 
     try:
-        result = asyncio.run(run_live(source, options, on_ready=ready))
+        asyncio.run(run_live(source, options, on_ready=ready))
     finally:
         close = getattr(source, "close", None)
         if close is not None:
             close()
-    if not args.no_diary and sys.stdin.isatty():
-        _diary(result, options)
     return 0
-
-
-def _diary(result, options: RunOptions) -> None:  # type: ignore[no-untyped-def]
-    import json
-
-    from crampwatch.summary import ask_diary
-
-    try:
-        entry = ask_diary()
-    except (EOFError, ValueError) as exc:
-        print(f"diary not saved: {exc}")
-        return
-    if entry is None:
-        return
-    path = result.night_dir / "diary.json"
-    path.write_text(json.dumps({"pain_0_10": entry.pain_0_10,
-                                "sleep_disturbance_0_10": entry.sleep_disturbance_0_10,
-                                "note": entry.note}) + "\n")
-    print(f"diary saved in {path}")

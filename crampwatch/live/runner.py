@@ -42,7 +42,13 @@ from crampwatch.prompt.dispatcher import PromptDispatcher
 from crampwatch.prompt.guidance import GuidanceError, load_guidance
 from crampwatch.prompt.log import PromptLog, read_prompt_log
 from crampwatch.prompt.policy import PromptParams, PromptPolicy
-from crampwatch.summary import NightSummary, plot_summary, render_summary, summarize_night
+from crampwatch.summary import (
+    NightSummary,
+    ask_diary,
+    plot_summary,
+    render_summary,
+    summarize_night,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +73,7 @@ class RunOptions:
     sleeper: str = "me"
     capture: bool = True
     calibrate: bool = False  # guided rest + contraction before the night
+    diary: bool = False  # ask pain / sleep-disturbance scores at the end (a terminal)
     linger_s: float = 0.0  # keep serving the pages this long after the night
     params: SessionParams = field(default_factory=SessionParams)
 
@@ -202,6 +209,8 @@ async def run_live(
         out.write("\n" + text + "\n")
         if plot is not None:
             out.write(f"  plot: {plot}\n")
+        if options.diary:
+            await _ask_diary(journal, outboxes, out, options.params.final_upload_s)
         pending = sum(box.counts().pending for box, _ in outboxes.values())
         if pending:
             out.write(f"  {pending} record(s) wait in the outbox; the next run sends them\n")
@@ -225,6 +234,34 @@ async def run_live(
         if server is not None and serving is not None:
             server.should_exit = True
             await serving
+
+
+async def _ask_diary(
+    journal: NightJournal, outboxes: dict[str, tuple[Outbox, Sender]], out: TextIO,
+    timeout_s: float,
+) -> None:
+    """Ask the diary scores; keep them in the journal and send them to the stores."""
+    try:
+        entry = await asyncio.to_thread(ask_diary, input, out)
+    except (EOFError, ValueError) as exc:
+        out.write(f"diary not saved: {exc}\n")
+        return
+    if entry is None:
+        return
+    journal.write("diary", pain_0_10=entry.pain_0_10,
+                  sleep_disturbance_0_10=entry.sleep_disturbance_0_10, note=entry.note)
+    body = {
+        "entry_date": journal.started_at.astimezone().date().isoformat(),
+        "night_id": journal.night_id,
+        "pain_0_10": entry.pain_0_10,
+        "sleep_disturbance_0_10": entry.sleep_disturbance_0_10,
+        "note": entry.note,
+    }
+    for box, send in outboxes.values():
+        box.put(f"diary:{journal.night_id}", "diary", body)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(box.send_due(send), timeout_s)
+    out.write("diary saved\n")
 
 
 async def _calibrate(source: LiveSource, data_dir: Path, out: TextIO) -> Calibration:
