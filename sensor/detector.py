@@ -116,16 +116,18 @@ class OnsetConfig:
 class EpisodeConfig:
     """Grouping bursts into episodes."""
 
-    merge_gap_s: float = 2.0  # bursts < 2 s apart merge (bruxism rule, DOMAIN.md)
-    end_quiet_s: float = 3.0  # >= 3 s of quiet ends an episode (bruxism rule, DOMAIN.md)
+    # Bursts < 2 s apart merge and >= 3 s of quiet ends an episode (bruxism rule,
+    # DOMAIN.md); a burst in the 2-3 s zone joins the open episode (sensor.episodes).
+    end_quiet_s: float = 3.0
     update_interval_s: float = 0.5  # an open episode is re-reported at least this often
     max_gap_s: float = 5.0  # an episode survives a lost-signal gap this long (BLE reconnect)
     lead_window_s: float = 2.0  # other-channel onsets within this are paired for lead_s
 
     def __post_init__(self) -> None:
-        if self.end_quiet_s < self.merge_gap_s:
+        if self.end_quiet_s < 2.0:
             raise ValueError(
-                f"end_quiet_s ({self.end_quiet_s}) must be >= merge_gap_s ({self.merge_gap_s})"
+                f"end_quiet_s ({self.end_quiet_s}) must be >= 2 s: bursts less than 2 s "
+                "apart belong to one episode"
             )
 
 
