@@ -22,11 +22,12 @@ from crampwatch.live.scoring import score_prompts, to_session_time
 from crampwatch.live.session import LiveSession, merge_contiguous
 from crampwatch.live.sources import edf_source
 from crampwatch.live.upload import event_body
+from crampwatch.outbox import Outbox, OutboxItem
 from crampwatch.prompt.channels.terminal import TerminalChannel
 from crampwatch.prompt.dispatcher import PromptDispatcher
 from crampwatch.prompt.guidance import load_guidance
 from crampwatch.prompt.log import PromptLog
-from crampwatch.prompt.policy import PromptAction, PromptPolicy
+from crampwatch.prompt.policy import PromptAction, PromptParams, PromptPolicy
 from crampwatch.synth.truth import NightTruth
 from sensor.records import ChannelInfo, Muscle, Role, SampleBlock, Side, SignalGroup
 from tests.crampwatch.prompt_helpers import event
@@ -175,3 +176,30 @@ def test_short_night_from_a_recording_prompts_on_the_cramp_and_journals_everythi
     assert "CALF CRAMP" in out.getvalue()
     records = [json.loads(x) for x in (journal.dir / "prompts.jsonl").read_text().splitlines()]
     assert next(r["action"] for r in records if r["type"] == "decision") == "start"
+
+
+def test_cramp_past_the_red_flag_age_is_flagged_in_journal_and_upload(tmp_path: Path) -> None:
+    files = make_demo_night(tmp_path / "synthetic", minutes=4, seed=3, cramps=2)
+    journal, _ = NightJournal.start(tmp_path / "home")
+    box = Outbox(tmp_path / "outbox.sqlite")
+    sent: list[OutboxItem] = []
+
+    async def receive(item: OutboxItem) -> None:
+        sent.append(item)
+
+    dispatcher = PromptDispatcher(journal.session_id, load_guidance(), [],
+                                  PromptLog(journal.dir / "prompts.jsonl"))
+    # The red-flag age shortened to 10 s so a 40 s synthetic cramp reaches it.
+    policy = PromptPolicy(PromptParams(red_flag_after_s=10.0))
+    session = LiveSession(edf_source(str(files.edf), pace=60.0), make_pipeline_factory("rules"),
+                          journal, policy, dispatcher, outboxes={"local": (box, receive)})
+    report = asyncio.run(session.run())
+    journal.close()
+    flags = [d for d in report.decisions if d.action is PromptAction.RED_FLAG]
+    assert flags
+    flagged = {d.event.event_id for d in flags}
+    records = [json.loads(x) for x in journal.path.read_text().splitlines()]
+    assert {r["event_id"] for r in records if r["type"] == "red_flag"} == flagged
+    uploaded = {it.payload["event_id"]: it.payload for it in sent if it.kind == "event"}
+    for eid in flagged:
+        assert uploaded[eid.replace("/", ":")]["features"]["red_flag_over_10_min"] == 1.0
