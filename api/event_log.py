@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from api.models import EventRow, Night, Snippet, utcnow
 from api.schemas import EventIn, IngestResult
 from api.timeutil import to_store
+from sensor.records import EventKind
 
 
 class EventConflictError(ValueError):
@@ -219,6 +220,20 @@ def query_events(
                 and_(EventRow.start_at == after_at, EventRow.id > after_pk),
             )
         )
+    if (
+        flt.min_duration_s is not None
+        and flt.kinds
+        and all(EventKind(kind).is_cramp for kind in flt.kinds)
+    ):
+        # "Cramps lasting over N s" matches a handful of a sleeper's events: find them in
+        # the (sleeper, kind, duration) index first, then sort those few, rather than walk
+        # the whole time-ordered log (the planner cannot tell from bound parameters).
+        few = select(EventRow.id).where(
+            EventRow.sleeper_id == sleeper_id,
+            EventRow.kind.in_(flt.kinds),
+            EventRow.duration_s >= flt.min_duration_s,
+        )
+        stmt = stmt.where(EventRow.id.in_(few))
     stmt = stmt.order_by(EventRow.start_at, EventRow.id).limit(limit + 1)
     rows = [(event, night) for event, night in db.execute(stmt).all()]
     next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
