@@ -9,6 +9,7 @@ when it cannot (fix the data or the token instead).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,21 @@ class IngestSummary:
     updated: int
     unchanged: int
     kept_final: tuple[str, ...]
+
+
+def _json_safe(event: Mapping[str, Any]) -> dict[str, Any]:
+    # The pipeline writes NaN for a feature it cannot compute; JSON has no NaN, the API
+    # takes null for "not computable".
+    features = event.get("features")
+    if not features:
+        return dict(event)
+    return {
+        **event,
+        "features": {
+            name: None if isinstance(value, float) and not math.isfinite(value) else value
+            for name, value in features.items()
+        },
+    }
 
 
 class HubClient:
@@ -146,12 +162,13 @@ class HubClient:
     def upload_events(self, night_id: str, events: Sequence[Mapping[str, Any]]) -> IngestSummary:
         """Return what uploading ``events`` (API EventIn bodies) did, in batches of 1000.
 
-        Safe to repeat: stored ids are updated in place, never duplicated.
+        Safe to repeat: stored ids are updated in place, never duplicated. A NaN feature
+        (not computable) is sent as null.
         """
         created = updated = unchanged = 0
         kept: list[str] = []
         for first in range(0, len(events), MAX_EVENTS_PER_UPLOAD):
-            batch = list(events[first : first + MAX_EVENTS_PER_UPLOAD])
+            batch = [_json_safe(event) for event in events[first : first + MAX_EVENTS_PER_UPLOAD]]
             result = self._request(
                 "POST", f"{self._base()}/nights/{night_id}/events", {"events": batch}
             )

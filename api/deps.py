@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from api.models import ClinicianAssignment, Role, Sleeper, User
 from api.security import user_for_session, user_for_token
-from api.settings import Settings
 
 SESSION_COOKIE = "crampwatch_session"
 
@@ -42,11 +41,6 @@ def get_db(request: Request) -> Iterator[Session]:
     """Yield a database session for one request, closed afterwards."""
     with request.app.state.store.sessions() as db:
         yield db
-
-
-def get_settings(request: Request) -> Settings:
-    """Return the running app's settings."""
-    return request.app.state.settings
 
 
 DB = Annotated[Session, Depends(get_db)]

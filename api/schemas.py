@@ -9,7 +9,6 @@ Times: session seconds (``start_s``) are on the night's clock, 0 = the night's
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -518,7 +517,3 @@ class WeekSummary(BaseModel):
     mean_pain_0_10: float | None
     mean_sleep_disturbance_0_10: float | None
 
-
-def finite_or_none(value: float | None) -> float | None:
-    """Return ``value`` unless it is NaN or infinite (JSON has no NaN), else None."""
-    return None if value is None or not math.isfinite(value) else value
