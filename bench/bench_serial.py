@@ -128,6 +128,7 @@ def _replay(path: Path, speed: float, n_emg: int) -> tuple[float, int, bool, str
 
 
 def main() -> int:
+    """Run the bench and print its figures; return 0."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="seconds of signal (default 60)")
     ap.add_argument("--speed", type=float, default=10.0, help="x real time (default 10)")

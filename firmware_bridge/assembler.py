@@ -83,10 +83,12 @@ class PacketAssembler:
 
     @property
     def descriptor(self) -> Descriptor:
+        """The descriptor the packets are read with."""
         return self._descriptor
 
     @property
     def clock(self) -> ClockMapper:
+        """The band-clock mapper (drift estimate, host times)."""
         return self._mapper
 
     def set_descriptor(self, descriptor: Descriptor) -> None:

@@ -115,6 +115,7 @@ class CaptureWriter:
             os.fsync(self._fd)
 
     def close(self) -> None:
+        """Write everything to disk and close the file."""
         if self._file is not None:
             self._closing.set()
             self._syncer.join()

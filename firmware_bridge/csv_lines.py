@@ -63,10 +63,12 @@ class CsvLineFormat:
 
     @property
     def n_columns(self) -> int:
+        """Number of fields in one line (time, EMG, optional x/y/z)."""
         return 1 + len(self.emg_labels) + (3 if self.has_acc else 0)
 
     @property
     def block_samples(self) -> int:
+        """Samples per emitted block."""
         return max(1, round(self.block_s * self.rate_hz))
 
 

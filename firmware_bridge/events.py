@@ -29,6 +29,7 @@ class BandStatus:
 
     @classmethod
     def from_packet(cls, packet: StatusPacket, t_s: float, n_emg_channels: int) -> BandStatus:
+        """Return the event for a STATUS packet seen at session time ``t_s``."""
         return cls(
             t_s=t_s,
             battery_pct=packet.battery_pct if packet.battery_known else None,

@@ -162,6 +162,7 @@ class BandLink(abc.ABC):
 
     @property
     def streaming(self) -> bool:
+        """True between an acknowledged START and STOP (or the link's end)."""
         return self._streaming
 
     async def connect(self) -> Descriptor:

@@ -31,6 +31,7 @@ class ProtocolError(ValueError):
 
 
 class PacketType(enum.IntEnum):
+    """The first byte of every packet (docs/protocol.md 1)."""
     DESCRIPTOR = 0x01
     DATA = 0x02
     STATUS = 0x03
@@ -177,6 +178,7 @@ class GroupSpec:
 
     @property
     def n_channels(self) -> int:
+        """Number of channels in this group."""
         return len(self.labels)
 
     @property
@@ -191,6 +193,7 @@ class GroupSpec:
         return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
     def encode(self) -> bytes:
+        """Return this group's bytes inside a DESCRIPTOR packet."""
         out = bytearray(
             struct.pack(
                 "<BIBf", group_code(self.group), self.rate_mhz, self.sample_width,
@@ -236,10 +239,12 @@ class Descriptor:
 
     @property
     def emg(self) -> GroupSpec:
+        """The EMG group (always present)."""
         return self.groups[0]
 
     @property
     def acc(self) -> GroupSpec | None:
+        """The accelerometer group, or None for an EMG-only band."""
         return self.groups[1] if len(self.groups) > 1 else None
 
     def spec(self, group: SignalGroup) -> GroupSpec | None:
@@ -260,6 +265,7 @@ class Descriptor:
         return Descriptor(self.device_id, self.firmware_version, groups, self.protocol_version)
 
     def encode(self) -> bytes:
+        """Return the packet's bytes (docs/protocol.md)."""
         out = bytearray([PacketType.DESCRIPTOR, self.protocol_version])
         out += _pack_str("device_id", self.device_id, 64)
         out += _pack_str("firmware_version", self.firmware_version, 32)
@@ -306,6 +312,7 @@ class DataPacket:
     samples: bytes = b""
 
     def encode(self) -> bytes:
+        """Return the packet's bytes (docs/protocol.md)."""
         out = struct.pack(
             "<BIQIBIB",
             PacketType.DATA,
@@ -341,6 +348,7 @@ class StatusPacket:
     flags: int = 0
 
     def encode(self) -> bytes:
+        """Return the packet's bytes (docs/protocol.md)."""
         return struct.pack(
             "<BQBHIB",
             PacketType.STATUS,
@@ -362,6 +370,7 @@ class StatusPacket:
 
     @property
     def battery_known(self) -> bool:
+        """True when the band reports its state of charge."""
         return self.battery_pct != 255
 
     def electrodes_off(self, n_emg_channels: int) -> list[str]:
@@ -378,14 +387,17 @@ class StatusPacket:
 
     @property
     def streaming(self) -> bool:
+        """True when the band was streaming at ``t_us``."""
         return bool(self.flags & STATUS_FLAG_STREAMING)
 
     @property
     def charging(self) -> bool:
+        """True when the band was charging at ``t_us``."""
         return bool(self.flags & STATUS_FLAG_CHARGING)
 
     @property
     def buzzing(self) -> bool:
+        """True when the band was playing a buzz pattern at ``t_us``."""
         return bool(self.flags & STATUS_FLAG_BUZZING)
 
 
@@ -400,10 +412,12 @@ class Ack:
 
     @property
     def ok(self) -> bool:
+        """True when the command was done (error code 0)."""
         return self.error == ErrorCode.OK
 
     @property
     def error_name(self) -> str:
+        """Name of the error code (``BUSY``), or ``error N`` for an unknown one."""
         try:
             return ErrorCode(self.error).name
         except ValueError:
@@ -411,6 +425,7 @@ class Ack:
 
     @property
     def command_name(self) -> str:
+        """Name of the acknowledged command's type."""
         try:
             return PacketType(self.command).name
         except ValueError:
@@ -425,6 +440,7 @@ class Ack:
         return struct.unpack("<Q", self.result)[0]
 
     def encode(self) -> bytes:
+        """Return the packet's bytes (docs/protocol.md)."""
         return struct.pack(
             "<BBBB",
             PacketType.ACK,
@@ -451,9 +467,11 @@ class Command:
     TYPE = PacketType.GET_DESCRIPTOR  # overridden per command
 
     def args(self) -> bytes:
+        """Return the argument bytes that follow type and token."""
         return b""
 
     def encode(self) -> bytes:
+        """Return the packet's bytes (docs/protocol.md)."""
         return bytes([self.TYPE, _check_uint("token", self.token, 8)]) + self.args()
 
     def with_token(self, token: int) -> Command:
@@ -463,21 +481,25 @@ class Command:
 
 @dataclass(frozen=True)
 class GetDescriptor(Command):
+    """Ask for the DESCRIPTOR packet (sent after the ACK)."""
     TYPE = PacketType.GET_DESCRIPTOR
 
 
 @dataclass(frozen=True)
 class Start(Command):
+    """Start streaming; the ACK carries the device time of sample 0."""
     TYPE = PacketType.START
 
 
 @dataclass(frozen=True)
 class Stop(Command):
+    """Stop streaming."""
     TYPE = PacketType.STOP
 
 
 @dataclass(frozen=True)
 class GetStatus(Command):
+    """Ask for a STATUS packet (sent after the ACK)."""
     TYPE = PacketType.GET_STATUS
 
 
@@ -490,6 +512,7 @@ class SetRate(Command):
     TYPE = PacketType.SET_RATE
 
     def args(self) -> bytes:
+        """Return the argument bytes that follow type and token."""
         rate_mhz = _check_uint("rate_mhz", self.rate_mhz, 32)
         return struct.pack("<BI", group_code(self.group), rate_mhz)
 
@@ -505,6 +528,7 @@ class Buzz(Command):
     TYPE = PacketType.BUZZ
 
     def args(self) -> bytes:
+        """Return the argument bytes that follow type and token."""
         if self.intensity_pct > 100:
             raise ProtocolError(f"buzz intensity is 0-100 %, got {self.intensity_pct}")
         return struct.pack(
@@ -524,6 +548,7 @@ class TimeSync(Command):
     TYPE = PacketType.TIME_SYNC
 
     def args(self) -> bytes:
+        """Return the argument bytes that follow type and token."""
         return struct.pack("<Q", _check_uint("host_time_us", self.host_time_us, 64))
 
 

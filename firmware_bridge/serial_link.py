@@ -70,6 +70,7 @@ class PortReader:
         self._thread = threading.Thread(target=self._run, name=f"serial-{port.port}", daemon=True)
 
     def start(self) -> None:
+        """Start the reader thread."""
         self._thread.start()
 
     def stop(self) -> None:

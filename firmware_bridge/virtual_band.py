@@ -69,12 +69,15 @@ class SignalSource:
     """Samples in physical units, pulled group by group at the band's current rates."""
 
     def labels(self, group: SignalGroup) -> tuple[str, ...]:
+        """Return the channel labels of ``group``."""
         raise NotImplementedError
 
     def rate_hz(self, group: SignalGroup) -> float:
+        """Return the sample rate of ``group`` in Hz."""
         raise NotImplementedError
 
     def groups(self) -> tuple[SignalGroup, ...]:
+        """Return the groups this source plays (EMG, optionally ACC)."""
         raise NotImplementedError
 
     def take(self, group: SignalGroup, n: int) -> np.ndarray:

@@ -40,6 +40,7 @@ DEMO_LABELS = ("EMG R Gastroc", "EMG R Tib Ant")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``band`` command."""
     parser = subparsers.add_parser(
         "band",
         help="run a virtual leg band (serial on a pseudo-terminal)",
@@ -112,6 +113,7 @@ def build_band(args: argparse.Namespace) -> VirtualBand:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve the band until Ctrl-C or SIGTERM; return the exit status (0)."""
     band = build_band(args)
     if args.ble:
         return run_ble(band, args)

@@ -52,7 +52,7 @@ def test_lines_become_blocks_in_physical_units():
     assert b[1].t0_s == pytest.approx(0.02) and b[0].labels == FMT.emg_labels
 
 
-@settings(max_examples=30)
+@settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(0, 3000), max_size=15))
 def test_any_chunking_gives_the_same_blocks(cuts):
     data = _lines(150, skip=range(60, 64))

@@ -56,6 +56,7 @@ def test_cobs_reference_examples(raw: bytes, encoded: bytes):
     assert cobs_decode(encoded) == raw
 
 
+@settings(deadline=None)  # timing on a shared CI machine is not the property
 @given(st.binary(max_size=3000))
 def test_cobs_round_trip_has_no_zero(data: bytes):
     enc = cobs_encode(data)
@@ -64,6 +65,7 @@ def test_cobs_round_trip_has_no_zero(data: bytes):
     assert len(enc) <= len(data) + len(data) // 254 + 1
 
 
+@settings(deadline=None)  # timing on a shared CI machine is not the property
 @given(packets)
 def test_frame_round_trip(packet: bytes):
     frame = encode_frame(packet)
@@ -79,7 +81,7 @@ def test_damaged_frame_is_refused_with_a_reason():
         decode_frame(bytes(frame))
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(packets, min_size=1, max_size=12), st.data())
 def test_decoder_returns_every_packet_whatever_the_read_sizes(pkts: list[bytes], data):
     stream = b"".join(encode_frame(p) for p in pkts)
@@ -107,7 +109,7 @@ def test_decoder_keeps_a_whole_first_frame():
     assert dec.feed(encode_frame(b"\x04\x01\x11\x00")) == [b"\x04\x01\x11\x00"]
 
 
-@settings(max_examples=40)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(packets, min_size=2, max_size=8), st.binary(max_size=600), st.randoms())
 def test_decoder_resynchronises_after_garbage(pkts, garbage: bytes, rnd: random.Random):
     """Garbage between frames costs at most the frame it lands in, never later ones."""
