@@ -506,8 +506,10 @@ class Detector:
         # it falls below the offset threshold or an update is due. Frames in between
         # are skipped in bulk (most of a night), so the per-frame loop runs only around
         # onsets, offsets and quiet tails.
-        rises = [np.flatnonzero(above[:, c]) + i0 for c in range(above.shape[1])]
-        falls = [np.flatnonzero(below[:, c]) + i0 for c in range(below.shape[1])]
+        dense = batch.n <= 8  # a live block: stepping every frame is cheaper than planning
+        if not dense:
+            rises = [np.flatnonzero(above[:, c]) + i0 for c in range(above.shape[1])]
+            falls = [np.flatnonzero(below[:, c]) + i0 for c in range(below.shape[1])]
         t_batch = batch.t_end
         for tr in self._tracks:
             tr.onset_col = h.onset_env[:, tr.index]
@@ -517,8 +519,8 @@ class Detector:
         interval = cfg.episode.update_interval_s
         i = i0
         while i < i1:
-            nxt = i1
-            for tr in tracks:
+            nxt = i if dense else i1
+            for tr in tracks if not dense else ():
                 b = tr.burst
                 if b.run_on or b.run_off:
                     nxt = i
