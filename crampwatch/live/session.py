@@ -60,9 +60,10 @@ log = logging.getLogger(__name__)
 class SessionParams:
     """How the session runs; wall-clock seconds unless the name says session time."""
 
-    # ~10 s of the reference stream (2 groups x 50 blocks/s): room for a slow moment of
-    # the DSP thread without ever pushing back on the link for long.
-    queue_blocks: int = 1000
+    # ~3 min of the reference stream at real-time pace (2 groups x ~50 blocks/s, a few
+    # MB): a slow moment of the DSP thread never pushes back on the link, and a backlog
+    # is then processed in large merged blocks.
+    queue_blocks: int = 20_000
     tick_s: float = 0.1  # how often time alone may escalate a prompt
     status_s: float = 1.0  # status line refresh
     progress_s: float = 1.0  # how often the journal records how far the night got
@@ -182,6 +183,8 @@ class LiveSession:
         """Run until the source ends or :meth:`request_stop`; return what happened."""
         self.journal.write("run_start", source=self.source.description,
                            session_s=self.clock.now_s(), pace=self.source.pace)
+        # Built before the band streams: loading a model must not make a backlog.
+        self._pipeline = await asyncio.to_thread(self.make_pipeline, self.journal.session_id)
         self._close_orphans()
         senders = [
             asyncio.create_task(box.run(send, self._stop), name=f"outbox-{name}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from crampwatch.errors import UserError
 from crampwatch.prompt.channels.band import BuzzPattern
 from firmware_bridge.capture import CaptureWriter
+from firmware_bridge.clock import ClockParams
 from firmware_bridge.events import LinkItem
 from firmware_bridge.link import BandLink, BandLinkError, CommandRejected
 from sensor.records import SampleBlock
@@ -132,7 +133,8 @@ class VirtualBandSource(LinkSource):
                 self.band.faults.disconnect = False
                 self.pty = self._pty_cls(self.band).start()
                 self.plugs += 1
-            return SerialLink(self.pty.port, capture=cap)
+            # The band's clock runs ``speed`` x fast: session time stays in signal seconds.
+            return SerialLink(self.pty.port, capture=cap, clock=ClockParams(device_speed=speed))
 
         super().__init__(make, f"virtual band (pty, {speed:g}x)")
 
