@@ -73,6 +73,7 @@ class PacketAssembler:
         self._origin_session_us: float | None = None
         self._session_base_s = 0.0  # session time where the current clock mapping begins
         self._last_arrival: tuple[int, float] | None = None  # (host us, session s of newest)
+        self._last_newest_dev_us = float("-inf")  # device time of the newest sample seen
         self._last_seq: int | None = None
         self._t0_dev_us = 0.0
         self._expect_start = False
@@ -259,6 +260,7 @@ class PacketAssembler:
             seen[spec.group] = seen.get(spec.group, 0) + len(counts)
         if packet.n_emg or packet.n_acc:
             self._last_arrival = (host_us, self.session_time_s(newest))
+            self._last_newest_dev_us = newest
             self._mapper.observe(newest, host_us)
         return out
 
@@ -279,8 +281,11 @@ class PacketAssembler:
         self.stats.restarts += 1
         out: list[LinkItem] = []
         if unexpected:
-            # The band may have rebooted: its clock started again, so re-learn it.
             self.stats.unexpected_restarts += 1
+        new_t0_dev_us = packet.t_us - packet.emg_first * 1e6 / self._descriptor.emg.rate_hz
+        if unexpected or new_t0_dev_us < self._last_newest_dev_us:
+            # The band rebooted (its clock went back, or it restarted unasked): the old
+            # clock map means nothing now; re-learn it and place the stream by host time.
             self._mapper = ClockMapper(self.clock_params)
             self._origin_session_us = None
         previous_end = max(

@@ -129,6 +129,23 @@ def test_deliberate_stop_start_marks_a_gap_but_counts_nothing_lost():
     assert asm.stats.samples_lost.get(EMG, 0) == 0
 
 
+def test_a_rebooted_band_started_again_keeps_session_time_moving_forward():
+    """The host re-sends START to a band whose clock restarted (USB-powered, re-plugged)."""
+    band, clock, *_ = make_band(4.0)
+    asm, items, _ = run_band(band, clock, 2.0)
+    last = blocks_of(items, EMG)[-1]
+    clock.now_us += 3_000_000  # unplugged for 3 s
+    rebooted, _, _, _ = make_band(4.0, clock=clock)  # its clock reads 5 s again, < before
+    assert rebooted.device_time_us(clock.now_us) < band.device_time_us(clock.now_us)
+    _, more, _ = run_band(rebooted, clock, 1.0, assembler=asm)
+    first = blocks_of(more, EMG)[0]
+    gap = next(i for i in more if isinstance(i, SignalGap) and i.group == EMG)
+    assert first.gap_before and gap.start_s == pytest.approx(last.t_end_s)
+    # Placed by the host clock: 3 s away, within the packets' latency.
+    assert first.t0_s - last.t_end_s == pytest.approx(3.0, abs=0.03)
+    assert sum(b.n_samples for b in blocks_of(more, EMG)) >= 2000 - 49
+
+
 def test_packets_lost_right_after_start_are_a_gap_from_zero():
     band, clock, *_ = make_band(2.0)
     band.drop_next(2)
