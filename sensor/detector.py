@@ -21,6 +21,11 @@ used for decisions (no filter ringing passed off as muscle). A running burst end
 the gap. An open episode survives a gap of up to ``episode.max_gap_s`` (a band
 reconnect mid-cramp) and counts the lost and settling time in its ``gap_s`` feature;
 a longer gap closes it at its last burst's end.
+
+Timing. ``known_at_s`` is the time of the last sample a decision used (its frame's
+end), not the arrival time of a block, so outputs do not depend on block sizes. With
+``filter.mains_hz=None`` (detect 50/60 Hz) the first ``filter.mains_detect_s`` (2 s)
+of EMG are held back once, at the start of the stream.
 """
 
 from __future__ import annotations
