@@ -163,6 +163,12 @@ class FrameDecoder:
             self._buf.clear()
             self._overflow = True
 
+    def resync(self) -> None:
+        """Forget a frame in progress and wait for the next delimiter (a reopened port)."""
+        self._buf.clear()
+        self._overflow = False
+        self._synced = False
+
     @property
     def pending_bytes(self) -> int:
         """Bytes received since the last delimiter (a frame in progress)."""

@@ -86,6 +86,8 @@ class PtyBand:
             while not self._stop.is_set():
                 if self.band.faults.disconnect:
                     # Closing every master and slave fd we hold hangs up the host's side.
+                    # The fault is used up: the same band may be served again later.
+                    self.band.faults.disconnect = False
                     self.dead = True
                     self._close_fds()
                     return

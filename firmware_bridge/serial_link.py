@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import serial
 
 from firmware_bridge.framing import FrameDecoder, encode_frame
-from firmware_bridge.link import BandLink, BandLinkError, wall_clock_us
+from firmware_bridge.link import BandLink, BandLinkError, CommandRejected, wall_clock_us
+from firmware_bridge.protocol import ErrorCode, ProtocolError, Start
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,10 @@ DEFAULT_BAUD = 460_800
 # (a read returns as soon as bytes arrive).
 READ_TIMEOUT_S = 0.05
 WRITE_TIMEOUT_S = 1.0
+# Reopening a port that vanished (cable pulled, adapter re-enumerated): first try after
+# 0.25 s, then doubling up to 8 s between tries, as the BLE link backs off.
+RECONNECT_FIRST_S = 0.25
+RECONNECT_MAX_S = 8.0
 
 
 class SerialPortError(BandLinkError):
@@ -98,25 +104,45 @@ class PortReader:
 
 
 class SerialLink(BandLink):
-    """A band on a serial port; ``SerialLink("/dev/ttyACM0")`` then the BandLink lifecycle."""
+    """A band on a serial port; ``SerialLink("/dev/ttyACM0")`` then the BandLink lifecycle.
 
-    def __init__(self, port: str, baudrate: int = DEFAULT_BAUD, **kwargs: object) -> None:
+    With ``reconnect=True`` a port that fails is reopened at the same path (give a
+    stable one such as ``/dev/serial/by-id/...``) with backoff: the stream shows
+    ``Disconnected(will_reconnect=True)``, then ``Reconnected`` and the samples lost
+    meanwhile as gaps; a band that was streaming is told to START again if it stopped.
+    ``max_reconnect_attempts`` (None = until closed) bounds the tries.
+    """
+
+    def __init__(
+        self,
+        port: str,
+        baudrate: int = DEFAULT_BAUD,
+        *,
+        reconnect: bool = False,
+        max_reconnect_attempts: int | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.url = port
         self.baudrate = baudrate
+        self.reconnect = reconnect
+        self.max_reconnect_attempts = max_reconnect_attempts
         self.decoder = FrameDecoder()
         self._port: serial.SerialBase | None = None
         self._reader: PortReader | None = None
         self._write_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bad_seen = 0  # bad frames already reported (reader thread only)
+        self._reconnect_task: asyncio.Task[None] | None = None
 
     async def _open(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._port = await asyncio.to_thread(open_port, self.url, self.baudrate)
+        port = await asyncio.to_thread(open_port, self.url, self.baudrate)
         # Bytes that waited in the driver belong to whatever ran before us.
-        self._port.reset_input_buffer()
-        self._reader = PortReader(self._port, self._on_data, self._on_error, self.host_clock_us)
+        port.reset_input_buffer()
+        self.decoder.resync()
+        self._port = port
+        self._reader = PortReader(port, self._on_data, self._on_error, self.host_clock_us)
         self._reader.start()
         # One delimiter tells a band mid-frame where our first command starts.
         await self._write_raw(b"\x00")
@@ -164,4 +190,61 @@ class SerialLink(BandLink):
     def _on_error(self, reason: str) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._transport_lost, reason, False)
+            loop.call_soon_threadsafe(self._port_failed, reason)
+
+    # --- reconnection ---------------------------------------------------------------------
+
+    def _port_failed(self, reason: str) -> None:
+        if self._closed or self._ended or self._reconnect_task is not None:
+            return
+        if not self.reconnect:
+            self._transport_lost(reason, will_reconnect=False)
+            return
+        self._transport_lost(reason, will_reconnect=True)
+        self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect(reason))
+
+    async def _reconnect(self, reason: str) -> None:
+        lost_at = time.monotonic()
+        delay = RECONNECT_FIRST_S
+        attempts = 0
+        try:
+            await self._close_transport()
+            while not self._closed:
+                await asyncio.sleep(delay)
+                attempts += 1
+                try:
+                    await self._open()
+                    await self._resume()
+                except (BandLinkError, ProtocolError) as exc:
+                    await self._close_transport()
+                    limit = self.max_reconnect_attempts
+                    if limit is not None and attempts >= limit:
+                        self._transport_lost(
+                            f"{reason}; gave up after {attempts} attempts to reopen "
+                            f"{self.url}: {exc}", will_reconnect=False)
+                        return
+                    delay = min(2 * delay, RECONNECT_MAX_S)
+                    continue
+                self._transport_restored(attempts, time.monotonic() - lost_at)
+                return
+        finally:
+            self._reconnect_task = None
+
+    async def _resume(self) -> None:
+        """Re-read the descriptor on a reopened port and make sure the band streams."""
+        await self._load_descriptor()
+        if self._streaming:
+            # BUSY: it kept streaming (on battery) and sequence numbers show the loss.
+            # OK: it had stopped or rebooted, and its new stream starts after a gap.
+            ack = await self.send_command(Start(), check=False)
+            if not ack.ok and ack.error != ErrorCode.BUSY:
+                raise CommandRejected(ack)
+
+    async def close(self) -> None:
+        """Stop reconnecting, then close as every link does."""
+        task = self._reconnect_task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await super().close()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from firmware_bridge.capture import CaptureReader, CaptureWriter
-from firmware_bridge.events import Disconnected, FramesDropped
+from firmware_bridge.events import Disconnected, FramesDropped, Reconnected
 from firmware_bridge.link import CommandRejected, CommandTimeout, LinkLost, LinkOverrun
 from firmware_bridge.protocol import ErrorCode, ProtocolError, SetRate
 from firmware_bridge.pty_band import PtyBand
@@ -284,3 +284,92 @@ def test_band_command_serves_a_port_that_streams(tmp_path: Path):
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert "buzz: 2 x 100 ms on / 100 ms off at 50 %" in err
+
+
+@pytest.mark.slow
+def test_a_replugged_port_is_reopened_and_the_loss_reported(tmp_path: Path):
+    """Cable pulled for 0.5 s: the link reopens the same path; the loss is a counted gap."""
+    band, emg, acc = _band(30.0, speed=2.0)
+    stable = tmp_path / "ttyBAND"  # like /dev/serial/by-id/...: survives re-enumeration
+    servers = [PtyBand(band).start()]
+    os.symlink(servers[0].port, stable)
+    discarded = []
+
+    async def unplugged_for(seconds: float) -> None:
+        # While unplugged, what the band sends goes nowhere.
+        end = asyncio.get_running_loop().time() + seconds
+        while asyncio.get_running_loop().time() < end:
+            discarded.extend(band.due())
+            await asyncio.sleep(0.01)
+        servers.append(PtyBand(band).start())
+        tmp_link = tmp_path / "ttyBAND.new"
+        os.symlink(servers[-1].port, tmp_link)
+        os.replace(tmp_link, stable)
+
+    async def main():
+        link = SerialLink(str(stable), reconnect=True)
+        await link.connect()
+        await link.start()
+        items = []
+        replug = None
+        after = 0
+        async for item in link:
+            items.append(item)
+            if len(items) == 30:
+                band.disconnect()
+            if isinstance(item, Disconnected):
+                assert item.will_reconnect
+                replug = asyncio.create_task(unplugged_for(0.5))
+            if isinstance(item, Reconnected):
+                after = 1
+            if after and isinstance(item, SampleBlock) and item.group == EMG:
+                after += item.n_samples
+                if after > 2000:
+                    break
+        await replug
+        await link.close()
+        return items, link
+
+    try:
+        items, link = _run(main())
+    finally:
+        for s in servers:
+            s.close()
+    kinds = [type(i).__name__ for i in items]
+    assert kinds.count("Disconnected") == 1 and kinds.count("Reconnected") == 1
+    assert kinds.index("Disconnected") < kinds.index("Reconnected")
+    gaps = [i for i in items if isinstance(i, SignalGap) and i.group == EMG]
+    sent_while_unplugged = sum(o.packet[17] for o in discarded if o.packet[0] == 0x02)
+    assert len(gaps) == 1 and gaps[0].lost_samples >= sent_while_unplugged > 0
+    # Every sample up to the last one delivered either arrived bit-exact or is in the gap.
+    want_emg, _ = expected_physical(band.descriptor, emg, acc)
+    rows = _emg_by_index(items)
+    lost = set(range(round(gaps[0].start_s * 2000), round(gaps[0].end_s * 2000)))
+    assert set(range(max(rows) + 1)) == rows.keys() | lost and not lost & rows.keys()
+    idx = np.array(sorted(rows))
+    assert np.array_equal(np.array([rows[i] for i in idx]), want_emg[idx])
+    assert link.assembler.stats.restarts == 0  # the band kept streaming on battery
+
+
+@pytest.mark.slow
+def test_a_port_that_stays_away_ends_the_stream_after_the_allowed_attempts():
+    band, *_ = _band(30.0, speed=2.0)
+
+    async def main():
+        with PtyBand(band) as served:
+            link = SerialLink(served.port, reconnect=True, max_reconnect_attempts=2)
+            await link.connect()
+            await link.start()
+            items = []
+            with pytest.raises(LinkLost, match="gave up after 2 attempts"):
+                async for item in link:
+                    items.append(item)
+                    if len(items) == 10:
+                        band.disconnect()
+            await link.close()
+            return items
+
+    items = _run(main())
+    disconnects = [i for i in items if isinstance(i, Disconnected)]
+    assert [d.will_reconnect for d in disconnects] == [True, False]
+    assert "cannot open serial port" in disconnects[-1].reason
