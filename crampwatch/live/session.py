@@ -301,6 +301,16 @@ class LiveSession:
         elif isinstance(item, BandStatus):
             self.status.battery_pct = item.battery_pct
             off = set(item.electrodes_off)
+            newly_off = sorted(
+                label for label in off if self.status.electrodes.get(label) != "OFF"
+            )
+            if newly_off and self.status_out is not None:
+                for label in newly_off:
+                    self.status_out.write(
+                        f"\nCHECK THE BAND: electrode {label} is not touching the skin "
+                        "(the band reports lead-off)\n"
+                    )
+                self.status_out.flush()
             for label in set(self.status.electrodes) | off:
                 if label in off:
                     self.status.electrodes[label] = "OFF"

@@ -48,6 +48,11 @@ def test_live_night_end_to_end(tmp_path: Path) -> None:
     seen: dict[str, object] = {}
 
     async def drive(session: LiveSession, base_url: str, token: str) -> None:
+        # 0. an electrode lifts off at the start: the band's lead-off shows in the status
+        source.band.set_lead_off(0b1)
+        await _wait_for(lambda: "OFF" in session.status.electrodes.values(), 20)
+        source.band.set_lead_off(0)
+        await _wait_for(lambda: "OFF" not in session.status.electrodes.values(), 20)
         # 1. the first cramp prompts; the band's buzz command reaches the virtual band
         await _wait_for(lambda: len(_starts(session)) >= 1)
         await _wait_for(lambda: any(b.pulses > 0 for b in source.band.buzzes), 10)
@@ -105,6 +110,7 @@ def test_live_night_end_to_end(tmp_path: Path) -> None:
     journal = [json.loads(x) for x in (result.night_dir / "journal.jsonl").read_text().split("\n")
                if x]
     assert any(r["type"] == "disconnected" for r in journal)
+    assert any(r["type"] == "lead_off" and r["electrodes"] for r in journal)
     cramp2 = score.cramps[1]
     finals = [e for e in report.events if e.final and e.is_cramp]
     assert any(e.start_s < cramp2.end_s and (e.end_s or 0) > cramp2.start_s for e in finals)
