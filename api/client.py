@@ -115,7 +115,13 @@ class HubClient:
             raise UploadRejectedError(response.status_code, str(detail), errors)
         if response.status_code == 204 or not response.content:
             return None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError as exc:
+            # A proxy or captive portal answered instead of the API: worth trying again later.
+            raise TransientUploadError(
+                f"{method} {path}: answer {response.status_code} is not JSON; retry later"
+            ) from exc
 
     @property
     def sleeper_id(self) -> int:
