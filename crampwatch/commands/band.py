@@ -125,12 +125,17 @@ def run(args: argparse.Namespace) -> int:
               f"{band.descriptor.emg.n_channels} EMG ch at {band.descriptor.emg.rate_hz:g} Hz, "
               f"speed {args.speed:g}x; Ctrl-C to stop", file=sys.stderr, flush=True)
         shown = 0
+        ended = False
         try:
             while not stop.is_set() and not served.dead:
                 for buzz in band.buzzes[shown:]:
                     print(f"buzz: {buzz.pulses} x {buzz.on_ms} ms on / {buzz.off_ms} ms off "
                           f"at {buzz.intensity_pct} %", file=sys.stderr, flush=True)
                 shown = len(band.buzzes)
+                if band.exhausted and not ended:
+                    ended = True
+                    print("the recording has ended: the band sends status only now "
+                          "(--loop plays it again)", file=sys.stderr, flush=True)
                 time.sleep(0.1)
         except KeyboardInterrupt:
             pass
