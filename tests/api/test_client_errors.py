@@ -51,11 +51,8 @@ def test_large_uploads_go_in_batches_of_1000() -> None:
         return httpx.Response(200, json={"created": n, "updated": 0, "unchanged": 0,
                                          "kept_final": []})
 
-    events = []
-    for i in range(2500):
-        event = sample_events()[3]
-        event["event_id"] = f"p{i}"
-        events.append(event)
+    plm = sample_events()[3]
+    events = [{**plm, "event_id": f"p{i}"} for i in range(2500)]
     with _client(server) as hub:
         summary = hub.upload_events("n1", events)
     assert sizes == [1000, 1000, 500]

@@ -95,8 +95,9 @@ def test_filters_by_kind_duration_confidence_and_time(world: World, client: Test
 def test_cursor_pagination_visits_every_event_once(world: World, client: TestClient) -> None:
     upload_night(client, world.sleeper_a, world.hub_a, events=[])
     many = []
+    plm = sample_events()[3]
     for i in range(53):
-        event = sample_events()[3]
+        event = dict(plm)
         # Pairs share a start time: the cursor must break ties without skipping either.
         start_s = 1000.0 + (i // 2) * 30
         event.update(event_id=f"p{i:03d}", start_s=start_s, end_s=start_s + 1.0)
