@@ -49,7 +49,7 @@ def check_migrated(engine: Engine) -> None:
         raise StoreNotMigratedError(
             f"the store at {engine.url.render_as_string(hide_password=True)} is at schema "
             f"revision {current or 'none'}, this code needs {head}: run `crampwatch serve "
-            "--migrate` (or `alembic upgrade head`) first"
+            "--migrate-only` (or start it without --no-migrate) first"
         )
 
 

@@ -1,0 +1,1 @@
+"""HTTP routers, one per resource; `pages` serves the clinician's HTML pages."""
