@@ -20,7 +20,7 @@ from crampwatch.live.sources import VirtualBandSource
 from crampwatch.prompt.policy import PromptAction, PromptDecision
 from crampwatch.synth.truth import NightTruth
 
-PACE = 12.0  # a 12-minute night in about a minute
+PACE = 20.0  # a 12-minute night in 36 s
 LATENCY_TARGET_S = 3.0  # DESIGN.md: prompt within ~3 s of a tonic onset (sample time)
 
 

@@ -31,7 +31,7 @@ def _journal(night: Path) -> list[dict]:
 
 def _start(home: Path, *extra: str) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "crampwatch", "run", "--source", "virtual", "--minutes", "8",
-           "--pace", "12", "--data-dir", str(home), "--port", "0", "--no-sound", "--no-diary",
+           "--pace", "20", "--data-dir", str(home), "--port", "0", "--no-sound", "--no-diary",
            *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
