@@ -23,11 +23,21 @@ from firmware_bridge.assembler import AssemblerStats, PacketAssembler
 from firmware_bridge.clock import ClockParams
 from firmware_bridge.events import LinkItem
 from firmware_bridge.framing import crc16
-from firmware_bridge.protocol import MAX_PACKET_BYTES, Descriptor, ProtocolError, decode_packet
+from firmware_bridge.protocol import (
+    MAX_PACKET_BYTES,
+    DataPacket,
+    Descriptor,
+    ProtocolError,
+    decode_packet,
+)
 from sensor.records import SampleBlock
 
 MAGIC = b"CWCAP1\n\x00"
 _HEAD = struct.Struct("<QH")
+# Host time and records read at most to tell a sped-up virtual band's capture from a
+# real band's: 10 s of arrivals pin the speed to well under 0.1 %.
+SPEED_PROBE_S = 10.0
+SPEED_PROBE_RECORDS = 20_000
 # Power-loss exposure: at most this much of the newest data is not yet on disk.
 DEFAULT_FSYNC_INTERVAL_S = 1.0
 
@@ -187,8 +197,10 @@ class CaptureReader:
 
     def __init__(self, path: str | Path, clock: ClockParams | None = None) -> None:
         self.path = Path(path)
-        self.clock_params = clock or ClockParams()
         self.descriptor = self._first_descriptor()
+        if clock is None:
+            clock = ClockParams(device_speed=self._detect_device_speed())
+        self.clock_params = clock
         self.stats: AssemblerStats | None = None
         self.bad_packets = 0
 
@@ -201,6 +213,42 @@ class CaptureReader:
             if isinstance(packet, Descriptor):
                 return packet
         raise CaptureError(f"{self.path} holds no band descriptor: it cannot be decoded")
+
+    def _detect_device_speed(self) -> float:
+        """Return how many device seconds passed per host second while capturing.
+
+        1.0 for a real band (crystal drift is tracked, not guessed here). A virtual band
+        played N x faster than real time runs its clock N x fast; the live link was told
+        so, and the replay must be too, or session time would be off by the clamp.
+        """
+        first: tuple[int, int] | None = None
+        last: tuple[int, int] | None = None
+        for i, rec in enumerate(iter_records(self.path)):
+            if i > SPEED_PROBE_RECORDS:
+                break
+            if rec.packet[:1] != b"\x02":
+                continue
+            try:
+                packet = decode_packet(rec.packet)
+            except ProtocolError:
+                continue
+            if isinstance(packet, DataPacket) and packet.n_emg:
+                if first is None or packet.t_us < first[0]:  # a restart: start over
+                    first = (packet.t_us, rec.host_us)
+                last = (packet.t_us, rec.host_us)
+                if last[1] - first[1] > SPEED_PROBE_S * 1e6:
+                    break
+        if first is None or last is None or last[1] - first[1] < 1_000_000:
+            return 1.0
+        ratio = (last[0] - first[0]) / (last[1] - first[1])
+        if abs(ratio - 1.0) < 0.1:
+            return 1.0
+        # Speeds are round numbers people type (2, 2.5, 10): take the shortest that fits.
+        for digits in (1, 2, 3):
+            speed = float(f"{ratio:.{digits}g}")
+            if abs(speed / ratio - 1.0) < 0.005:
+                return speed
+        return float(f"{ratio:.3g}")
 
     def items(self) -> Iterator[LinkItem]:
         """Yield blocks and events exactly as the live link yielded them."""

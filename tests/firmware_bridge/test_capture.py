@@ -22,6 +22,7 @@ from firmware_bridge.capture import (
     iter_records,
     read_capture,
 )
+from firmware_bridge.clock import ClockParams
 from firmware_bridge.events import CaptureStopped
 from firmware_bridge.link import BandLink
 from firmware_bridge.protocol import decode_packet
@@ -193,3 +194,20 @@ def test_a_full_disk_stops_the_capture_not_the_stream(tmp_path: Path):
     assert not any(b.gap_before for b in emg)
     # What was written before the disk filled replays without complaint.
     assert 0 < sum(b.n_samples for b in read_capture(path) if b.group == "emg") < 1100
+
+
+def test_capture_of_a_sped_up_band_replays_in_signal_seconds(tmp_path: Path):
+    """A virtual band at 10x: the replay finds the speed from the capture itself."""
+    band, clock, *_ = make_band(40.0, speed=10.0)
+    params = ClockParams(device_speed=10.0)
+    _, live, raw = run_band(band, clock, 3.5, clock_params=params)
+    path = tmp_path / "fast.cwcap"
+    with CaptureWriter(path) as cap:
+        cap.append(band.descriptor.encode(), raw[0][1] - 1)
+        for packet, host_us in raw:
+            cap.append(packet, host_us)
+    reader = CaptureReader(path)
+    assert reader.clock_params.device_speed == 10.0
+    _same_items(live, list(reader.items()))
+    emg = [b for b in reader.blocks() if b.group == "emg"]
+    assert emg[-1].t_end_s == pytest.approx(sum(b.n_samples for b in emg) / 2000, abs=1e-3)
