@@ -53,8 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--linger", type=float, default=0.0, metavar="SECONDS",
                         help="keep serving the pages this long after the night (default 0)")
     add_prompt_options(parser)
-    add_store_options(parser)
-    parser.set_defaults(func=run, port=0)
+    add_store_options(parser, demo=True)
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     score = score_prompts(truth.events, result.report.decisions, result.report.reconnect_gaps)
     print("\nground truth of the synthetic night against the prompts:")
     print(score.describe())
+    if result.report.disconnects:
+        print(f"({result.report.disconnects} reconnection(s): true times after each are "
+              "shifted by the time the band was away)")
     print(f"\nnight folder: {result.night_dir} (journal, prompt log, capture, summary.png)")
     return 0
 

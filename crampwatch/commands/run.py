@@ -44,15 +44,17 @@ def add_prompt_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--language", default="en", help="guidance language (default en)")
 
 
-def add_store_options(parser: argparse.ArgumentParser) -> None:
+def add_store_options(parser: argparse.ArgumentParser, demo: bool = False) -> None:
     """Add where the night is kept and served (shared with `crampwatch demo`)."""
     g = parser.add_argument_group("store and pages")
     g.add_argument("--data-dir", type=Path, default=None,
-                   help="where nights and the local store live "
-                        "(default $CRAMPWATCH_HOME or ~/.local/share/crampwatch)")
-    g.add_argument("--port", type=int, default=8765,
+                   help="where nights and the local store live (default "
+                        + ("a new temporary folder" if demo
+                           else "$CRAMPWATCH_HOME or ~/.local/share/crampwatch") + ")")
+    port = 0 if demo else 8765
+    g.add_argument("--port", type=int, default=port,
                    help="port of the local API, clinician pages and bedside page on "
-                        "127.0.0.1 (default 8765; 0 = any free port)")
+                        f"127.0.0.1 (default {port}; 0 = any free port)")
     g.add_argument("--no-serve", action="store_true",
                    help="no local API/pages (events stay in the night's journal)")
     g.add_argument("--upload", metavar="URL", help="also upload to this clinic API")
