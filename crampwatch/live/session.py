@@ -30,6 +30,7 @@ from typing import TextIO
 
 import numpy as np
 
+from crampwatch.errors import UserError
 from crampwatch.live.calibration import Calibration
 from crampwatch.live.clock import SessionClock
 from crampwatch.live.night import ENDED_BY_RESTART, NightJournal, NightState
@@ -241,7 +242,9 @@ class LiveSession:
             except (BandLinkError, OSError) as exc:
                 first_attempt = self.report.connections == 0 and lost_since is None
                 if not self.source.reconnects or first_attempt:
-                    raise
+                    raise UserError(
+                        f"cannot connect to the {self.source.description}: {exc}"
+                    ) from exc
                 self.status.connection = f"reconnecting ({exc})"
                 if lost_since is not None and self.clock.now_s() - lost_since > p.give_up_after_s:
                     self.report.ended_by = f"band gone for {p.give_up_after_s:.0f} s"

@@ -34,3 +34,12 @@ def test_bad_prompt_settings_are_refused(capsys: pytest.CaptureFixture[str],
     assert main(["demo", "--min-confidence", "2", "--data-dir", str(tmp_path)]) == 2
     assert "min_confidence" in capsys.readouterr().err
     assert main(["demo", "--pace", "0"]) == 2
+
+
+def test_band_that_cannot_be_opened_is_a_clear_error(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code = main(["run", "--source", f"serial:{tmp_path}/ttyNONE", "--data-dir", str(tmp_path),
+                 "--no-serve", "--no-sound"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot connect to the serial band" in err and "Check the path" in err
