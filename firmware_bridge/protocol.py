@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import struct
 from dataclasses import dataclass
 
@@ -171,22 +172,22 @@ class GroupSpec:
         for r in self.rates_mhz:
             _check_uint("rates_mhz", r, 32)
 
-    @property
+    @functools.cached_property
     def rate_hz(self) -> float:
         """Sample rate in Hz."""
         return self.rate_mhz / 1000.0
 
-    @property
+    @functools.cached_property
     def n_channels(self) -> int:
         """Number of channels in this group."""
         return len(self.labels)
 
-    @property
+    @functools.cached_property
     def frame_bytes(self) -> int:
         """Bytes of one sample frame (all channels of one instant)."""
         return self.n_channels * self.sample_width
 
-    @property
+    @functools.cached_property
     def count_range(self) -> tuple[int, int]:
         """Smallest and largest count a sample can hold."""
         bits = 8 * self.sample_width
@@ -699,4 +700,6 @@ def quantise(values: np.ndarray, spec: GroupSpec) -> np.ndarray:
 
 def to_physical(counts: np.ndarray, spec: GroupSpec) -> np.ndarray:
     """Return float32 physical values (uV or g) of integer counts."""
-    return (np.asarray(counts, dtype=np.float64) * spec.units_per_lsb).astype(np.float32)
+    # Counts (<= 24 bits) and the f32 scale are exact in float32, and IEEE multiplication
+    # rounds the exact product once: the same float32 a float64 product would round to.
+    return np.asarray(counts).astype(np.float32) * np.float32(spec.units_per_lsb)
