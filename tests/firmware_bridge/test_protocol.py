@@ -241,3 +241,14 @@ def test_quantise_rounds_and_clips_to_the_sample_width():
     counts = quantise(np.array([[0.1], [0.13], [-0.13], [1e6], [-1e6]]), spec)
     assert counts.ravel().tolist() == [0, 1, -1, 32767, -32768]
     assert to_physical(counts, spec).ravel().tolist() == [0.0, 0.25, -0.25, 8191.75, -8192.0]
+
+
+@settings(deadline=None)  # timing on a shared CI machine is not the property
+@given(st.floats(1e-6, 1e3), st.sampled_from([2, 3]), st.data())
+def test_physical_values_are_the_correctly_rounded_products(scale, width, data):
+    """float32 scaling equals the float64 product rounded once: no drift from the codec."""
+    spec = GroupSpec(SignalGroup.EMG, 2_000_000, width, scale, ("a",))
+    lo, hi = spec.count_range
+    counts = np.array(data.draw(st.lists(st.integers(lo, hi), min_size=1, max_size=50)))[:, None]
+    exact = (counts.astype(np.float64) * spec.units_per_lsb).astype(np.float32)
+    assert np.array_equal(to_physical(counts, spec), exact)
