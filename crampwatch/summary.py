@@ -48,6 +48,8 @@ class NightSummary:
     suppressed: int
     median_ack_s: float | None
     lost_signal_s: float
+    # Prompted as a cramp while running, finally called a look-alike.
+    woken_for_other: tuple[CrampLine, ...] = ()
 
     @property
     def total_cramp_s(self) -> float:
@@ -84,13 +86,15 @@ def summarize_night(
         r["session_s"] - start_at[r["prompt_id"]] for r in acks if r["prompt_id"] in start_at
     ]
     cramps = []
+    woken_other = []
     look_alikes: Counter[str] = Counter()
     for ev in sorted(latest.values(), key=lambda e: e.start_s):
+        dur = ev.duration_s
         if not ev.is_cramp:
             look_alikes[ev.kind.value] += 1
-            continue
-        dur = ev.duration_s
-        cramps.append(
+            if ev.event_id not in prompted_ids:
+                continue
+        (cramps if ev.is_cramp else woken_other).append(
             CrampLine(
                 event_id=ev.event_id,
                 start_s=ev.start_s,
@@ -113,6 +117,7 @@ def summarize_night(
         suppressed=sum(1 for r in decisions if r["action"] == "suppressed"),
         median_ack_s=statistics.median(ack_delays) if ack_delays else None,
         lost_signal_s=lost_signal_s,
+        woken_for_other=tuple(woken_other),
     )
 
 
@@ -141,6 +146,12 @@ def render_summary(summary: NightSummary) -> str:
         lines.append(
             f"    at {_clock(c.start_s)}  {c.kind.value:<6} {side}{c.muscle:<22} {dur:>13}"
             f"  {woke}{flag}"
+        )
+    for c in summary.woken_for_other:
+        dur = "still running" if c.duration_s is None else f"{c.duration_s:.0f} s"
+        lines.append(
+            f"    at {_clock(c.start_s)}  woken for activity of {dur} first taken for a cramp, "
+            f"finally called {c.kind.value}"
         )
     if summary.look_alikes:
         ignored = ", ".join(f"{k} {v}" for k, v in sorted(summary.look_alikes.items()))

@@ -59,6 +59,15 @@ def test_summary_text_names_red_flag_and_several_cramps() -> None:
     assert "plm 2" in text
 
 
+def test_woken_for_activity_finally_called_a_look_alike_is_listed() -> None:
+    events = [event("w1", 100.0, None), event("w1", 100.0, 130.0, EventKind.STRETCH)]
+    prompts = [{"type": "decision", "action": "start", "prompt_id": "p-1", "event_id": "w1",
+                "session_s": 102.0}]
+    s = summarize_night("n", events, prompts, 3600)
+    assert s.cramps == () and len(s.woken_for_other) == 1
+    assert "finally called stretch" in render_summary(s)
+
+
 def test_summary_of_a_quiet_night() -> None:
     text = render_summary(summarize_night("n", [], [], 3600))
     assert "cramps: 0" in text and "RED FLAG" not in text
