@@ -39,6 +39,8 @@ class AccelStage:
         )
         self.expected_t0_s: float | None = None
         self.started = False
+        self._run_t0 = 0.0
+        self._run_samples = 0
         self.end_s = -np.inf  # time up to which acceleration is known
         self._buf = np.empty((0, 7))  # rows: see process()
         self._start = self._end = 0
@@ -52,12 +54,18 @@ class AccelStage:
             )
         out: list[GapMarker] = []
         gap = check_continuity(block, self.expected_t0_s, self.fs_hz if self.started else None)
-        if gap is not None and self.started:
-            out.append(GapMarker(gap))
+        if not self.started or gap is not None:
+            if self.started:
+                out.append(GapMarker(gap))
             self.gravity.reset()
+            self._run_t0 = block.t0_s
+            self._run_samples = 0
         self.started = True
-        self.expected_t0_s = block.t_end_s
-        self.end_s = block.t_end_s
+        first = self._run_samples
+        self._run_samples += block.n_samples
+        # Times counted from the run's start: the same whatever the block sizes.
+        self.expected_t0_s = self._run_t0 + self._run_samples / self.fs_hz
+        self.end_s = self.expected_t0_s
         if block.n_samples == 0:
             return out
         x = np.ascontiguousarray(block.samples.T, dtype=np.float64)  # (3, n)
@@ -67,7 +75,7 @@ class AccelStage:
                 "must drop lost samples and flag the next block (gap_before/lost_samples)"
             )
         g = self.gravity.process(x)
-        t = block.t0_s + np.arange(block.n_samples) / block.fs_hz
+        t = self._run_t0 + (first + np.arange(block.n_samples)) / self.fs_hz
         # One row per sample: time, dynamic x/y/z, gravity x/y/z; tilt is derived only
         # when a window is read (rarely), not for every sample.
         rows = np.empty((block.n_samples, 7))

@@ -149,6 +149,7 @@ class EmgFrontEnd:
         self._seg_env_carry = np.zeros((0, self.n_ch))
         self._run_t0 = 0.0
         self._run_frames = 0
+        self._run_samples = 0
         self.next_k = 0  # global index of the next frame
         self.expected_t0_s: float | None = None
         self.started = False
@@ -175,6 +176,7 @@ class EmgFrontEnd:
         self._seg_env_carry = np.zeros((0, self.n_ch))
         self._run_t0 = t0_s
         self._run_frames = 0
+        self._run_samples = 0
 
     def process(self, block: SampleBlock) -> list[FrameBatch | GapMarker]:
         """Return the frames (and a gap marker, if any) that became complete with ``block``."""
@@ -231,7 +233,10 @@ class EmgFrontEnd:
         elif gap is not None:
             out.append(GapMarker(gap))
             self._restart_run(block.t0_s)
-        self.expected_t0_s = block.t_end_s
+        # The next block's start as counted from the run's start, so a gap's start does
+        # not carry the rounding of however many block times were added up before it.
+        self._run_samples += block.n_samples
+        self.expected_t0_s = self._run_t0 + self._run_samples / self.fs_hz
         if block.n_samples == 0:
             return out
         raw = np.ascontiguousarray(block.samples.T, dtype=np.float64)  # (ch, n)
