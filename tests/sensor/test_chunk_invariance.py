@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensor import Detector, DetectorConfig
 from sensor.detector import FilterConfig
 from sensor.emg_frontend import EmgFrontEnd, FrameBatch
+from sensor.filters import LowSampleRateWarning
 from sensor.records import EpisodeUpdate, SignalGap, SignalGroup
 from tests.sensor.synth import (
     ACC_FS_HZ,
@@ -161,3 +164,28 @@ def test_random_block_sizes_around_a_gap_give_the_same_outputs(
     emg_sizes: list[int], acc_sizes: list[int]
 ) -> None:
     _same(_outputs_with_gap(emg_sizes, acc_sizes), REFERENCE_GAP)
+
+
+@pytest.mark.parametrize("fs_hz", [250.0, 1000.0])
+def test_other_rates_and_three_channels_with_a_gap(fs_hz: float) -> None:
+    # A hobby board (250 Hz) and a 1 kHz board, three channels, 2.7 s lost at 9.3 s.
+    rng = np.random.default_rng(int(fs_hz))
+    dur = 25.0
+    x = np.stack([add_bursts(rest_emg(dur, 4.0, fs_hz, 90 + c), fs_hz,
+                             [(4.0 + 3 * c, 6.0 + 3 * c), (15.0, 15.3)], 90.0, 95 + c)
+                  for c in range(3)], axis=1)
+    labels = ("EMG1", "EMG2", "EMG3")
+    a, b = round(9.3 * fs_hz), round(12.0 * fs_hz)
+
+    def feed(sizes: list[int] | int) -> list:
+        emg = blocks(x[:a], fs_hz, labels, sizes) + blocks(x[b:], fs_hz, labels, sizes,
+                                                            t0_s=b / fs_hz)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LowSampleRateWarning)
+            return run(Detector(), emg)
+
+    reference = feed(10**9)
+    assert any(isinstance(o, SignalGap) for o in reference)
+    assert {o.channel.label for o in reference if isinstance(o, EpisodeUpdate)} == set(labels)
+    _same(feed(max(1, round(0.02 * fs_hz))), reference)
+    _same(feed([int(s) for s in rng.integers(1, 3000, 9)]), reference)
