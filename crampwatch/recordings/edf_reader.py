@@ -251,36 +251,42 @@ class EdfRecording:
         return out
 
     def blocks(self, chunk_s: float = DEFAULT_CHUNK_S) -> Iterator[SampleBlock]:
-        """Yield SampleBlocks of ``chunk_s`` seconds, EMG then ACC for each chunk, in uV and g."""
+        """Yield SampleBlocks of about ``chunk_s`` seconds in uV and g, sorted by start time.
+
+        Each chunk gives one EMG and one ACC block; their sample-aligned starts can
+        differ by under half an ACC sample, so the earlier one comes first (EMG on ties).
+        """
         if not chunk_s > 0:
             raise ValueError(f"chunk_s must be positive, got {chunk_s}")
         emg_total = min(h.n_samples for h in self.emg)
         acc_total = min(h.n_samples for h in self.acc) if self.acc else 0
         n_chunks = math.ceil(emg_total / (chunk_s * self.emg_fs_hz))
         for k in range(n_chunks):
+            chunk: list[SampleBlock] = []
             start = round(k * chunk_s * self.emg_fs_hz)
             stop = min(round((k + 1) * chunk_s * self.emg_fs_hz), emg_total)
             if stop > start:
-                yield SampleBlock(
+                chunk.append(SampleBlock(
                     SignalGroup.EMG,
                     self.emg_fs_hz,
                     start / self.emg_fs_hz,
                     self._read(self.emg, start, stop),
                     self.emg_labels,
-                )
+                ))
             if self.acc and self.acc_fs_hz is not None:
                 a_start = min(round(k * chunk_s * self.acc_fs_hz), acc_total)
                 a_stop = acc_total
                 if k < n_chunks - 1:
                     a_stop = min(round((k + 1) * chunk_s * self.acc_fs_hz), acc_total)
                 if a_stop > a_start:
-                    yield SampleBlock(
+                    chunk.append(SampleBlock(
                         SignalGroup.ACC,
                         self.acc_fs_hz,
                         a_start / self.acc_fs_hz,
                         self._read(self.acc, a_start, a_stop),
                         self.acc_labels,
-                    )
+                    ))
+            yield from sorted(chunk, key=lambda b: b.t0_s)
 
     def window(self, start_s: float, end_s: float) -> tuple[np.ndarray, np.ndarray | None]:
         """Return (EMG uV, ACC g or None) for [start_s, end_s), clipped to the recording."""

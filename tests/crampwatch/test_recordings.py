@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crampwatch.recordings import EdfPlusWriter, EdfRecording, RecordingError, SignalSpec
 from crampwatch.recordings.channels import is_emg_label, select_channels
@@ -181,3 +183,19 @@ def test_discontinuous_edf_plus_is_refused(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(RecordingError, match="discontinuous"):
         EdfRecording(path)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chunk_s=st.floats(min_value=0.013, max_value=15.0))
+def test_any_chunk_length_yields_the_same_samples_in_time_order(tmp_path, chunk_s):
+    path = tmp_path / "night.edf"
+    if not path.exists():
+        _night(tmp_path)
+    with EdfRecording(path) as rec:
+        reference_emg, reference_acc, _ = _read_all(rec, 12.0)
+        emg, acc, blocks = _read_all(rec, chunk_s)
+    np.testing.assert_array_equal(emg, reference_emg)
+    np.testing.assert_array_equal(acc, reference_acc)
+    starts = [b.t0_s for b in blocks]
+    assert starts == sorted(starts)  # EMG and ACC interleaved in time order
