@@ -54,44 +54,49 @@ class AdaptiveBaseline:
         self._rejected_run = [0] * n_channels
         self._segment_index = 0
         self.value = np.full(n_channels, np.nan)
-        self._pending_env = np.zeros((0, n_channels))
-        self._pending_valid = np.zeros(0, dtype=bool)
+        # The segment being filled, preallocated (live blocks add 2 frames at a time).
+        self._seg_env = np.empty((segment_frames, n_channels))
+        self._seg_valid = np.empty(segment_frames, dtype=bool)
+        self._fill = 0
 
     def restart_segment(self) -> None:
         """Drop the partial segment (a gap): the next frame starts a new segment."""
-        self._pending_env = np.zeros((0, self.n_channels))
-        self._pending_valid = np.zeros(0, dtype=bool)
+        self._fill = 0
 
     def process(self, env: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Return the baseline (uV) in effect at each frame, shape (n_frames, n_channels)."""
         m = env.shape[0]
         out = np.empty((m, self.n_channels))
-        pend = self._pending_env.shape[0]
-        env_all = np.concatenate([self._pending_env, env], axis=0) if pend else env
-        valid_all = np.concatenate([self._pending_valid, valid]) if pend else valid
-        n_full = env_all.shape[0] // self.segment_frames
-        if n_full == 0:
-            out[:] = self.value
-        else:
-            used = n_full * self.segment_frames
-            seg_env = env_all[:used].reshape(n_full, self.segment_frames, self.n_channels)
-            seg_ok = valid_all[:used].reshape(n_full, self.segment_frames).all(axis=1)
-            lows = np.partition(seg_env, self.kth, axis=1)[:, self.kth, :]
-            # Frame j of env_all lies in segment j // segment_frames; its baseline is the
-            # value before that segment was complete.
-            values = np.empty((n_full + 1, self.n_channels))
-            for s in range(n_full):
-                values[s] = self.value
-                if seg_ok[s]:
-                    self._admit(lows[s])
+        seg, kth = self.segment_frames, self.kth
+        pos = 0
+        while pos < m:
+            if self._fill == 0 and m - pos >= seg:
+                # Whole segments straight from the block, their quantiles in one call.
+                n_full = (m - pos) // seg
+                stop = pos + n_full * seg
+                seg_env = env[pos:stop].reshape(n_full, seg, self.n_channels)
+                seg_ok = valid[pos:stop].reshape(n_full, seg).all(axis=1)
+                lows = np.partition(seg_env, kth, axis=1)[:, kth, :]
+                for s in range(n_full):
+                    # A segment's frames get the value known before it was complete.
+                    out[pos + s * seg : pos + (s + 1) * seg] = self.value
+                    if seg_ok[s]:
+                        self._admit(lows[s])
+                    self._segment_index += 1
+                pos = stop
+                continue
+            take = min(m - pos, seg - self._fill)
+            self._seg_env[self._fill : self._fill + take] = env[pos : pos + take]
+            self._seg_valid[self._fill : self._fill + take] = valid[pos : pos + take]
+            out[pos : pos + take] = self.value
+            self._fill += take
+            pos += take
+            if self._fill == seg:
+                low = np.partition(self._seg_env, kth, axis=0)[kth]
+                if self._seg_valid.all():
+                    self._admit(low)
                 self._segment_index += 1
-            values[n_full] = self.value
-            seg_of_frame = np.minimum(np.arange(pend, pend + m) // self.segment_frames, n_full)
-            out[:] = values[seg_of_frame]
-            env_all = env_all[used:]
-            valid_all = valid_all[used:]
-        self._pending_env = np.array(env_all, copy=True)
-        self._pending_valid = np.array(valid_all, copy=True)
+                self._fill = 0
         return out
 
     def _admit(self, lows: np.ndarray) -> None:
