@@ -10,7 +10,9 @@ preferred), for a shin channel the calf channel, otherwise the first other EMG c
 
 from __future__ import annotations
 
+import itertools
 import math
+import statistics
 
 import numpy as np
 
@@ -68,23 +70,25 @@ def burst_features(
     onsets_s: list[float], ends_s: list[float], duration_s: float
 ) -> dict[str, float]:
     """Return the burst-timing features from burst onsets and ends (s)."""
+    # Plain Python: episodes hold a handful of bursts, where numpy's per-call cost
+    # would dominate an update.
     n = len(onsets_s)
-    durations = np.asarray(ends_s) - np.asarray(onsets_s)
-    gaps = np.asarray(onsets_s[1:]) - np.asarray(ends_s[:-1])
-    intervals = np.diff(onsets_s)
+    durations = [e - s for s, e in zip(onsets_s, ends_s, strict=True)]
+    gaps = [s - e for s, e in zip(onsets_s[1:], ends_s[:-1], strict=True)]
+    intervals = [b - a for a, b in itertools.pairwise(onsets_s)]
     cv = NAN
     if n >= 3:
-        mean = float(intervals.mean())
-        cv = float(intervals.std() / mean) if mean > 0 else NAN
+        mean = statistics.fmean(intervals)
+        cv = statistics.pstdev(intervals, mean) / mean if mean > 0 else NAN
     return {
         "duration_s": duration_s,
         "burst_count": float(n),
         "burst_rate_hz": safe_ratio(n, duration_s),
-        "burst_duration_median_s": float(np.median(durations)) if n else NAN,
-        "burst_duration_max_s": float(durations.max()) if n else NAN,
-        "gap_median_s": float(np.median(gaps)) if gaps.size else NAN,
+        "burst_duration_median_s": statistics.median(durations) if n else NAN,
+        "burst_duration_max_s": max(durations) if n else NAN,
+        "gap_median_s": statistics.median(gaps) if gaps else NAN,
         "interval_cv": cv,
-        "duty_cycle": min(1.0, safe_ratio(float(durations.sum()), duration_s)) if n else NAN,
+        "duty_cycle": min(1.0, safe_ratio(math.fsum(durations), duration_s)) if n else NAN,
     }
 
 
