@@ -85,9 +85,14 @@ class WindowSum:
         # An explicit sum per window (not a running cumsum, whose rounding grows with
         # the block), added as n shifted contiguous slices: every frame is the same
         # sum in the same order whatever the block size.
-        sums = ext[0:m].copy()
-        for j in range(1, self.n):
-            sums += ext[j : j + m]
+        if m < self.n:  # a live block: one row-wise sum per frame is fewer calls
+            sums = np.empty((m, ext.shape[1]))
+            for f in range(m):
+                sums[f] = ext[f : f + self.n].sum(axis=0)
+        else:
+            sums = ext[0:m].copy()
+            for j in range(1, self.n):
+                sums += ext[j : j + m]
         counts = np.minimum(self._count + np.arange(1, m + 1), self.n)
         self._count += m
         if self.n > 1:
