@@ -27,25 +27,42 @@ class DecisionParams:
     provisional_min_cramp: float = 0.6
     # A closed episode is a cramp when that is more likely than not.
     final_min_cramp: float = 0.5
+    # No provisional cramp call on an episode younger than this: a hypnic jerk lasts
+    # 75-250 ms, fragmentary myoclonus <= 150 ms (DOMAIN.md), and at that age a cramp's
+    # first second looks the same; waiting costs under a second of the ~3 s alert budget.
+    provisional_min_age_s: float = 1.0
+    # No final cramp call on an episode shorter than this: a clonic cramp is >= 3-4 bursts
+    # with relaxation between them, a tonic one lasts > ~10 s (DOMAIN.md) (inference).
+    final_min_duration_s: float = 3.0
 
     def __post_init__(self) -> None:
         for name in ("provisional_min_cramp", "final_min_cramp"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within 0..1, got {value}")
+        for name in ("provisional_min_age_s", "final_min_duration_s"):
+            if not getattr(self, name) >= 0.0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 def decide(
-    probabilities: Mapping[EventKind, float], final: bool, params: DecisionParams
+    probabilities: Mapping[EventKind, float],
+    final: bool,
+    params: DecisionParams,
+    age_s: float = float("inf"),
 ) -> Classification:
-    """Return the call from per-kind probabilities (or rule truth values normalised to them).
+    """Return the call from per-kind probabilities; ``age_s``: the episode's age (s) so far.
 
     A cramp call carries the probability that the episode is a cramp of either kind
     (what waking depends on); a look-alike call carries its own kind's probability.
     """
     p_cramp = sum(probabilities.get(k, 0.0) for k in _CRAMPS)
     floor = params.final_min_cramp if final else params.provisional_min_cramp
-    if p_cramp >= floor and p_cramp > 0:
+    if final:
+        old_enough = age_s >= params.final_min_duration_s
+    else:
+        old_enough = age_s >= params.provisional_min_age_s
+    if old_enough and p_cramp >= floor and p_cramp > 0:
         kind = max(_CRAMPS, key=lambda k: probabilities.get(k, 0.0))
         return Classification(kind, min(1.0, p_cramp))
     others = {k: p for k, p in probabilities.items() if k not in _CRAMPS}

@@ -12,6 +12,7 @@ from models.classifier import Classification
 from models.decision import DecisionParams, decide
 from models.features import feature_vector
 from models.persistence import ModelManifest, load_model
+from models.rules import RuleClassifier
 from sensor.records import EpisodePhase, EpisodeUpdate, EventKind
 
 
@@ -27,6 +28,11 @@ class LearnedClassifier:
     estimator: Any
     manifest: ModelManifest
     decision: DecisionParams = field(default_factory=DecisionParams)
+    # The rules' junk-channel signs (mains, clipping, flat line, motion artefact) are
+    # physics, not statistics: above this truth value no cramp is called, whatever the
+    # model learned. It guards against signal faults the training nights never had.
+    artifact_veto: float = 0.9
+    rules: RuleClassifier = field(default_factory=RuleClassifier)
 
     def __post_init__(self) -> None:
         classes = tuple(str(c) for c in self.estimator.classes_)
@@ -61,4 +67,11 @@ class LearnedClassifier:
     def classify(self, update: EpisodeUpdate) -> Classification:
         """Return the call and its calibrated probability (see ``models.decision``)."""
         final = update.phase == EpisodePhase.CLOSED
-        return decide(self.probabilities(update), final, self.decision)
+        end_s = update.end_s if update.end_s is not None else update.known_at_s
+        age_s = end_s - update.start_s
+        call = decide(self.probabilities(update), final, self.decision, age_s)
+        if call.kind.is_cramp:
+            junk = self.rules.trace(update).scores[EventKind.ARTIFACT]
+            if junk >= self.artifact_veto:
+                return Classification(EventKind.ARTIFACT, junk)
+        return call

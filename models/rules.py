@@ -230,7 +230,11 @@ class RuleClassifier:
         final = update.phase == EpisodePhase.CLOSED
         d = self.decision
         floor = d.final_min_cramp if final else d.provisional_min_cramp
-        if kind.is_cramp and confidence < floor:
+        end_s = update.end_s if final and update.end_s is not None else update.known_at_s
+        too_young = end_s - update.start_s < (
+            d.final_min_duration_s if final else d.provisional_min_age_s
+        )
+        if kind.is_cramp and (confidence < floor or too_young):
             # Not sure enough to wake anyone: the most likely look-alike, with its share
             # of all the rules' truth.
             others = {k: v for k, v in trace.scores.items() if not k.is_cramp}

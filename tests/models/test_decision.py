@@ -30,3 +30,15 @@ def test_a_closed_episode_more_likely_a_cramp_than_not_is_a_cramp() -> None:
 def test_floors_outside_0_1_are_refused() -> None:
     with pytest.raises(ValueError, match="provisional_min_cramp"):
         DecisionParams(provisional_min_cramp=1.5)
+
+
+def test_no_cramp_call_on_an_episode_as_young_as_a_jerk() -> None:
+    likely = {K.TONIC: 0.9, K.JERK: 0.1}
+    assert decide(likely, final=False, params=PARAMS, age_s=0.3).kind is K.JERK
+    assert decide(likely, final=False, params=PARAMS, age_s=1.5).kind is K.TONIC
+
+
+def test_no_final_cramp_call_on_an_episode_shorter_than_any_cramp() -> None:
+    likely = {K.CLONIC: 0.7, K.JERK: 0.3}
+    assert decide(likely, final=True, params=PARAMS, age_s=1.8).kind is K.JERK
+    assert decide(likely, final=True, params=PARAMS, age_s=20.0).kind is K.CLONIC
