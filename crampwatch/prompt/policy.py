@@ -52,9 +52,10 @@ class PromptParams:
     repeat_top_level_s: float = 30.0
     # Rate limits. A cramp that restarts soon after a prompt is likely the same bout.
     min_interval_s: float = 30.0  # between the starts of two prompts
-    # The sleeper answered and is stretching (3 x 10 s holds, a few steps): their own
-    # stretch must not re-wake them. (inference)
-    cooldown_after_ack_s: float = 60.0
+    # The sleeper just answered and is up and stretching: activity in the next seconds
+    # is most likely their own. Kept short: a new cramp soon after is real, and waking
+    # someone already awake costs little. (inference)
+    cooldown_after_ack_s: float = 20.0
     max_prompts_per_hour: int = 6
     # DOMAIN.md red flags: a cramp that has not let go after 10 minutes.
     red_flag_after_s: float = 600.0

@@ -44,7 +44,10 @@ def test_live_night_end_to_end(tmp_path: Path) -> None:
     assert sum(e.is_cramp for e in truth.events) == 3
     assert sum(not e.is_cramp for e in truth.events) >= 5
     source = VirtualBandSource(night_blocks(files.edf), speed=PACE)
-    options = RunOptions(data_dir=tmp_path / "home", new_night=True, sound=False, port=0)
+    # The transparent rule classifier: this test is about the live wiring; the shipped
+    # model's figures come from bench/bench_live.py and the models' own evaluation.
+    options = RunOptions(data_dir=tmp_path / "home", new_night=True, sound=False, port=0,
+                         classifier="rules")
     seen: dict[str, object] = {}
 
     async def drive(session: LiveSession, base_url: str, token: str) -> None:
