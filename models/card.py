@@ -46,9 +46,12 @@ def render_model_card(manifest: ModelManifest, model_file: str) -> str:
         "`CalibratedClassifierCV`. One model makes the provisional call (open episode, "
         "`is_final` = 0) and the final call (closed, `is_final` = 1).",
         f"- Classes: {', '.join(manifest.classes)}.",
-        "- Decision: an open episode is called a cramp only when P(tonic) + P(clonic) >= 0.6 "
-        "(a provisional cramp call wakes the sleeper); a closed one when >= 0.5 "
-        "(`models.decision`).",
+        "- Decision (`models.decision`): an open episode is called a cramp only when "
+        "P(tonic) + P(clonic) >= 0.6 and it is at least 1 s old (a provisional cramp call "
+        "wakes the sleeper; a jerk lasts <= 250 ms); a closed one when >= 0.5 and it lasted "
+        "at least 3 s. A cramp call is vetoed when the rule classifier sees a junk channel "
+        "(mains, clipping, flat line, motion artefact) with truth >= 0.9. A cramp call's "
+        "confidence is P(tonic) + P(clonic).",
         "- Intended use: classify episodes found by `sensor.Detector` on calf/shin surface EMG "
         "and a leg accelerometer during sleep. Not a diagnosis. Not validated on real cramps: "
         "no labelled real night-cramp recordings were available; see the limits below.",
@@ -72,6 +75,8 @@ def render_model_card(manifest: ModelManifest, model_file: str) -> str:
         "",
         f"Fitted without the {t.get('validation_nights', '?')} validation nights "
         f"(seeds {t.get('validation_seeds', '?')}), then refitted on all nights for shipping. "
+        "Model column: its most probable kind, before the decision rules above; rules column: "
+        "the rule classifier's calls. "
         "Night-level figures (F1 per truth cramp, false wake-ups per 8 h, onset error, alert "
         "latency) come from `crampwatch evaluate` on fresh nights and are in the project notes.",
         "",

@@ -166,9 +166,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--nights", type=int, default=40, help="training nights (default 40)")
-    p.add_argument("--validation-nights", type=int, default=8,
-                   help="further nights held out to score the model (default 8)")
+    p.add_argument("--nights", type=int, default=30, help="training nights (default 30)")
+    p.add_argument("--validation-nights", type=int, default=6,
+                   help="further nights held out to score the model (default 6)")
     p.add_argument("--hours", type=float, default=1.0, help="length of each night (default 1)")
     p.add_argument("--seed", type=int, default=7,
                    help=f"base seed; night seeds are seed*{SEED_STRIDE}+i (default 7)")

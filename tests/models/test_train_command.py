@@ -17,7 +17,7 @@ from tests.models import cases
 def test_train_writes_a_checked_model_its_manifest_and_card(tmp_path: Path) -> None:
     out = tmp_path / "tiny.skops"
     argv = ["train", "--nights", "4", "--validation-nights", "1", "--hours", "0.25",
-            "--seed", "3", "--out", str(out)]
+            "--seed", "3", "--no-real-emg", "--out", str(out)]
     assert main(argv) == 0
     manifest = json.loads(out.with_suffix(".json").read_text())
     assert manifest["training"]["night_seeds"] == "30000..30004"
