@@ -73,7 +73,6 @@ class SessionParams:
     reconnect_max_s: float = 10.0
     give_up_after_s: float = 600.0  # no band for this long (session time): end the night
     final_upload_s: float = 5.0  # last try of the outboxes at shutdown
-    stream_stall_s: float = 1.0  # no samples processed this long: time runs on the clock
     keep_open_every_s: float = 5.0  # session s between kept versions of an open episode
 
 
@@ -566,11 +565,13 @@ class LiveSession:
     def _stream_now(self) -> float:
         """Return "now" in sample time: how far the pipeline has processed the stream.
 
-        While samples flow, prompts are timed in sample time (so latency after onset
-        does not depend on the playback pace); when they stop (band away), the session
-        clock runs on so reminders still escalate.
+        While the source streams, prompts are timed in sample time (so latency after
+        onset does not depend on the playback pace or on the pipeline lagging); while the
+        band is away (disconnected, reconnecting) the session clock runs on at the pace,
+        so reminders still escalate.
         """
-        if time.monotonic() - self._processed_wall <= self.params.stream_stall_s:
+        if self.status.connection == "streaming":
+            # Samples are arriving: the pipeline may lag behind them, but time is theirs.
             return self._processed_s
         return max(self._processed_s, self.clock.now_s())
 
