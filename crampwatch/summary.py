@@ -165,7 +165,7 @@ def render_summary(summary: NightSummary) -> str:
         )
         + (f", held back: {summary.suppressed}" if summary.suppressed else "")
     )
-    if summary.lost_signal_s > 0:
+    if summary.lost_signal_s >= 0.05:
         lines.append(f"  signal lost for {summary.lost_signal_s:.1f} s in total")
     if n >= 2:
         lines.append("  Several cramps in one night: mention it to your doctor.")
