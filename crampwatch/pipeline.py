@@ -6,7 +6,7 @@ episode update with an :class:`models.classifier.EpisodeClassifier` and returns
 
 - an episode's OPENED and UPDATED phases give provisional events (``final=False``,
   ``end_s=None``); its CLOSED phase gives the final event (``final=True``);
-- all events of one episode share one id, ``"<session_id>/<episode_id>"``: stable and
+- all events of one episode share one id, ``"<session_id>:<episode_id>"``: stable and
   deterministic for the same session and input, whatever the block sizes;
 - ``features`` holds the Detector's features plus two the pipeline adds:
   ``known_at_s`` (stream time the call was made) and ``first_cramp_call_s`` (stream
@@ -119,7 +119,7 @@ class Pipeline:
         else:
             self.stats.provisional_events += 1
         return Event(
-            event_id=f"{self.session_id}/{update.episode_id}",
+            event_id=f"{self.session_id}:{update.episode_id}",
             session_id=self.session_id,
             channel=update.channel,
             start_s=update.start_s,

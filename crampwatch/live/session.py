@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from crampwatch.errors import UserError
 from crampwatch.live.calibration import Calibration
@@ -186,9 +185,6 @@ class LiveSession:
                            session_s=self.clock.now_s(), pace=self.source.pace)
         # Built before the band streams: loading a model must not make a backlog.
         self._pipeline = await asyncio.to_thread(self.make_pipeline, self.journal.session_id)
-        # The classifier scores one episode at a time: OpenMP threads only add start-up
-        # and contention costs to each call (x100 on a busy 2-core hub), so one thread.
-        threads = threadpool_limits(limits=1)
         self._close_orphans()
         senders = [
             asyncio.create_task(box.run(send, self._stop), name=f"outbox-{name}")
@@ -226,7 +222,6 @@ class LiveSession:
                                    ended_by=self.report.ended_by or "source ended")
                 self.status.connection = "ended"
                 self._print_status(final=True)
-                threads.restore_original_limits()
         return self.report
 
     # -- reading ----------------------------------------------------------------------------

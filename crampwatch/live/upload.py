@@ -23,15 +23,6 @@ from sensor.records import Event
 _WAKE_CHANNEL = {0: "band", 1: "sound"}
 
 
-def api_id(local_id: str) -> str:
-    """Return ``local_id`` in the API's client-id alphabet (letters, digits, ``._:-``).
-
-    The pipeline's event ids read "<session>/<episode>"; "/" becomes ":" (one-to-one,
-    since session ids never hold ":").
-    """
-    return local_id.replace("/", ":")
-
-
 def event_body(
     event: Event, red_flag: bool = False, extra: dict[str, float] | None = None
 ) -> dict[str, Any]:
@@ -43,7 +34,7 @@ def event_body(
     if red_flag:
         features["red_flag_over_10_min"] = 1.0
     return {
-        "event_id": api_id(event.event_id),
+        "event_id": event.event_id,
         "channel": {
             "label": event.channel.label,
             "muscle": event.channel.muscle.value,
@@ -78,7 +69,7 @@ class PromptRecordBuilder:
             return None
         if decision.action is PromptAction.START:
             self.bodies[pid] = {
-                "event_id": api_id(decision.event.event_id),
+                "event_id": decision.event.event_id,
                 "night_id": self.night_id,
                 "sent_at": self._wall(decision.at_s),
                 "channel": _WAKE_CHANNEL.get(0, "band"),

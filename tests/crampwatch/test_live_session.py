@@ -131,10 +131,10 @@ def test_journal_with_torn_last_line_still_reads(tmp_path: Path) -> None:
 
 
 def test_event_body_is_what_the_api_accepts() -> None:
-    ev = event("night-1-r1/7", 10.0, 25.0)
+    ev = event("night-1-r1:7", 10.0, 25.0)  # the pipeline's "<session>:<episode>" id
     body = event_body(ev, red_flag=True)
     parsed = EventIn.model_validate(body)
-    assert parsed.event_id == "night-1-r1:7"
+    assert parsed.event_id == ev.event_id
     assert parsed.features["red_flag_over_10_min"] == 1.0
 
 
@@ -202,4 +202,4 @@ def test_cramp_past_the_red_flag_age_is_flagged_in_journal_and_upload(tmp_path: 
     assert {r["event_id"] for r in records if r["type"] == "red_flag"} == flagged
     uploaded = {it.payload["event_id"]: it.payload for it in sent if it.kind == "event"}
     for eid in flagged:
-        assert uploaded[eid.replace("/", ":")]["features"]["red_flag_over_10_min"] == 1.0
+        assert uploaded[eid]["features"]["red_flag_over_10_min"] == 1.0

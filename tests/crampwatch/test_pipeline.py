@@ -72,7 +72,7 @@ def test_updates_become_provisional_then_final_events_with_one_stable_id():
     outputs += pipeline.finish()
     events = [o for o in outputs if not isinstance(o, SignalGap)]
     assert [e.final for e in events] == [False, False, True]
-    assert {e.event_id for e in events} == {"night-1/7"}
+    assert {e.event_id for e in events} == {"night-1:7"}
     assert [e.kind for e in events] == [EventKind.MOVEMENT, EventKind.TONIC, EventKind.TONIC]
     assert events[0].end_s is None and events[1].end_s is None and events[2].end_s == 18.0
     assert events[2].detector_version == "d-1" and events[2].model_version == "test-1"
