@@ -47,7 +47,8 @@ def render_model_card(manifest: ModelManifest, model_file: str) -> str:
         "`is_final` = 0) and the final call (closed, `is_final` = 1).",
         f"- Classes: {', '.join(manifest.classes)}.",
         "- Decision (`models.decision`): an open episode is called a cramp only when "
-        "P(tonic) + P(clonic) >= 0.6 and it is at least 1 s old (a provisional cramp call "
+        "P(tonic) + P(clonic) >= 0.6 and the muscle has been active for at least 1 s (a "
+        "provisional cramp call "
         "wakes the sleeper; a jerk lasts <= 250 ms); a closed one when >= 0.5 and it lasted "
         "at least 3 s. A cramp call is vetoed when the rule classifier sees a junk channel "
         "(mains, clipping, flat line, motion artefact) with truth >= 0.9. A cramp call's "

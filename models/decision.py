@@ -9,11 +9,12 @@ a cramp at a later update.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from models.classifier import Classification
-from sensor.records import EventKind
+from sensor.records import EpisodePhase, EpisodeUpdate, EventKind
 
 _CRAMPS = (EventKind.TONIC, EventKind.CLONIC)
 
@@ -27,9 +28,11 @@ class DecisionParams:
     provisional_min_cramp: float = 0.6
     # A closed episode is a cramp when that is more likely than not.
     final_min_cramp: float = 0.5
-    # No provisional cramp call on an episode younger than this: a hypnic jerk lasts
-    # 75-250 ms, fragmentary myoclonus <= 150 ms (DOMAIN.md), and at that age a cramp's
-    # first second looks the same; waiting costs under a second of the ~3 s alert budget.
+    # No provisional cramp call before the muscle has been active this long (burst time,
+    # not time since onset: a 0.1 s jerk followed by quiet is not a 1 s old cramp): a
+    # hypnic jerk lasts 75-250 ms, fragmentary myoclonus <= 150 ms (DOMAIN.md), and at
+    # that age a cramp's first second looks the same; waiting costs under a second of the
+    # ~3 s alert budget.
     provisional_min_age_s: float = 1.0
     # No final cramp call on an episode shorter than this: a clonic cramp is >= 3-4 bursts
     # with relaxation between them, a tonic one lasts > ~10 s (DOMAIN.md) (inference).
@@ -45,13 +48,31 @@ class DecisionParams:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
+def decision_age_s(update: EpisodeUpdate) -> float:
+    """Return the age (s) a cramp call is judged by: duration when closed, active time when open.
+
+    For an open episode this is the muscle's burst time so far (``duration_s`` x
+    ``duty_cycle``, sensor.features); the time since onset when those are missing.
+    """
+    if update.phase == EpisodePhase.CLOSED and update.end_s is not None:
+        return update.end_s - update.start_s
+    elapsed_s = update.known_at_s - update.start_s
+    if update.phase == EpisodePhase.CLOSED:
+        return elapsed_s
+    duration_s = update.features.get("duration_s", math.nan)
+    duty = update.features.get("duty_cycle", math.nan)
+    if math.isfinite(duration_s) and math.isfinite(duty):
+        return min(elapsed_s, duration_s * duty)
+    return elapsed_s
+
+
 def decide(
     probabilities: Mapping[EventKind, float],
     final: bool,
     params: DecisionParams,
     age_s: float = float("inf"),
 ) -> Classification:
-    """Return the call from per-kind probabilities; ``age_s``: the episode's age (s) so far.
+    """Return the call from per-kind probabilities; ``age_s``: see :func:`decision_age_s`.
 
     A cramp call carries the probability that the episode is a cramp of either kind
     (what waking depends on); a look-alike call carries its own kind's probability.

@@ -10,7 +10,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from models.classifier import Classification
-from models.decision import DecisionParams, decide
+from models.decision import DecisionParams, decide, decision_age_s
 from models.features import feature_vector
 from models.persistence import ModelManifest, load_model
 from models.rules import RuleClassifier
@@ -74,9 +74,7 @@ class LearnedClassifier:
     def classify(self, update: EpisodeUpdate) -> Classification:
         """Return the call and its calibrated probability (see ``models.decision``)."""
         final = update.phase == EpisodePhase.CLOSED
-        end_s = update.end_s if update.end_s is not None else update.known_at_s
-        age_s = end_s - update.start_s
-        call = decide(self.probabilities(update), final, self.decision, age_s)
+        call = decide(self.probabilities(update), final, self.decision, decision_age_s(update))
         if call.kind.is_cramp:
             junk = self.rules.trace(update).scores[EventKind.ARTIFACT]
             if junk >= self.artifact_veto:

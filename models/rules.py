@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field, fields
 
 from models.classifier import Classification
-from models.decision import DecisionParams
+from models.decision import DecisionParams, decision_age_s
 from models.features import channel_role, coact_ratio, feature_value
 from sensor.records import EpisodePhase, EpisodeUpdate, EventKind, Role
 
@@ -230,8 +230,7 @@ class RuleClassifier:
         final = update.phase == EpisodePhase.CLOSED
         d = self.decision
         floor = d.final_min_cramp if final else d.provisional_min_cramp
-        end_s = update.end_s if final and update.end_s is not None else update.known_at_s
-        too_young = end_s - update.start_s < (
+        too_young = decision_age_s(update) < (
             d.final_min_duration_s if final else d.provisional_min_age_s
         )
         if kind.is_cramp and (confidence < floor or too_young):
