@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from firmware_bridge.events import Disconnected, FramesDropped, LinkItem, StreamRestarted
-from firmware_bridge.link import BandLinkError, LinkLost, wall_clock_us
+from firmware_bridge.link import BandLinkError, LinkItems, LinkLost, wall_clock_us
 from firmware_bridge.serial_link import PortReader, open_port
 from sensor.records import SampleBlock, SignalGap, SignalGroup
 
@@ -200,9 +200,6 @@ class CsvLineDecoder:
         self._pending_lost = 0
 
 
-_END = object()
-
-
 class CsvSerialLink:
     """A hobby board printing CSV lines on a serial port: connect, iterate, close."""
 
@@ -211,17 +208,15 @@ class CsvSerialLink:
         self.fmt = fmt
         self.baudrate = baudrate
         self.decoder = CsvLineDecoder(fmt)
-        self._queue: asyncio.Queue[object] | None = None
+        self._items: LinkItems | None = None
         self._reader: PortReader | None = None
         self._port = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._failure: BandLinkError | None = None
-        self._ended = False
 
     async def connect(self) -> None:
         """Open the port; lines flow from now on (boards stream without being asked)."""
         self._loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue()
+        self._items = LinkItems()  # lines arrive at the board's pace: no overrun bound
         self._port = await asyncio.to_thread(open_port, self.url, self.baudrate)
         self._port.reset_input_buffer()
         self._reader = PortReader(self._port, self._on_data, self._on_error, wall_clock_us)
@@ -229,7 +224,7 @@ class CsvSerialLink:
 
     async def start(self) -> None:
         """Nothing to send: hobby boards print lines from power-on (kept for the link shape)."""
-        if self._queue is None:
+        if self._items is None:
             raise BandLinkError("connect() the link before starting it")
 
     async def close(self) -> None:
@@ -240,10 +235,10 @@ class CsvSerialLink:
             await asyncio.to_thread(reader.stop)
         if port is not None:
             await asyncio.to_thread(port.close)
-        if not self._ended:
+        if self._items is not None and not self._items.ended:
             for item in self.decoder.flush():
-                self._put(item)
-            self._end()
+                self._items.put(item)
+            self._items.end()
 
     async def __aenter__(self) -> CsvSerialLink:
         await self.connect()
@@ -257,43 +252,29 @@ class CsvSerialLink:
 
     async def items(self) -> AsyncIterator[LinkItem]:
         """Yield blocks and events until closed; LinkLost if the port died."""
-        if self._queue is None:
+        if self._items is None:
             raise BandLinkError("connect() the link before reading from it")
-        while True:
-            item = await self._queue.get()
-            if item is _END:
-                self._queue.put_nowait(_END)
-                if self._failure is not None:
-                    raise self._failure
-                return
-            yield item  # type: ignore[misc]
+        async for item in self._items:
+            yield item
 
     def _on_data(self, data: bytes, host_us: int) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._decode, data)
 
     def _decode(self, data: bytes) -> None:
-        for item in self.decoder.feed(data):
-            self._put(item)
+        if self._items is not None:
+            for item in self.decoder.feed(data):
+                self._items.put(item)
 
     def _on_error(self, reason: str) -> None:
         def lost() -> None:
-            if self._ended:
+            items = self._items
+            if items is None or items.ended:
                 return
             for item in self.decoder.flush():
-                self._put(item)
-            self._put(Disconnected(reason, will_reconnect=False))
-            self._failure = LinkLost(reason)
-            self._end()
+                items.put(item)
+            items.put(Disconnected(reason, will_reconnect=False))
+            items.end(LinkLost(reason))
 
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(lost)
-
-    def _put(self, item: object) -> None:
-        if self._queue is not None and not self._ended:
-            self._queue.put_nowait(item)
-
-    def _end(self) -> None:
-        if self._queue is not None and not self._ended:
-            self._ended = True
-            self._queue.put_nowait(_END)

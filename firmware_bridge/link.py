@@ -109,6 +109,51 @@ def wall_clock_us() -> int:
 _END = object()
 
 
+class LinkItems:
+    """What a link hands its consumer: blocks and events in order, ended once.
+
+    ``max_items`` bounds the queue: a consumer that falls that far behind ends the
+    stream with LinkOverrun rather than losing samples silently (None: no bound).
+    Iterating after the end raises the failure that ended it, if any.
+    """
+
+    def __init__(self, max_items: int | None = None) -> None:
+        self.max_items = max_items
+        self.ended = False
+        self.failure: BandLinkError | None = None
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+
+    def put(self, item: object) -> None:
+        if self.ended:
+            return
+        if self.max_items is not None and self._queue.qsize() >= self.max_items:
+            self.end(
+                LinkOverrun(
+                    f"{self.max_items} items waited for the consumer: it is too slow "
+                    "for the band's stream (the link stopped instead of dropping samples)"
+                )
+            )
+            return
+        self._queue.put_nowait(item)
+
+    def end(self, failure: BandLinkError | None = None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self.failure = failure
+        self._queue.put_nowait(_END)
+
+    async def __aiter__(self) -> AsyncIterator[LinkItem]:
+        while True:
+            item = await self._queue.get()
+            if item is _END:
+                self._queue.put_nowait(_END)  # later iterators end too
+                if self.failure is not None:
+                    raise self.failure
+                return
+            yield item  # type: ignore[misc]
+
+
 class BandLink(abc.ABC):
     """A connection to one band; subclasses provide the transport."""
 
@@ -131,14 +176,20 @@ class BandLink(abc.ABC):
         self.descriptor: Descriptor | None = None
         self.assembler: PacketAssembler | None = None
         self.last_status: StatusPacket | None = None
-        self._queue: asyncio.Queue[object] | None = None
+        self._items: LinkItems | None = None
         self._acks: dict[int, asyncio.Future[Ack]] = {}
         self._descriptor_waiter: asyncio.Future[Descriptor] | None = None
         self._token = 0
         self._streaming = False
         self._closed = False
-        self._ended = False
-        self._failure: BandLinkError | None = None
+
+    @property
+    def _ended(self) -> bool:
+        return self._items is not None and self._items.ended
+
+    @property
+    def _failure(self) -> BandLinkError | None:
+        return None if self._items is None else self._items.failure
 
     # --- transport hooks ----------------------------------------------------------------
 
@@ -169,7 +220,7 @@ class BandLink(abc.ABC):
         """Open the transport and return the band's descriptor."""
         if self._closed:
             raise BandLinkError("this link was closed: create a new one to reconnect")
-        self._queue = asyncio.Queue()
+        self._items = LinkItems(self.max_queued_items)
         await self._open()
         try:
             return await self._load_descriptor()
@@ -244,7 +295,7 @@ class BandLink(abc.ABC):
         """Return the band's ACK to ``command``; CommandRejected on an error code if ``check``."""
         if self._failure is not None:
             raise self._failure
-        if self._queue is None:
+        if self._items is None:
             raise BandLinkError("connect() the link before sending commands")
         loop = asyncio.get_running_loop()
         self._token = (self._token + 1) % 256
@@ -298,16 +349,10 @@ class BandLink(abc.ABC):
 
     async def items(self) -> AsyncIterator[LinkItem]:
         """Yield blocks and events until the link closes; raise LinkLost if it died."""
-        if self._queue is None:
+        if self._items is None:
             raise BandLinkError("connect() the link before reading from it")
-        while True:
-            item = await self._queue.get()
-            if item is _END:
-                self._queue.put_nowait(_END)  # later iterators end too
-                if self._failure is not None:
-                    raise self._failure
-                return
-            yield item  # type: ignore[misc]
+        async for item in self._items:
+            yield item
 
     # --- called by the transport (on the event loop) -------------------------------------------
 
@@ -380,34 +425,24 @@ class BandLink(abc.ABC):
             return
         self._emit(Disconnected(reason, will_reconnect))
         if not will_reconnect:
-            self._failure = LinkLost(reason)
             self._streaming = False
             for fut in self._acks.values():
                 if not fut.done():
                     fut.set_exception(LinkLost(reason))
             if self.capture is not None:
                 self.capture.flush(sync=True)
-            self._end()
+            self._end(LinkLost(reason))
 
     def _transport_restored(self, attempts: int, down_s: float) -> None:
         self._emit(Reconnected(attempts, down_s))
 
     def _emit(self, item: object) -> None:
-        if self._queue is None or self._ended:
-            return
-        if self._queue.qsize() >= self.max_queued_items:
-            self._failure = LinkOverrun(
-                f"{self.max_queued_items} items waited for the consumer: it is too slow "
-                "for the band's stream (the link stopped instead of dropping samples)"
-            )
-            self._end()
-            return
-        self._queue.put_nowait(item)
+        if self._items is not None:
+            self._items.put(item)
 
-    def _end(self) -> None:
-        if not self._ended and self._queue is not None:
-            self._ended = True
-            self._queue.put_nowait(_END)
+    def _end(self, failure: BandLinkError | None = None) -> None:
+        if self._items is not None:
+            self._items.end(failure)
 
     def _require_descriptor(self) -> Descriptor:
         if self.descriptor is None:
