@@ -121,7 +121,7 @@ class EdfRecording:
     # -- header ------------------------------------------------------------------
 
     def _check_complete(self) -> None:
-        """Raise when the file holds fewer data records than its header promises."""
+        """Raise, saying which is wrong, when the header's record count and the file size differ."""
         # Read the raw header: the annotation signal counts in the record size, and
         # edflib does not report it among the signals.
         with open(self.path, "rb") as fh:
@@ -145,14 +145,39 @@ class EdfRecording:
         # EDF stores 2 bytes per sample, BDF 3.
         bytes_per_sample = 3 if raw[:1] == b"\xff" else 2
         record_bytes = bytes_per_sample * sum(samples_per_record)
-        expected = header_bytes + n_records * record_bytes
         actual = self.path.stat().st_size
+        if record_bytes <= 0 or header_bytes != 256 * (n_signals + 1):
+            raise RecordingError(
+                f"{self.path}: the EDF header is damaged (header size {header_bytes} bytes for "
+                f"{n_signals} signals, {record_bytes} bytes per data record); re-export the file"
+            )
+        held, extra = divmod(max(actual - header_bytes, 0), record_bytes)
+        if n_records < 0:
+            # -1 is what a recorder writes while it records: the count was never filled in.
+            raise RecordingError(
+                f"{self.path}: the header's record count is {n_records} (never filled in by "
+                f"the recorder) while the file holds {held} data records: set the header's "
+                "record count to that (EDFbrowser: Tools > Header editor) and replay again"
+            )
+        expected = header_bytes + n_records * record_bytes
         if actual < expected:
             raise RecordingError(
                 f"{self.path}: truncated: the header promises {n_records} data records "
-                f"({expected} bytes) but the file has {actual} bytes; the recording was cut "
-                "short (copy again, or repair the header's record count with EDFbrowser)"
+                f"({expected} bytes) but the file has {actual} bytes ({held} whole records); "
+                "the file was cut short (copy it again, or if this is all there is, set the "
+                "header's record count to the records held)"
             )
+        if held > n_records:
+            # edflib trusts the header: replaying would silently stop after n_records.
+            raise RecordingError(
+                f"{self.path}: the header's record count is wrong: it says {n_records} data "
+                f"records ({expected} bytes) but the file holds {held} whole records "
+                f"({actual} bytes); the samples are all there: set the header's record count "
+                f"to {held} (EDFbrowser: Tools > Header editor) and replay again"
+            )
+        if extra:
+            log.warning("%s: %d bytes after the last of %d data records are ignored",
+                        self.path, extra, n_records)
 
     def _headers(self, indices: Sequence[int], group: SignalGroup) -> tuple[SignalHeader, ...]:
         headers = []

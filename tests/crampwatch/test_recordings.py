@@ -137,6 +137,45 @@ def test_truncated_edf_is_a_clear_error(tmp_path):
         EdfRecording(path)
 
 
+def _set_record_count(path: Path, n_records: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[236:244] = f"{n_records:<8d}".encode("ascii")
+    path.write_bytes(bytes(data))
+
+
+def test_header_claiming_fewer_records_than_the_file_holds_names_the_header(tmp_path):
+    path, _, _ = _night(tmp_path)  # 12 data records of 1 s
+    _set_record_count(path, 1)
+    with pytest.raises(RecordingError, match=r"record count is wrong: it says 1 data records.*"
+                                             r"holds 12 whole records.*set the header's record "
+                                             r"count to 12"):
+        EdfRecording(path)
+
+
+def test_header_claiming_more_records_than_the_file_holds_names_the_file(tmp_path):
+    path, _, _ = _night(tmp_path)
+    _set_record_count(path, 1200)
+    with pytest.raises(RecordingError, match=r"truncated: the header promises 1200 data records"
+                                             r".*\(12 whole records\)"):
+        EdfRecording(path)
+
+
+def test_header_record_count_never_filled_in_is_a_clear_error(tmp_path):
+    path, _, _ = _night(tmp_path)
+    _set_record_count(path, -1)
+    with pytest.raises(RecordingError, match=r"never filled in.*holds 12 data records"):
+        EdfRecording(path)
+
+
+def test_trailing_bytes_short_of_a_record_are_ignored_with_a_warning(tmp_path, caplog):
+    path, _, _ = _night(tmp_path)
+    with path.open("ab") as fh:
+        fh.write(b"\x00" * 17)
+    with caplog.at_level(logging.WARNING), EdfRecording(path) as rec:
+        assert rec.duration_s == pytest.approx(12.0)
+    assert "17 bytes after the last of 12 data records are ignored" in caplog.text
+
+
 def test_corrupt_edf_header_is_a_clear_error(tmp_path):
     path = tmp_path / "junk.edf"
     path.write_bytes(b"0       " + b"\x00garbage" * 100)
