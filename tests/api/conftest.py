@@ -1,15 +1,25 @@
-"""Fixtures for the API tests: a migrated SQLite file, users of every role, a sample night."""
+"""Fixtures for the API tests: a migrated store on each backend (a SQLite file and a
+PostgreSQL database), users of every role, a sample night.
+
+Every test that takes ``store`` (or ``database_url``) runs twice, ``[sqlite]`` and
+``[postgresql]``. The PostgreSQL server is the one at ``CRAMPWATCH_TEST_POSTGRES_URL``
+(``scripts/test`` starts a throw-away cluster and sets it); each test gets a database of
+its own. Without that variable the PostgreSQL half is skipped, and the run says so.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
 
 from api.app import create_app
 from api.models import ClinicianAssignment, Role, Sleeper
@@ -66,9 +76,108 @@ def make_world(store: Store) -> World:
         )
 
 
+POSTGRES_URL_ENV = "CRAMPWATCH_TEST_POSTGRES_URL"
+NO_POSTGRES = (
+    f"PostgreSQL half SKIPPED: {POSTGRES_URL_ENV} is not set (scripts/test starts a "
+    "throw-away PostgreSQL server and sets it)"
+)
+BACKENDS = ("sqlite", "postgresql")
+#: A migrated database that each test's database is copied from (CREATE DATABASE TEMPLATE).
+TEMPLATE_DB = "crampwatch_template"
+_database_numbers = itertools.count()
+
+
+class PostgresServer:
+    """The test PostgreSQL server: makes and drops one database per test."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        self.template_ready = False
+
+    def url_of(self, database: str) -> str:
+        return self.url.set(database=database).render_as_string(hide_password=False)
+
+    def create(self, migrated: bool = True) -> str:
+        """Return the URL of a new empty database, or of a copy of the migrated template."""
+        if migrated and not self.template_ready:
+            self._execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
+            self._execute(f"CREATE DATABASE {TEMPLATE_DB}")
+            Store.open(self.url_of(TEMPLATE_DB)).close()
+            self.template_ready = True
+        name = f"cw_test_{os.getpid()}_{next(_database_numbers)}"
+        template = TEMPLATE_DB if migrated else "template0"
+        self._execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+        return self.url_of(name)
+
+    def drop(self, url: str) -> None:
+        self._execute(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
+
+    def _execute(self, sql: str) -> None:
+        with self.admin.connect() as connection:
+            connection.execute(text(sql))
+
+    def close(self) -> None:
+        if self.template_ready:
+            self._execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | None]:
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if not url:
+        yield None
+        return
+    server = PostgresServer(url)
+    yield server
+    server.close()
+
+
+def _database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresServer | None, migrated: bool
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crampwatch.db'}"
+        return
+    if postgres is None:
+        pytest.skip(NO_POSTGRES)
+    url = postgres.create(migrated=migrated)
+    yield url
+    postgres.drop(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer | None
+) -> Iterator[str]:
+    """The URL of a migrated store on each backend, one of its own per test."""
+    yield from _database_url(request, tmp_path, postgres_server, migrated=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer | None
+) -> Iterator[str]:
+    """The URL of an empty database (no schema) on each backend."""
+    yield from _database_url(request, tmp_path, postgres_server, migrated=False)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    skipped = [
+        report for report in terminalreporter.stats.get("skipped", [])
+        if NO_POSTGRES in str(report.longrepr)
+    ]
+    if skipped:
+        terminalreporter.write_sep(
+            "!", f"{len(skipped)} API tests did NOT run on PostgreSQL: {NO_POSTGRES}",
+            yellow=True, bold=True,
+        )
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store.open(f"sqlite:///{tmp_path / 'crampwatch.db'}")
+def store(database_url: str) -> Iterator[Store]:
+    store = Store.open(database_url)
     yield store
     store.close()
 
@@ -79,8 +188,8 @@ def world(store: Store) -> World:
 
 
 @pytest.fixture
-def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'crampwatch.db'}"), store)
+def client(store: Store, database_url: str) -> Iterator[TestClient]:
+    app = create_app(Settings(database_url=database_url), store)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -23,8 +23,8 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def base_url(world: World, tmp_path: Path):
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'crampwatch.db'}"), world.store)
+def base_url(world: World, database_url: str):
+    app = create_app(Settings(database_url=database_url), world.store)
     with TestClient(app) as client:
         # Three weeks of nights so the calendar and trends have something to show.
         for day in range(0, 21, 2):

@@ -21,8 +21,10 @@ def _users(url: str, *args: str) -> int:
     return main(["users", "--database-url", url, *args])
 
 
-def test_users_commands_set_up_a_clinic(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+def test_users_commands_set_up_a_clinic(
+    empty_database_url: str, capsys: pytest.CaptureFixture
+) -> None:
+    url = empty_database_url
     assert _users(url, "add-sleeper", "S-0042") == 0
     assert _users(url, "add", "dr-lee", "--role", "clinician") == 0
     assert _users(url, "add", "hub-42", "--role", "hub", "--sleeper", "S-0042") == 0
@@ -59,9 +61,9 @@ def test_users_mistakes_are_one_line_errors(
 
 
 def test_serve_refuses_an_unmigrated_store_when_told_not_to_migrate(
-    tmp_path: Path, capsys: pytest.CaptureFixture
+    empty_database_url: str, capsys: pytest.CaptureFixture
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    url = empty_database_url
     assert main(["serve", "--database-url", url, "--no-migrate"]) == 2
     assert "--migrate" in capsys.readouterr().err
     assert main(["serve", "--database-url", url, "--migrate-only"]) == 0
@@ -69,8 +71,8 @@ def test_serve_refuses_an_unmigrated_store_when_told_not_to_migrate(
 
 
 @pytest.mark.slow
-def test_serve_answers_http_with_settings_from_the_environment(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'served.db'}"
+def test_serve_answers_http_with_settings_from_the_environment(empty_database_url: str) -> None:
+    url = empty_database_url
     assert _users(url, "add", "admin", "--role", "admin") == 0
     port = free_port()
     env = {"CRAMPWATCH_DATABASE_URL": url, "PATH": "/usr/bin:/bin"}

@@ -4,7 +4,6 @@ clinician reads, and access across sleepers is refused."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,8 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def base_url(world: World, tmp_path: Path):
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'crampwatch.db'}"), world.store)
+def base_url(world: World, database_url: str):
+    app = create_app(Settings(database_url=database_url), world.store)
     with serving(app) as url:
         yield url
 

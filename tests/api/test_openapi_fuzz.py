@@ -3,8 +3,6 @@ get a 5xx, and every response matches the documented status codes and schemas.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
@@ -49,11 +47,10 @@ def _exercise(operation, mode: GenerationMode, headers: dict[str, str], known: d
     run()
 
 
-def test_api_conforms_to_its_openapi_document(tmp_path: Path) -> None:
-    path = tmp_path / "crampwatch.db"
-    store = Store.open(f"sqlite:///{path}")
+def test_api_conforms_to_its_openapi_document(database_url: str) -> None:
+    store = Store.open(database_url)
     world = make_world(store)
-    app = create_app(Settings(database_url=f"sqlite:///{path}"), store)
+    app = create_app(Settings(database_url=database_url), store)
     with TestClient(app) as client:
         upload_night(client, world.sleeper_a, world.hub_a)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

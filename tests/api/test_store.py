@@ -1,4 +1,5 @@
-"""The store: a real SQLite file in WAL mode with foreign keys, built by Alembic migrations."""
+"""The store: built by Alembic migrations on a real SQLite file (WAL, foreign keys on) and on
+a real PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from api.db import make_engine
 from api.settings import Settings, SettingsError
@@ -30,8 +32,8 @@ def test_migrations_build_the_schema_on_a_wal_sqlite_file(tmp_path: Path) -> Non
     assert path.stat().st_size > 0
 
 
-def test_opening_again_is_a_no_op_and_keeps_data(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+def test_opening_again_is_a_no_op_and_keeps_data(empty_database_url: str) -> None:
+    url = empty_database_url
     store = Store.open(url)
     with store.engine.begin() as connection:
         connection.execute(text("INSERT INTO sleepers (label, note, created_at) "
@@ -43,8 +45,8 @@ def test_opening_again_is_a_no_op_and_keeps_data(tmp_path: Path) -> None:
     store.close()
 
 
-def test_unmigrated_store_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'empty.db'}"
+def test_unmigrated_store_is_refused_with_what_to_do(empty_database_url: str) -> None:
+    url = empty_database_url
     with pytest.raises(StoreNotMigratedError, match="--migrate"):
         Store.open(url, run_migrations=False)
     engine = make_engine(url)
@@ -62,10 +64,12 @@ def _config(engine):  # type: ignore[no-untyped-def]
     return alembic_config(engine.url.render_as_string(hide_password=False))
 
 
-def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+def test_foreign_keys_are_enforced(database_url: str) -> None:
+    store = Store.open(database_url)
     try:
-        with pytest.raises(Exception, match="FOREIGN KEY"), store.engine.begin() as connection:
+        # SQLite says "FOREIGN KEY constraint failed", PostgreSQL "violates foreign key".
+        with pytest.raises(IntegrityError, match=r"(?i)foreign key"), \
+                store.engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO nights (sleeper_id, night_id, started_at, utc_offset_min, "
                 "detector_version, model_version, note) "
@@ -88,13 +92,13 @@ def test_settings_from_environment() -> None:
         Settings(database_url="crampwatch.db")
 
 
-def test_migrations_match_the_storage_models(tmp_path: Path) -> None:
+def test_migrations_match_the_storage_models(empty_database_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
     from api.models import Base
 
-    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    store = Store.open(empty_database_url)
     try:
         with store.engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
