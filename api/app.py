@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers, problem_responses
+from api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from api.routers import (
     diary,
     events,
@@ -37,6 +38,10 @@ use a session cookie from the login form, which the API also accepts for GET req
 **Access.** A hub token reads and writes one sleeper; a clinician reads assigned
 sleepers; an admin manages everything. A sleeper you cannot see answers 404, exactly
 like one that does not exist.
+
+**Limits.** A request body over the server's limit (16 MiB unless configured with
+`CRAMPWATCH_MAX_BODY_BYTES`) is refused with 413 stating the limit; split larger
+uploads into several batches.
 
 **Idempotency.** Nights, bands, prompts and diary entries are PUT by client-chosen id;
 events are POSTed in batches keyed by client-chosen event ids. Retrying any upload
@@ -77,4 +82,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     # Pages are not part of the API contract, so they stay out of the OpenAPI document.
     app.include_router(pages.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Added last, so outermost: a too-large body is refused before anything reads it.
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

@@ -18,6 +18,8 @@ import httpx
 
 #: The most events the server takes in one upload.
 MAX_EVENTS_PER_UPLOAD = 1000
+#: The most envelope-snippet values the server takes in one upload (api.schemas).
+MAX_SNIPPET_VALUES_PER_UPLOAD = 400_000
 DEFAULT_TIMEOUT_S = 10.0
 
 
@@ -47,6 +49,30 @@ class IngestSummary:
     updated: int
     unchanged: int
     kept_final: tuple[str, ...]
+
+
+def _snippet_values(event: Mapping[str, Any]) -> int:
+    snippet = event.get("snippet") or {}
+    return sum(len(channel.get("values", ())) for channel in snippet.get("channels", ()))
+
+
+def _batches(events: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Return ``events`` cut into uploads within the server's event and snippet limits."""
+    batches: list[list[dict[str, Any]]] = []
+    batch: list[dict[str, Any]] = []
+    values = 0
+    for event in events:
+        n = _snippet_values(event)
+        if batch and (
+            len(batch) >= MAX_EVENTS_PER_UPLOAD or values + n > MAX_SNIPPET_VALUES_PER_UPLOAD
+        ):
+            batches.append(batch)
+            batch, values = [], 0
+        batch.append(event)
+        values += n
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def _json_safe(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,15 +192,15 @@ class HubClient:
         return self._request("PUT", f"{self._base()}/nights/{night_id}", body)
 
     def upload_events(self, night_id: str, events: Sequence[Mapping[str, Any]]) -> IngestSummary:
-        """Return what uploading ``events`` (API EventIn bodies) did, in batches of 1000.
+        """Return what uploading ``events`` (API EventIn bodies) did, in batches of at most
+        1000 events and 400 000 snippet values (the server's limits).
 
         Safe to repeat: stored ids are updated in place, never duplicated. A NaN feature
         (not computable) is sent as null.
         """
         created = updated = unchanged = 0
         kept: list[str] = []
-        for first in range(0, len(events), MAX_EVENTS_PER_UPLOAD):
-            batch = [_json_safe(event) for event in events[first : first + MAX_EVENTS_PER_UPLOAD]]
+        for batch in _batches([_json_safe(event) for event in events]):
             result = self._request(
                 "POST", f"{self._base()}/nights/{night_id}/events", {"events": batch}
             )

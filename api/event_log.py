@@ -176,16 +176,24 @@ def encode_cursor(row: EventRow) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
+#: Row ids are 32-bit on every backend: a cursor naming a larger one was not handed out
+#: (and would overflow the database's integer, a server error instead of a refusal).
+MAX_ROW_ID = 2_147_483_647
+
+
 def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
     """Return the (start time, id) a cursor points after; BadCursorError if it is not ours."""
+    refusal = "cursor is not one this API handed out: repeat the query without it"
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, pk = text.partition("|")
-        return dt.datetime.fromisoformat(stamp), int(pk)
+        stamp, _, pk_text = text.partition("|")
+        start_at, pk = dt.datetime.fromisoformat(stamp), int(pk_text)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadCursorError(
-            "cursor is not one this API handed out: repeat the query without it"
-        ) from exc
+        raise BadCursorError(refusal) from exc
+    in_range = 0 <= pk <= MAX_ROW_ID and 1900 <= start_at.year <= 9000
+    if not in_range or start_at.tzinfo is not None:
+        raise BadCursorError(refusal)
+    return start_at, pk
 
 
 def query_events(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from api.schemas import EventOut
@@ -40,36 +41,56 @@ UCUM = "http://unitsofmeasure.org"
 
 def events_csv(events: Iterable[EventOut]) -> str:
     """Return the events as CSV text, one row per event, times ISO 8601 with offset."""
+    return "".join(events_csv_chunks([list(events)]))
+
+
+def events_csv_chunks(pages: Iterable[Iterable[EventOut]]) -> Iterator[str]:
+    """Yield CSV text: the header, then one chunk per page of events (constant memory)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for event in events:
-        writer.writerow(
-            [
-                event.event_id,
-                event.night_id,
-                event.start_at.isoformat(),
-                "" if event.end_at is None else event.end_at.isoformat(),
-                f"{event.start_s:.3f}",
-                "" if event.end_s is None else f"{event.end_s:.3f}",
-                "" if event.duration_s is None else f"{event.duration_s:.3f}",
-                event.kind.value,
-                int(event.is_cramp),
-                f"{event.confidence:.3f}",
-                event.channel.muscle.value,
-                event.channel.side.value,
-                _csv_safe(event.channel.label),
-                int(event.final),
-                _csv_safe(event.detector_version),
-                _csv_safe(event.model_version),
-            ]
-        )
-    return buffer.getvalue()
+    yield _drain(buffer)
+    for page in pages:
+        for event in page:
+            writer.writerow(_csv_row(event))
+        yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def _csv_row(event: EventOut) -> list[str | int]:
+    return [
+        _csv_safe(event.event_id),
+        _csv_safe(event.night_id),
+        event.start_at.isoformat(),
+        "" if event.end_at is None else event.end_at.isoformat(),
+        f"{event.start_s:.3f}",
+        "" if event.end_s is None else f"{event.end_s:.3f}",
+        "" if event.duration_s is None else f"{event.duration_s:.3f}",
+        event.kind.value,
+        int(event.is_cramp),
+        f"{event.confidence:.3f}",
+        event.channel.muscle.value,
+        event.channel.side.value,
+        _csv_safe(event.channel.label),
+        int(event.final),
+        _csv_safe(event.detector_version),
+        _csv_safe(event.model_version),
+    ]
+
+
+#: Spreadsheets run a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_safe(text: str) -> str:
-    # A cell starting with = + - @ runs as a formula in spreadsheets: quote it as text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    # A leading apostrophe makes the spreadsheet show the cell as text, never evaluate it.
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _quantity(value: float, unit: str, code: str) -> dict[str, Any]:
@@ -147,20 +168,29 @@ def events_fhir_bundle(
     events: Iterable[EventOut], sleeper_label: str, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """Return a FHIR R4 Bundle (type collection) with one Observation per event."""
+    return json.loads("".join(events_fhir_chunks([list(events)], sleeper_label, now)))
+
+
+def events_fhir_chunks(
+    pages: Iterable[Iterable[EventOut]], sleeper_label: str, now: dt.datetime | None = None
+) -> Iterator[str]:
+    """Yield a FHIR R4 Bundle (type collection) as JSON text, one chunk per page of events,
+    so a bundle of any size is written in constant memory."""
     stamp = (now or dt.datetime.now(dt.UTC)).isoformat()
-    entries = [
-        {
-            "fullUrl": f"urn:uuid:{_uuid_for(event)}",
-            "resource": event_observation(event, sleeper_label),
-        }
-        for event in events
-    ]
-    return {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "timestamp": stamp,
-        "entry": entries,
-    }
+    head = {"resourceType": "Bundle", "type": "collection", "timestamp": stamp}
+    yield json.dumps(head)[:-1] + ', "entry": ['
+    first = True
+    for page in pages:
+        parts = []
+        for event in page:
+            entry = {
+                "fullUrl": f"urn:uuid:{_uuid_for(event)}",
+                "resource": event_observation(event, sleeper_label),
+            }
+            parts.append(("" if first else ",") + json.dumps(entry))
+            first = False
+        yield "".join(parts)
+    yield "]}"
 
 
 def _uuid_for(event: EventOut) -> str:

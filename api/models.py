@@ -92,6 +92,11 @@ class BrowserSession(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The token logged in with: revoking it (or disabling the user) ends the session at once.
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("tokens.id", ondelete="CASCADE", name="fk_browser_sessions_token_id_tokens"),
+        index=True,
+    )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
 

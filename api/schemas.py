@@ -31,6 +31,11 @@ ShortText = Annotated[str, Field(max_length=64)]
 MAX_SESSION_S = 172_800.0
 #: Longest envelope excerpt kept per channel: e.g. 2 min at 25 Hz, enough to see a cramp's shape.
 MAX_SNIPPET_SAMPLES = 4000
+#: Values in one event's snippet, all channels together (e.g. calf and shin at the full length).
+MAX_SNIPPET_VALUES = 2 * MAX_SNIPPET_SAMPLES
+#: Snippet values in one upload batch: at most ~20 bytes of JSON each, so a batch stays well
+#: under the server's 16 MiB body limit; the hub client splits batches to fit.
+MAX_BATCH_SNIPPET_VALUES = 400_000
 MAX_FEATURES = 64
 
 
@@ -102,7 +107,7 @@ class SleeperOut(BaseModel):
 class UserIn(InputModel):
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")]
     role: Role
-    sleeper_id: Annotated[int | None, Field(ge=1, le=2_147_483_647)] = Field(
+    sleeper_id: Annotated[int | None, Field(ge=1, le=2_147_483_647, strict=True)] = Field(
         default=None, description="Required for a hub, forbidden otherwise."
     )
 
@@ -239,6 +244,20 @@ class SnippetIn(InputModel):
     rate_hz: Annotated[float, Field(gt=0, le=2000)]
     channels: Annotated[list[EnvelopeChannel], Field(min_length=1, max_length=8)]
 
+    @model_validator(mode="after")
+    def _bounded(self) -> SnippetIn:
+        total = self.value_count()
+        if total > MAX_SNIPPET_VALUES:
+            raise ValueError(
+                f"snippet has {total} values over all channels, more than {MAX_SNIPPET_VALUES}: "
+                "send a shorter or coarser envelope"
+            )
+        return self
+
+    def value_count(self) -> int:
+        """Return how many envelope values the snippet holds, all channels together."""
+        return sum(len(channel.values) for channel in self.channels)
+
 
 class SnippetOut(BaseModel):
     t0_s: float
@@ -309,6 +328,12 @@ class EventBatchIn(InputModel):
             if event.event_id in seen:
                 raise ValueError(f"event id {event.event_id!r} appears twice in one upload")
             seen.add(event.event_id)
+        values = sum(e.snippet.value_count() for e in self.events if e.snippet is not None)
+        if values > MAX_BATCH_SNIPPET_VALUES:
+            raise ValueError(
+                f"the batch's snippets hold {values} values, more than "
+                f"{MAX_BATCH_SNIPPET_VALUES}: send the events in smaller batches"
+            )
         return self
 
 

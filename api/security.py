@@ -33,6 +33,12 @@ def new_token(db: Session, user: User, label: str = "") -> tuple[str, Token]:
 
 def user_for_token(db: Session, token: str) -> User | None:
     """Return the enabled user whose live token this is, or None."""
+    row = live_token(db, token)
+    return None if row is None else row.user
+
+
+def live_token(db: Session, token: str) -> Token | None:
+    """Return the stored row of a live token of an enabled user, or None."""
     row = db.execute(
         select(Token).where(Token.token_hash == hash_secret(token), Token.revoked_at.is_(None))
     ).scalar_one_or_none()
@@ -43,18 +49,20 @@ def user_for_token(db: Session, token: str) -> User | None:
     if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=5):
         row.last_used_at = now
         db.commit()
-    return row.user
+    return row
 
 
-def new_browser_session(db: Session, user: User, ttl_s: int) -> str:
-    """Return a new session cookie value for ``user`` lasting ``ttl_s`` seconds."""
+def new_browser_session(db: Session, token: Token, ttl_s: int) -> str:
+    """Return a new session cookie value for the user of ``token`` lasting ``ttl_s`` seconds;
+    the session lives only as long as the token does."""
     value = secrets.token_urlsafe(TOKEN_BYTES)
     # Logging in is rare: a good moment to forget sessions that have expired.
     db.execute(delete(BrowserSession).where(BrowserSession.expires_at <= utcnow()))
     db.add(
         BrowserSession(
             session_hash=hash_secret(value),
-            user_id=user.id,
+            user_id=token.user_id,
+            token_id=token.id,
             expires_at=utcnow() + dt.timedelta(seconds=ttl_s),
         )
     )
@@ -63,16 +71,21 @@ def new_browser_session(db: Session, user: User, ttl_s: int) -> str:
 
 
 def user_for_session(db: Session, value: str) -> User | None:
-    """Return the enabled user of an unexpired browser session, or None."""
+    """Return the user of an unexpired browser session whose token is still live and whose
+    user is still enabled, or None (checked on every request: revoking ends it at once)."""
     row = db.execute(
-        select(BrowserSession).where(BrowserSession.session_hash == hash_secret(value))
+        select(User)
+        .join(BrowserSession, BrowserSession.user_id == User.id)
+        .join(Token, Token.id == BrowserSession.token_id)
+        .where(
+            BrowserSession.session_hash == hash_secret(value),
+            BrowserSession.expires_at > utcnow(),
+            Token.revoked_at.is_(None),
+            Token.user_id == User.id,
+            User.disabled.is_(False),
+        )
     ).scalar_one_or_none()
-    if row is None or row.expires_at <= utcnow():
-        return None
-    user = db.get(User, row.user_id)
-    if user is None or user.disabled:
-        return None
-    return user
+    return row
 
 
 def end_browser_session(db: Session, value: str) -> None:

@@ -1,63 +1,85 @@
-"""Exports of a sleeper's events: CSV and a FHIR R4 Bundle."""
+"""Exports of a sleeper's events: CSV and a FHIR R4 Bundle, streamed as they are read."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 
 from api.deps import DB, ReadableSleeper
 from api.errors import problem_responses
 from api.event_log import EventFilter, query_events
-from api.exports import events_csv, events_fhir_bundle
+from api.exports import events_csv_chunks, events_fhir_chunks
 from api.routers.events import EventQuery
 from api.routers.nights import night_by_id
 from api.schemas import EventOut
+from api.store import Store
 from api.views import event_out
 
 router = APIRouter(prefix="/api/v1/sleepers/{sleeper_id}/export", tags=["exports"])
 
-#: An export is one file; beyond this many events, narrow the time range.
-MAX_EXPORT_EVENTS = 50_000
+#: Events read and written per step: memory stays that of one page, whatever the export's size.
+EXPORT_PAGE_EVENTS = 1000
 
 
-def _events(db: DB, sleeper_id: int, query: EventQuery) -> list[EventOut]:
+def _filter(db: DB, sleeper_id: int, query: EventQuery) -> EventFilter:
     flt = query.filter
     if query.night_id is not None:
         flt = EventFilter(
             **{**flt.__dict__, "night_pk": night_by_id(db, sleeper_id, query.night_id).id}
         )
-    rows, _next = query_events(db, sleeper_id, flt, MAX_EXPORT_EVENTS)
-    return [event_out(e, n) for e, n in rows]
+    return flt
+
+
+def event_pages(store: Store, sleeper_id: int, flt: EventFilter) -> Iterator[list[EventOut]]:
+    """Yield the sleeper's filtered events in start order, one page at a time, from a
+    session of its own (the request's session ends before a streamed body does)."""
+    cursor: str | None = None
+    with store.sessions() as db:
+        while True:
+            rows, cursor = query_events(db, sleeper_id, flt, EXPORT_PAGE_EVENTS, cursor)
+            page = [event_out(event, night) for event, night in rows]
+            db.expunge_all()
+            yield page
+            if cursor is None:
+                return
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name.replace(" ", "_")}"'}
 
 
 @router.get(
     "/events.csv",
     summary="Events as CSV",
-    response_class=Response,
+    response_class=StreamingResponse,
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"},
         **problem_responses(401, 404, 422),
     },
 )
 def export_csv(
-    sleeper: ReadableSleeper, db: DB, query: Annotated[EventQuery, Depends()]
-) -> Response:
-    """Return the filtered events as CSV (first 50 000), one row per event."""
-    text = events_csv(_events(db, sleeper.id, query))
-    name = f"crampwatch-{sleeper.label}-events.csv".replace(" ", "_")
-    return Response(
-        text,
+    request: Request, sleeper: ReadableSleeper, db: DB, query: Annotated[EventQuery, Depends()]
+) -> StreamingResponse:
+    """Return every filtered event as CSV, one row per event, streamed as it is read.
+
+    Cells that a spreadsheet would run as a formula (starting with = + - @, tab or CR)
+    are written with a leading apostrophe.
+    """
+    pages = event_pages(request.app.state.store, sleeper.id, _filter(db, sleeper.id, query))
+    return StreamingResponse(
+        events_csv_chunks(pages),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers=_attachment(f"crampwatch-{sleeper.label}-events.csv"),
     )
 
 
 @router.get(
     "/events.fhir.json",
     summary="Events as a FHIR R4 Bundle of Observations",
-    response_class=JSONResponse,
+    response_class=StreamingResponse,
     responses={
         200: {
             "content": {
@@ -71,15 +93,19 @@ def export_csv(
     },
 )
 def export_fhir(
+    request: Request,
     sleeper: ReadableSleeper,
     db: DB,
     query: Annotated[EventQuery, Depends()],
     download: Annotated[bool, Query(description="Ask the browser to save the file.")] = False,
-) -> JSONResponse:
-    """Return the filtered events as a FHIR R4 Bundle (first 50 000)."""
-    bundle: dict[str, Any] = events_fhir_bundle(_events(db, sleeper.id, query), sleeper.label)
+) -> StreamingResponse:
+    """Return every filtered event as a FHIR R4 Bundle, streamed as it is read."""
+    pages = event_pages(request.app.state.store, sleeper.id, _filter(db, sleeper.id, query))
     headers = {}
     if download:
-        name = f"crampwatch-{sleeper.label}-events.fhir.json".replace(" ", "_")
-        headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return JSONResponse(bundle, media_type="application/fhir+json", headers=headers)
+        headers = _attachment(f"crampwatch-{sleeper.label}-events.fhir.json")
+    return StreamingResponse(
+        events_fhir_chunks(pages, sleeper.label),
+        media_type="application/fhir+json",
+        headers=headers,
+    )

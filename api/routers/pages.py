@@ -32,7 +32,7 @@ from api.routers.events import read_event
 from api.routers.nights import ClientIdPath, night_by_id, night_counts
 from api.routers.sleepers import sleeper_summaries
 from api.routers.summaries import default_last_day
-from api.security import end_browser_session, new_browser_session, user_for_token
+from api.security import end_browser_session, live_token, new_browser_session
 from api.summaries import CRAMP_KINDS, LONG_EPISODE_S, summarize_night, summarize_weeks
 from api.svg_plots import (
     format_duration,
@@ -85,8 +85,8 @@ def login(
     next: Annotated[str, Form(max_length=500)] = "/sleepers",
 ) -> Response:
     """Exchange an access token for a session cookie (the token itself is never stored)."""
-    user = user_for_token(db, token.strip()) if token.strip() else None
-    if user is None:
+    row = live_token(db, token.strip()) if token.strip() else None
+    if row is None:
         return TEMPLATES.TemplateResponse(
             request,
             "login.html",
@@ -98,7 +98,7 @@ def login(
             status_code=401,
         )
     settings = request.app.state.settings
-    value = new_browser_session(db, user, settings.session_ttl_s)
+    value = new_browser_session(db, row, settings.session_ttl_s)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
