@@ -1,9 +1,10 @@
 """The sleeping leg's background EMG, generated chunk by chunk with state carried across.
 
-Per channel: a noise floor (20-450 Hz) whose level drifts slowly and steps when the
-leg is repositioned, mains hum at 50/60 Hz with its 3rd harmonic and a slowly
-wandering frequency (Mewett 2004), ECG leaking in (Drake & Callaghan 2006) and
-baseline wander below 1 Hz (De Luca 2010). Chunks must be asked for in order; the
+Per channel: a noise floor (20-450 Hz) whose level drifts slowly, steps when the
+leg is repositioned and may rise 2-4x for the rest of the night (gel drying), mains
+hum at 50/60 Hz with its 2nd and 3rd harmonics and a slowly wandering frequency
+(Mewett 2004), ECG leaking in (Drake & Callaghan 2006) and baseline wander below
+1 Hz (De Luca 2010). Chunks must be asked for in order; the
 samples do not depend on the chunk sizes (white noise is drawn per fixed 1 s block
 from the seed, filter and mains phase carry their state), up to rounding.
 """
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import signal
+
+from crampwatch.synth.variation import REFERENCE_HARMONICS, STEADY_WANDER_SD_HZ, FloorStep
 
 # The noise floor's level drifts (log scale) as a mean-reverting walk with knots this far
 # apart: it wanders by ~20 % over tens of minutes but stays "a few uV" all night (inference).
@@ -30,6 +33,10 @@ WANDER_UV = (3.0, 20.0)
 HEART_RATE_BPM = (52.0, 72.0)
 # Generation works on blocks of this many seconds, each drawing from its own RNG.
 NOISE_BLOCK_S = 1.0
+# A wandering mains frequency moves smoothly between knots: knot-to-knot correlation
+# and the largest excursion, Hz (inference: a few tenths of a hertz, Mewett 2004).
+WANDER_KNOT_CORRELATION = 0.8
+WANDER_MAX_HZ = 0.5
 
 
 @dataclass(frozen=True)
@@ -65,8 +72,13 @@ class Background:
         seed: int,
         level_steps_s: Sequence[float],
         rest_rms_uv: tuple[float, float],
+        mains_wander_sd_hz: float = STEADY_WANDER_SD_HZ,
+        harmonics: tuple[float, float] = REFERENCE_HARMONICS,
+        floor_step: FloorStep | None = None,
     ) -> None:
         self.fs_hz = fs_hz
+        self.harmonics = harmonics
+        self.floor_step = floor_step
         self.seed = seed
         self.mains_hz = mains_hz
         rng = np.random.default_rng([seed, 1])
@@ -97,8 +109,15 @@ class Background:
             np.log(rng.uniform(*LEVEL_STEP_RANGE, (len(steps), n_channels)))
             if steps else np.zeros((0, n_channels))
         )
-        # Mains frequency wanders within +/-0.1 Hz (grid regulation limits).
-        self._mains_dev = rng.normal(0, 0.04, n_knots)
+        # Mains frequency: within +/-0.1 Hz knot to knot (grid regulation limits), or a
+        # smooth wander of a few tenths of a hertz.
+        z = rng.normal(0, 1.0, n_knots)
+        if mains_wander_sd_hz > STEADY_WANDER_SD_HZ:
+            r = WANDER_KNOT_CORRELATION
+            z = signal.lfilter([np.sqrt(1 - r * r)], [1.0, -r], z)
+            self._mains_dev = np.clip(mains_wander_sd_hz * z, -WANDER_MAX_HZ, WANDER_MAX_HZ)
+        else:
+            self._mains_dev = mains_wander_sd_hz * z
         # Heart beats for the whole night: a few thousand numbers.
         hr = rng.uniform(*HEART_RATE_BPM)
         n_beats = int(duration_s * hr / 60 * 1.3) + 10
@@ -125,7 +144,13 @@ class Background:
             idx = np.searchsorted(self._step_t, t_s, side="right")
             stepped = np.concatenate([[0.0], self._step_log[:, channel]])
             log_level = log_level + stepped[idx]
-        return self.channels[channel].rest_rms_uv * np.exp(log_level)
+        level = self.channels[channel].rest_rms_uv * np.exp(log_level)
+        step = self.floor_step
+        if step is not None:
+            ramp = max(step.ramp_s, 1e-9)
+            rise = np.clip((np.asarray(t_s) - step.start_s) / ramp, 0.0, 1.0)
+            level = level * (1.0 + (step.factor - 1.0) * rise)
+        return level
 
     def chunk(self, n: int) -> np.ndarray:
         """Return the next ``n`` samples of background, (n, n_channels) uV."""
@@ -148,7 +173,10 @@ class Background:
         mains_f = self.mains_hz + np.interp(t, self._knot_t, self._mains_dev)
         phase = self._mains_phase + 2 * np.pi * np.cumsum(mains_f) / self.fs_hz
         self._mains_phase = float(phase[-1] % (2 * np.pi))
-        hum = np.sin(phase) + 0.2 * np.sin(3 * phase + 0.7)
+        h2, h3 = self.harmonics
+        hum = np.sin(phase) + h3 * np.sin(3 * phase + 0.7)
+        if h2:
+            hum += h2 * np.sin(2 * phase + 0.4)
         ecg = self._ecg(start, n)
         for c, ch in enumerate(self.channels):
             wander = sum(

@@ -42,6 +42,8 @@ class Episode:
     strength_uv: float  # RMS of the active part on the main column
     params: dict[str, float] = field(default_factory=dict)
     seed: int = 0
+    # What the truth file records about it: texture, response, trigger... (variation.py)
+    attrs: dict[str, object] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
@@ -71,7 +73,11 @@ class Rendering:
 
 @dataclass(frozen=True)
 class RenderContext:
-    """Rates, channel layout and the real-EMG library (None to use only the model)."""
+    """Rates, channel layout and the real-EMG library (None to use only the model).
+
+    ``acc_fs_hz`` is the rate motion is rendered at; a night without an accelerometer
+    renders it at a low rate and does not write it.
+    """
 
     emg_fs_hz: float
     acc_fs_hz: float
@@ -142,6 +148,21 @@ def _motion_artifact(n: int, fs_hz: float, amplitude_uv: float,
     return amplitude_uv * _band_noise(n, fs_hz, 0.5, 15.0, rng)
 
 
+def _texture(ep: Episode, ctx: RenderContext, drive: np.ndarray, rng: np.random.Generator,
+             units: MotorUnitParams) -> np.ndarray:
+    """Return EMG for a drive: real texture shaped by the drive, or motor-unit trains."""
+    if ep.attrs.get("texture") == "real":
+        if ctx.library is None:
+            raise ValueError("real-EMG texture asked for but no real-EMG library was given")
+        return ctx.library.carrier(drive.shape[0] / ctx.emg_fs_hz, ctx.emg_fs_hz, rng) * drive
+    return motor_unit_emg(drive, ctx.emg_fs_hz, rng, units)
+
+
+def _span(t0_s: float, t1_s: float, fs_hz: float, n: int) -> tuple[int, int]:
+    """Return the sample span [i0, i1) of [t0_s, t1_s) clipped to 0..n."""
+    return min(n, max(0, round(t0_s * fs_hz))), min(n, max(0, round(t1_s * fs_hz)))
+
+
 def render(episode: Episode, ctx: RenderContext) -> Rendering:
     """Return the signals an episode adds to the night, from its start sample."""
     rng = np.random.default_rng(episode.seed)
@@ -175,15 +196,18 @@ def _render_tonic(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
     t = _times(n, fs)
     rise_s, decay_s = ep.params["rise_s"], ep.params["decay_s"]
     plateau = ep.params["plateau"]
+    onset_s = ep.params.get("cramp_onset_s", 0.0)
     # Cramps wax and wane while they last (inference from cramp EMG traces).
     wobble = 1.0 + 0.15 * _band_noise(n // 100 + 16, fs / 100, 0.02, 0.3, rng)[
         np.minimum(np.arange(n) // 100, n // 100 + 15)
     ]
     drive = plateau * np.clip(wobble, 0.6, 1.4)
-    drive *= _smoothstep(t / rise_s) * (1.0 - _smoothstep((t - (t[-1] - decay_s)) / decay_s))
+    drive *= _smoothstep((t - onset_s) / rise_s) * (
+        1.0 - _smoothstep((t - (t[-1] - decay_s)) / decay_s)
+    )
     for i, col in enumerate(ep.columns):
         level = 1.0 if i == 0 else ep.params.get("second_level", 0.7)
-        x = motor_unit_emg(np.clip(drive * level, 0, 1), fs, rng, CRAMP_UNITS)
+        x = _texture(ep, ctx, np.clip(drive * level, 0, 1), rng, CRAMP_UNITS)
         x = _scale_active(x, drive, ep.strength_uv * level)
         out.emg_add[:, col] += x
         if i == 0:
@@ -195,24 +219,154 @@ def _render_tonic(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
         a1 = min(out.acc_add.shape[0], a0 + int(ep.params["grab_s"] * afs))
         if a1 - a0 > 16:
             out.acc_add[a0:a1] += _motion(a1 - a0, afs, ep.params["grab_g"], rng)
-            e0, e1 = int(grab_s * fs), int(grab_s * fs) + (a1 - a0) * int(fs / afs)
-            e1 = min(e1, n)
+            e0, e1 = _span(grab_s, grab_s + (a1 - a0) / afs, fs, n)
             for col in range(out.emg_add.shape[1]):
                 out.emg_add[e0:e1, col] += _motion_artifact(e1 - e0, fs, 15.0, rng)
+    _render_trigger(ep, ctx, rng, out)
+    response = ep.attrs.get("response")
+    if "wake_s" in ep.params and response in _RESPONSES:
+        _RESPONSES[str(response)](ep, ctx, rng, out)
+
+
+def _voluntary(ep: Episode, ctx: RenderContext, rng: np.random.Generator, n: int,
+               level: float = 0.6) -> np.ndarray:
+    """Return ``n`` samples of steady voluntary contraction (unit RMS) in the episode's texture."""
+    drive = np.full(n, level)
+    x = _texture(ep, ctx, drive, rng, VOLUNTARY_UNITS)
+    rms = float(np.sqrt(np.mean(x**2))) if n else 0.0
+    return x / rms if rms > 0 else x
+
+
+def _add_voluntary_burst(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
+                         out: Rendering, t0_s: float, t1_s: float, cols: tuple[int, ...],
+                         rms_uv: float, edge_s: float = 0.2) -> None:
+    """Add a voluntary burst with raised-cosine edges on ``cols`` over [t0_s, t1_s)."""
+    fs = ctx.emg_fs_hz
+    i0, i1 = _span(t0_s, t1_s, fs, out.emg_add.shape[0])
+    if i1 - i0 < 4:
+        return
+    tt = _times(i1 - i0, fs)
+    edge = min(edge_s, 0.3 * tt[-1] + 1e-3)
+    shape = _smoothstep(tt / edge) * (1.0 - _smoothstep((tt - (tt[-1] - edge)) / edge))
+    for col in cols:
+        out.emg_add[i0:i1, col] += rms_uv * rng.uniform(0.6, 1.2) * shape * _voluntary(
+            ep, ctx, rng, i1 - i0)
+
+
+def _add_motion(ctx: RenderContext, rng: np.random.Generator, out: Rendering, t0_s: float,
+                t1_s: float, motion_g: float, artifact_uv: float) -> None:
+    """Add leg motion over [t0_s, t1_s) and its cable/skin artefact on every channel."""
+    afs, fs = ctx.acc_fs_hz, ctx.emg_fs_hz
+    a0, a1 = _span(t0_s, t1_s, afs, out.acc_add.shape[0])
+    if a1 > a0:
+        out.acc_add[a0:a1] += _motion(a1 - a0, afs, motion_g, rng)
+    i0, i1 = _span(t0_s, t1_s, fs, out.emg_add.shape[0])
+    if artifact_uv > 0 and i1 - i0 >= 16:
+        taper = np.sin(np.linspace(0, np.pi, i1 - i0)) ** 0.5
+        for col in range(out.emg_add.shape[1]):
+            out.emg_add[i0:i1, col] += taper * _motion_artifact(i1 - i0, fs, artifact_uv, rng)
+
+
+def _render_trigger(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
+                    out: Rendering) -> None:
+    """A turn or pointing the foot that sets the cramp off: motion and both muscles, 1-3 s."""
+    if "trigger_s" not in ep.params:
+        return
+    t1 = ep.params["trigger_s"]
+    turn = ep.params.get("trigger_turn", 0.0) > 0
+    cols = (ep.columns[0], ctx.layout.shin)
+    _add_voluntary_burst(ep, ctx, rng, out, 0.0, t1, cols, ep.params["trigger_uv"])
+    # Turning over moves the whole leg; pointing the foot only a little (inference).
+    _add_motion(ctx, rng, out, 0.0, t1, 0.25 if turn else float(rng.uniform(0.04, 0.12)),
+                40.0 if turn else 10.0)
+
+
+def _response_stretch(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
+                      out: Rendering) -> None:
+    """Pull the toes up: the shin fires in holds of ~10 s (Hallegraeff 2012), the leg moves."""
+    p = ep.params
+    end = ep.duration_s - p.get("decay_s", 2.0)
+    t = p["wake_s"]
+    shin_uv = max(15.0, p["shin_ratio"] * min(ep.strength_uv, p["response_uv"] * 2))
+    for _ in range(3):
+        if t + 3.0 > end:
+            break
+        hold = min(float(rng.uniform(8.0, 12.0)), end - t)
+        _add_voluntary_burst(ep, ctx, rng, out, t, t + hold, (ctx.layout.shin,), shin_uv, 0.5)
+        _add_motion(ctx, rng, out, t, t + min(2.0, hold), p["motion_g"], 10.0)
+        t += hold + float(rng.uniform(2.0, 5.0))
+
+
+def _response_knead(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
+                    out: Rendering) -> None:
+    """Grab and knead the calf: rhythmic squeezes move the leg and the electrodes."""
+    p = ep.params
+    t0, t1 = p["wake_s"], p["wake_s"] + p["knead_s"]
+    _add_motion(ctx, rng, out, t0, t0 + 1.0, 0.15, 20.0)  # reaching for the leg
+    afs, fs = ctx.acc_fs_hz, ctx.emg_fs_hz
+    a0, a1 = _span(t0, t1, afs, out.acc_add.shape[0])
+    if a1 - a0 >= 16:
+        ta = _times(a1 - a0, afs)
+        direction = rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        squeeze = np.sin(2 * np.pi * p["knead_hz"] * ta + rng.uniform(0, 6.3))
+        out.acc_add[a0:a1] += p["knead_g"] * squeeze[:, None] * direction[None, :]
+        out.acc_add[a0:a1] += _motion(a1 - a0, afs, 0.3 * p["knead_g"], rng, 0.3, 8.0)
+    i0, i1 = _span(t0, t1, fs, out.emg_add.shape[0])
+    if i1 - i0 >= 16:
+        te = _times(i1 - i0, fs)
+        rhythm = 0.4 + 0.6 * np.abs(np.sin(np.pi * p["knead_hz"] * te))
+        for col in range(out.emg_add.shape[1]):
+            out.emg_add[i0:i1, col] += rhythm * _motion_artifact(i1 - i0, fs, p["knead_uv"], rng)
+
+
+def _response_stand_walk(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
+                         out: Rendering) -> None:
+    """Get up, stand pressing the heel down, walk, lie down again; the calf cramps throughout."""
+    p = ep.params
+    calf, shin = ep.columns[0], ctx.layout.shin
+    t0 = p["wake_s"]
+    t_stand = t0 + p["getup_s"]
+    t_walk = t_stand + p["stand_s"]
+    t_down = p["walk_end_s"]
+    uv = p["response_uv"]
+    # Getting up and lying down: both muscles and the whole leg move (inference).
+    for a, b in ((t0, t_stand), (t_down, t_down + p["liedown_s"])):
+        _add_voluntary_burst(ep, ctx, rng, out, a, b, (calf, shin), uv)
+        _add_motion(ctx, rng, out, a, b, 0.2, 30.0)
+    # Standing with the heel pressed down: the shin braces, the leg sways a little.
+    _add_voluntary_burst(ep, ctx, rng, out, t_stand, t_walk, (shin,),
+                         0.5 * uv * p["shin_ratio"], 0.5)
+    _add_motion(ctx, rng, out, t_stand, t_walk, 0.02, 0.0)
+    if t_down - t_walk > 1.0:
+        _walk_into(out, ctx, rng, t_walk, t_down, uv, p["shin_ratio"], p["step_hz"],
+                   (calf,), ep.attrs.get("texture") == "real" and ctx.library is not None)
+        _add_motion(ctx, rng, out, t_walk, t_down, 0.0, 20.0)
+
+
+_RESPONSES = {
+    "stretch": _response_stretch,
+    "knead": _response_knead,
+    "stand_walk": _response_stand_walk,
+}
 
 
 def _render_clonic(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
                    out: Rendering) -> None:
     n = out.emg_add.shape[0]
     fs = ctx.emg_fs_hz
-    bursts = _alternating_bursts(ep, rng)
+    onset_s = ep.params.get("cramp_onset_s", 0.0)
+    bursts = [(b0 + onset_s, min(b1 + onset_s, ep.duration_s))
+              for b0, b1 in _alternating_bursts(ep, rng) if b0 + onset_s < ep.duration_s - 0.1]
     drive = _burst_drive(n, fs, bursts, ep.params["plateau"])
     # Incomplete relaxation between jerks (inference): a low residual drive.
-    drive = np.maximum(drive, ep.params["residual"] * (drive.max() if drive.size else 0))
-    x = motor_unit_emg(drive, fs, rng, CRAMP_UNITS)
+    residual = ep.params["residual"] * (drive.max() if drive.size else 0)
+    drive = np.maximum(drive, residual * (_times(n, fs) >= onset_s))
+    x = _texture(ep, ctx, drive, rng, CRAMP_UNITS)
     x = _scale_active(x, drive, ep.strength_uv)
     out.emg_add[:, ep.columns[0]] += x
     _add_crosstalk(ep, out.emg_add, x, rng)
+    _render_trigger(ep, ctx, rng, out)
     afs = ctx.acc_fs_hz
     for b0, _ in bursts:
         a0 = int(b0 * afs)
@@ -249,8 +403,8 @@ def _render_single_burst(units: MotorUnitParams, co_level: tuple[float, float],
         fs = ctx.emg_fs_hz
         drive = _burst_drive(n, fs, [(0.0, ep.duration_s)], ep.params.get("plateau", 0.8))
         for i, col in enumerate(ep.columns):
-            level = 1.0 if i == 0 else rng.uniform(*co_level)
-            x = motor_unit_emg(drive, fs, rng, units)
+            level = 1.0 if i == 0 else ep.params.get("co_level") or rng.uniform(*co_level)
+            x = _texture(ep, ctx, drive, rng, units)
             out.emg_add[:, col] += _scale_active(x, drive, ep.strength_uv * level)
         if artifact_uv > 0:
             for col in range(out.emg_add.shape[1]):
@@ -267,7 +421,7 @@ def _render_hypnic_jerk(ep: Episode, ctx: RenderContext, rng: np.random.Generato
     fs = ctx.emg_fs_hz
     drive = _burst_drive(n, fs, [(0.0, ep.duration_s)], 1.0)
     for i, col in enumerate(ep.columns):
-        x = motor_unit_emg(drive, fs, rng, VOLUNTARY_UNITS)
+        x = _texture(ep, ctx, drive, rng, VOLUNTARY_UNITS)
         out.emg_add[:, col] += _scale_active(x, drive, ep.strength_uv * (1.0 if i == 0 else 0.8))
     # The whole leg kicks: a spike of acceleration that rings down over ~0.3 s.
     afs = ctx.acc_fs_hz
@@ -311,28 +465,36 @@ def _render_tremor(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
         bursts.append((t, t + width))
         t += period * rng.uniform(0.9, 1.1)
     drive = _burst_drive(n, fs, bursts, 0.6)
-    x = motor_unit_emg(drive, fs, rng, VOLUNTARY_UNITS)
+    x = _texture(ep, ctx, drive, rng, VOLUNTARY_UNITS)
     out.emg_add[:, ep.columns[0]] += _scale_active(x, drive, ep.strength_uv)
     afs = ctx.acc_fs_hz
     tt = np.arange(out.acc_add.shape[0]) / afs
     out.acc_add[:, 2] += ep.params["wobble_g"] * np.sin(2 * np.pi * ep.params["rate_hz"] * tt)
 
 
-def _render_walking(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
-                    out: Rendering) -> None:
-    n = out.emg_add.shape[0]
+def _uses_real(ep: Episode, ctx: RenderContext) -> bool:
+    """Return True when a walk or stretch takes real EMG (its texture, else the library's)."""
+    if "texture" in ep.attrs:
+        return ep.attrs["texture"] == "real"
+    return ctx.library is not None
+
+
+def _walk_into(out: Rendering, ctx: RenderContext, rng: np.random.Generator, t0_s: float,
+               t1_s: float, strength_uv: float, shin_ratio: float, step_hz: float,
+               calf_cols: tuple[int, ...], real: bool) -> None:
+    """Add walking over [t0_s, t1_s): calf and shin alternating at the step rate, steps on ACC."""
     fs, afs = ctx.emg_fs_hz, ctx.acc_fs_hz
-    getup_s = ep.params["getup_s"]
-    walk_s = ep.duration_s - 2 * getup_s
-    i0, i1 = int(getup_s * fs), int((getup_s + walk_s) * fs)
-    a0, a1 = int(getup_s * afs), int((getup_s + walk_s) * afs)
-    calf_cols = [c for c in ctx.layout.calf]
-    if ctx.library is not None:
+    walk_s = t1_s - t0_s
+    i0, i1 = _span(t0_s, t1_s, fs, out.emg_add.shape[0])
+    a0, a1 = _span(t0_s, t1_s, afs, out.acc_add.shape[0])
+    if real:
+        if ctx.library is None:
+            raise ValueError("real walking EMG asked for but no real-EMG library was given")
         texture = ctx.library.gait_texture(walk_s + 0.5, fs, rng)
         posterior, anterior = texture.emg[: i1 - i0, 0], texture.emg[: i1 - i0, 1]
-        knee = texture.knee_deg[: a1 - a0]
+        knee100 = texture.knee_deg
+        knee = np.interp(_times(a1 - a0, afs), _times(knee100.shape[0], 100.0), knee100)
     else:
-        step_hz = ep.params["step_hz"]
         stance = _burst_drive(i1 - i0, fs, [
             (k / step_hz, k / step_hz + 0.35 / step_hz) for k in range(int(walk_s * step_hz) + 1)
         ], 0.7)
@@ -344,11 +506,13 @@ def _render_walking(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
     ones = np.ones(i1 - i0)
     for col in calf_cols:
         out.emg_add[i0 : i0 + posterior.shape[0], col] += _scale_active(
-            posterior, ones[: posterior.shape[0]], ep.strength_uv
+            posterior, ones[: posterior.shape[0]], strength_uv
         )
     out.emg_add[i0 : i0 + anterior.shape[0], ctx.layout.shin] += _scale_active(
-        anterior, ones[: anterior.shape[0]], ep.strength_uv * ep.params["shin_ratio"]
+        anterior, ones[: anterior.shape[0]], strength_uv * shin_ratio
     )
+    if knee.shape[0] < 3:
+        return
     # Shank pitch follows the knee (about half its excursion, inference); heel strikes
     # show as sharp vertical jolts where the knee is most extended.
     pitch = np.deg2rad(0.5 * (knee - np.mean(knee)))
@@ -358,6 +522,19 @@ def _render_walking(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
     out.acc_add[a0 : a0 + k, 0] += np.cos(pitch) - 1.0 + jolt
     out.acc_add[a0 : a0 + k, 2] += np.sin(pitch)
     out.acc_add[a0 : a0 + k] += _motion(k, afs, 0.05, rng, 0.5, 8.0)
+
+
+def _render_walking(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
+                    out: Rendering) -> None:
+    n = out.emg_add.shape[0]
+    fs, afs = ctx.emg_fs_hz, ctx.acc_fs_hz
+    getup_s = ep.params["getup_s"]
+    walk_s = ep.duration_s - 2 * getup_s
+    _walk_into(out, ctx, rng, getup_s, getup_s + walk_s, ep.strength_uv,
+               ep.params["shin_ratio"], ep.params["step_hz"], tuple(ctx.layout.calf),
+               _uses_real(ep, ctx))
+    i1 = int((getup_s + walk_s) * fs)
+    a1 = int((getup_s + walk_s) * afs)
     for col in range(out.emg_add.shape[1]):
         out.emg_add[:, col] += _motion_artifact(n, fs, ep.params["artifact_uv"], rng)
     # Getting up and lying down: a burst of both muscles and movement.
@@ -380,7 +557,7 @@ def _render_stretch(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
     ramp = ep.params["ramp_s"]
     shape = _smoothstep(t / ramp) * (1 - _smoothstep((t - (t[-1] - ramp)) / ramp))
     calf_col, shin_col = ep.columns[0], ctx.layout.shin
-    if ctx.library is not None:
+    if _uses_real(ep, ctx) and ctx.library is not None:
         texture = ctx.library.contraction_texture(ep.duration_s + 0.5, fs, rng)
         calf, shin = texture.emg[:n, 0], texture.emg[:n, 1]
     else:

@@ -23,7 +23,8 @@ from crampwatch.synth.layout import Layout, leg_layout
 from crampwatch.synth.plan import NightConfig, NightPlan, plan_night
 from crampwatch.synth.real_emg import RealEmgLibrary
 from crampwatch.synth.truth import NightTruth, TruthEvent
-from sensor.records import SampleBlock, SignalGroup
+from crampwatch.synth.variation import draw_night
+from sensor.records import EventKind, SampleBlock, SignalGroup
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ CHUNK_S = 10.0
 ACC_NOISE_G = 0.004
 # EDF+ start stamp of synthetic nights: a fixed bedtime keeps files reproducible.
 NIGHT_START = datetime(2024, 1, 1, 23, 0, 0)
+# Motion of a night without an accelerometer is rendered at this rate and dropped.
+NO_ACC_RENDER_HZ = 25.0
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,15 @@ def _gravity(plan: NightPlan, t_s: np.ndarray) -> np.ndarray:
     return g / np.maximum(norm, 1e-6)
 
 
-def _truth_event(ep: Episode, layout: Layout, background: Background) -> TruthEvent:
+def _truth_event(ep: Episode, layout: Layout, background: Background,
+                 real_library: bool) -> TruthEvent:
     channels = tuple(layout.emg_labels[c] for c in ep.columns)
     rest = float(background.level(np.array([ep.start_s]), ep.columns[0])[0])
+    attributes = dict(ep.attrs)
+    if "texture" not in attributes:
+        # Reference nights: walks and stretches take real EMG when the library is there.
+        legacy_real = real_library and ep.kind in (EventKind.WALKING, EventKind.STRETCH)
+        attributes["texture"] = "real" if legacy_real else "synthetic"
     return TruthEvent(
         start_s=ep.start_s,
         end_s=ep.end_s,
@@ -63,6 +72,7 @@ def _truth_event(ep: Episode, layout: Layout, background: Background) -> TruthEv
         channels=channels,
         strength_uv=ep.strength_uv,
         strength_rel=ep.strength_uv / rest,
+        attributes=attributes,
     )
 
 
@@ -81,35 +91,44 @@ def generate_night(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    layout = leg_layout(cfg.leg, cfg.extra_calf)
     rng = np.random.default_rng([seed, 0])
     mains = cfg.mains_hz if cfg.mains_hz is not None else float(rng.choice([50.0, 60.0]))
-    plan = plan_night(cfg, layout, rng)
-    if cfg.use_real_emg and library is None:
+    var_rng = np.random.default_rng([seed, 5])
+    variation = draw_night(cfg.vary, cfg.duration_s, var_rng, cfg.emg_fs_hz, cfg.acc_fs_hz,
+                           cfg.leg, mains)
+    fs, afs = variation.emg_fs_hz, variation.acc_fs_hz
+    layout = leg_layout(variation.leg, cfg.extra_calf, variation.labels, afs is not None)
+    plan = plan_night(cfg, layout, rng, np.random.default_rng([seed, 6]))
+    wants_real = cfg.use_real_emg or "real" in cfg.vary.get("texture", ())
+    if wants_real and library is None:
         library = RealEmgLibrary()
-    ctx = RenderContext(cfg.emg_fs_hz, cfg.acc_fs_hz, layout,
-                        library if cfg.use_real_emg else None, mains)
+    render_afs = afs if afs is not None else NO_ACC_RENDER_HZ
+    ctx = RenderContext(fs, render_afs, layout, library if wants_real else None,
+                        variation.mains_hz)
     background = Background(
-        len(layout.emg_labels), cfg.emg_fs_hz, cfg.duration_s, mains, seed,
-        plan.level_steps_s, cfg.rest_rms_uv,
+        len(layout.emg_labels), fs, cfg.duration_s, variation.mains_hz, seed,
+        plan.level_steps_s, cfg.rest_rms_uv, variation.mains_wander_sd_hz,
+        variation.harmonics, variation.floor_step,
     )
     truth = NightTruth(
         recording=f"{name}.edf",
         duration_s=cfg.duration_s,
-        events=[_truth_event(ep, layout, background) for ep in plan.episodes],
+        events=[_truth_event(ep, layout, background, cfg.use_real_emg) for ep in plan.episodes],
         seed=seed,
         channels=layout.emg_labels + layout.acc_labels,
         rest_rms_uv={label: ch.rest_rms_uv
                      for label, ch in zip(layout.emg_labels, background.channels, strict=True)},
+        variation=variation.to_json(),
     )
-    specs = [emg_spec(label, cfg.emg_fs_hz) for label in layout.emg_labels]
-    specs += [acc_spec(label, cfg.acc_fs_hz) for label in layout.acc_labels]
+    specs = [emg_spec(label, fs) for label in layout.emg_labels]
+    if afs is not None:
+        specs += [acc_spec(label, afs) for label in layout.acc_labels]
     edf_path = out / f"{name}.edf"
     truth_path = out / f"{name}.truth.json"
     acc_rng = np.random.default_rng([seed, 3])
 
-    n_emg_total = round(cfg.duration_s * cfg.emg_fs_hz)
-    n_acc_total = round(cfg.duration_s * cfg.acc_fs_hz)
+    n_emg_total = round(cfg.duration_s * fs)
+    n_acc_total = round(cfg.duration_s * render_afs)
     pending = list(plan.episodes)
     active: list[Rendering] = []
     with EdfPlusWriter(edf_path, specs, start=NIGHT_START) as writer:
@@ -117,25 +136,27 @@ def generate_night(
             writer.annotate(ev.start_s, ev.end_s - ev.start_s, _annotation_text(ev))
         e0, a0 = 0, 0
         while e0 < n_emg_total:
-            e1 = min(n_emg_total, e0 + int(CHUNK_S * cfg.emg_fs_hz))
+            e1 = min(n_emg_total, e0 + int(CHUNK_S * fs))
             a1 = n_acc_total if e1 == n_emg_total else min(
-                n_acc_total, round(e1 * cfg.acc_fs_hz / cfg.emg_fs_hz)
+                n_acc_total, round(e1 * render_afs / fs)
             )
-            while pending and pending[0].start_s * cfg.emg_fs_hz < e1:
+            while pending and pending[0].start_s * fs < e1:
                 active.append(render(pending.pop(0), ctx))
             emg = background.chunk(e1 - e0)
-            t_acc = np.arange(a0, a1) / cfg.acc_fs_hz
-            acc = _gravity(plan, t_acc) + acc_rng.normal(0, ACC_NOISE_G, (a1 - a0, 3))
+            acc = np.zeros((a1 - a0, 3))
+            if afs is not None:
+                t_acc = np.arange(a0, a1) / afs
+                acc = _gravity(plan, t_acc) + acc_rng.normal(0, ACC_NOISE_G, (a1 - a0, 3))
             for rendering in active:
                 _mix(rendering, emg, e0, acc, a0)
             active = [r for r in active if r.emg_stop > e1 or r.acc_stop > a1]
-            writer.write_block(SampleBlock(SignalGroup.EMG, cfg.emg_fs_hz, e0 / cfg.emg_fs_hz,
-                                           emg, layout.emg_labels))
-            writer.write_block(SampleBlock(SignalGroup.ACC, cfg.acc_fs_hz, a0 / cfg.acc_fs_hz,
-                                           acc, layout.acc_labels))
+            writer.write_block(SampleBlock(SignalGroup.EMG, fs, e0 / fs, emg, layout.emg_labels))
+            if afs is not None:
+                writer.write_block(SampleBlock(SignalGroup.ACC, afs, a0 / afs, acc,
+                                               layout.acc_labels))
             e0, a0 = e1, a1
             if progress is not None:
-                progress(e1 / cfg.emg_fs_hz)
+                progress(e1 / fs)
     truth.write(truth_path)
     return NightFiles(edf=edf_path, truth=truth_path)
 

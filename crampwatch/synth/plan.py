@@ -3,6 +3,11 @@
 Counts, durations and strengths are drawn from the ranges in DOMAIN.md; the
 episodes are laid out without overlap (PLM series, cramps followed by getting up)
 with at least ``min_gap_s`` of quiet between them so each is its own event.
+
+The families of :mod:`crampwatch.synth.variation` that vary per episode (texture,
+the sleeper's response to a tonic cramp, a movement setting the cramp off, calf-heavy
+PLM) are drawn from their own random stream after the episodes, so holding one out
+leaves the rest of the night as it was.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import numpy as np
 
 from crampwatch.synth.episodes import Episode
 from crampwatch.synth.layout import Layout
+from crampwatch.synth.variation import VARIED_CRAMP_RMS_UV, Space, draw, full_space
 from sensor.records import EventKind
 
 # Look-alikes per hour of sleep (inference from the PSG literature's typical counts;
@@ -37,7 +43,7 @@ class NightConfig:
 
     duration_s: float = 8 * 3600.0
     emg_fs_hz: float = 2000.0
-    acc_fs_hz: float = 100.0
+    acc_fs_hz: float | None = 100.0  # None: no accelerometer in the recording
     leg: str = "R"
     extra_calf: bool = False
     mains_hz: float | None = None  # None: 50 or 60 Hz drawn per night
@@ -52,6 +58,16 @@ class NightConfig:
     rest_rms_uv: tuple[float, float] = (1.5, 4.0)  # a few uV at rest (DOMAIN.md "Signals")
     min_gap_s: float = 20.0  # quiet between episodes (> 3 s episode split, AASM bruxism rule)
     use_real_emg: bool = True
+    # Families drawn per night or episode (crampwatch.synth.variation); a family not
+    # listed keeps the fixed settings above and the reference behaviour.
+    vary: Space = field(default_factory=dict)
+
+    @classmethod
+    def varied(cls, **kwargs: object) -> NightConfig:
+        """Return a config with every family varied and cramps of 30-600 uV (issue 11)."""
+        kwargs.setdefault("vary", full_space())
+        kwargs.setdefault("cramp_rms_uv", VARIED_CRAMP_RMS_UV)
+        return cls(**kwargs)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -129,6 +145,92 @@ def _cramp(rng: np.random.Generator, cfg: NightConfig, layout: Layout, clonic: b
     duration = min(duration, max_s)
     return Episode(kind, subtype, 0.0, duration, columns, strength, params,
                    seed=int(rng.integers(2**62)))
+
+
+# The sleeper wakes 5-40 s into a tonic cramp and responds (issue 11; DOMAIN.md
+# "During a cramp"); the stages of a response, seconds (inference).
+WAKE_S = (5.0, 40.0)
+GETUP_S = (1.5, 3.0)
+STAND_S = (3.0, 15.0)  # standing, pressing the heel down
+MIN_WALK_S = 8.0
+LIEDOWN_S = (1.5, 3.0)
+KNEAD_S = (5.0, 30.0)
+# A movement that sets a cramp off: motion and both muscles for 1-3 s (issue 11).
+TRIGGER_S = (1.0, 3.0)
+
+
+def _vary_cramp(ep: Episode, rng: np.random.Generator, space: Space) -> None:
+    """Draw the cramp's texture, response and trigger; stretch it if the response needs time."""
+    texture = draw(space, "texture", rng) or "synthetic"
+    response = draw(space, "response", rng) if ep.kind is EventKind.TONIC else None
+    triggered = draw(space, "triggered_by_movement", rng) == "yes"
+    p = ep.params
+    if response is None:
+        # Reference behaviour: the legacy reach for the leg is a knead without squeezing.
+        response = "knead" if p.get("grab_at_s", -1.0) > 0 else "none"
+        if ep.kind is EventKind.TONIC and "response" in space:
+            response = "none"
+    else:
+        p["grab_at_s"] = -1.0
+    if triggered:
+        p["trigger_s"] = float(rng.uniform(*TRIGGER_S))
+        # The calf's own contraction takes over within the movement.
+        p["cramp_onset_s"] = float(rng.uniform(0.3, 0.8)) * p["trigger_s"]
+        p["trigger_turn"] = float(rng.random() < 0.5)
+        p["trigger_uv"] = float(np.exp(rng.uniform(np.log(20.0), np.log(150.0))))
+    lead = p.get("trigger_s", 0.0)
+    if response != "none" and "response" in space:
+        wake = lead + float(rng.uniform(*WAKE_S))
+        p["wake_s"] = wake
+        p["response_uv"] = float(np.exp(rng.uniform(np.log(20.0), np.log(200.0))))
+        tail = p.get("decay_s", 2.0) + 1.0
+        if response == "stand_walk":
+            getup = float(rng.uniform(*GETUP_S))
+            stand = float(rng.uniform(*STAND_S))
+            liedown = float(rng.uniform(*LIEDOWN_S))
+            need = wake + getup + stand + MIN_WALK_S + liedown + tail
+            if ep.duration_s < need:
+                ep.end_s = ep.start_s + need
+            p["getup_s"], p["stand_s"], p["liedown_s"] = getup, stand, liedown
+            # Back in bed before the calf lets go: the walk ends, then they lie down.
+            p["walk_end_s"] = ep.duration_s - tail - liedown
+            p["step_hz"] = float(rng.uniform(0.7, 1.0))
+            p["shin_ratio"] = float(rng.uniform(0.5, 1.2))
+        elif response == "stretch":
+            if ep.duration_s < wake + 10.0 + tail:
+                ep.end_s = ep.start_s + wake + 10.0 + tail
+            p["shin_ratio"] = float(rng.uniform(0.3, 1.2))
+            p["motion_g"] = float(rng.uniform(0.03, 0.15))
+        elif response == "knead":
+            if ep.duration_s < wake + KNEAD_S[0] + tail:
+                ep.end_s = ep.start_s + wake + KNEAD_S[0] + tail
+            p["knead_s"] = min(float(rng.uniform(*KNEAD_S)), ep.duration_s - wake - tail)
+            p["knead_hz"] = float(rng.uniform(0.7, 2.0))
+            p["knead_g"] = float(rng.uniform(0.05, 0.3))
+            p["knead_uv"] = float(rng.uniform(10.0, 60.0))
+    ep.attrs.update({
+        "texture": texture,
+        "response": response,
+        "triggered_by_movement": triggered,
+    })
+    if triggered:
+        ep.attrs["trigger"] = "turn" if p["trigger_turn"] else "point_foot"
+    if "wake_s" in p:
+        ep.attrs["wake_s"] = round(p["wake_s"], 3)
+
+
+def _vary_lookalike(item: _Item, layout: Layout, rng: np.random.Generator,
+                    space: Space) -> None:
+    """Draw a look-alike's texture (the cramps' pools) and, for PLM, whether the calf joins."""
+    calf_heavy = item.episodes[0].kind is EventKind.PLM and draw(space, "plm", rng) == "calf_heavy"
+    for ep in item.episodes:
+        ep.attrs["texture"] = draw(space, "texture", rng) or "synthetic"
+        if ep.kind is EventKind.PLM:
+            ep.attrs["plm"] = "calf_heavy" if calf_heavy else "shin"
+            if calf_heavy:
+                # The calf recruited strongly alongside the shin (issue 11).
+                ep.columns = (layout.shin, layout.calf[0])
+                ep.params["co_level"] = float(rng.uniform(0.7, 1.6))
 
 
 def _walking(rng: np.random.Generator, layout: Layout, duration_s: float) -> Episode:
@@ -214,8 +316,34 @@ def _lookalike(name: str, rng: np.random.Generator, layout: Layout) -> _Item:
     raise ValueError(f"unknown look-alike {name!r}; known: {sorted(DEFAULT_RATES_PER_HOUR)}")
 
 
-def plan_night(cfg: NightConfig, layout: Layout, rng: np.random.Generator) -> NightPlan:
-    """Return the episodes, posture keyframes and noise-level steps of one night."""
+def _cramp_posture(ep: Episode, lying: np.ndarray, posture: list[tuple[float, np.ndarray]],
+                   steps: list[float], rng: np.random.Generator) -> np.ndarray:
+    """Add the posture changes of a cramp's trigger and response; return the final lying."""
+    p = ep.params
+    if ep.attrs.get("trigger") == "turn":
+        new = _lying(rng)
+        posture += [(ep.start_s, lying), (ep.start_s + p["trigger_s"], new)]
+        lying = new
+        steps.append(ep.start_s + p["trigger_s"])
+    if ep.attrs.get("response") == "stand_walk" and "walk_end_s" in p:
+        t0 = ep.start_s + p["wake_s"]
+        t_down = ep.start_s + p["walk_end_s"]
+        new = _lying(rng)
+        posture += [(t0, lying), (t0 + p["getup_s"], UPRIGHT), (t_down, UPRIGHT),
+                    (t_down + p["liedown_s"], new)]
+        lying = new
+        steps.append(t_down + p["liedown_s"])
+    return lying
+
+
+def plan_night(cfg: NightConfig, layout: Layout, rng: np.random.Generator,
+               var_rng: np.random.Generator | None = None) -> NightPlan:
+    """Return the episodes, posture keyframes and noise-level steps of one night.
+
+    ``var_rng`` draws the per-episode families of ``cfg.vary`` (a stream of its own).
+    """
+    space = cfg.vary
+    var_rng = var_rng if var_rng is not None else np.random.default_rng(0)
     hours = cfg.duration_s / 3600.0
     margin_s = min(60.0, 0.05 * cfg.duration_s)
     items: list[_Item] = []
@@ -223,6 +351,7 @@ def plan_night(cfg: NightConfig, layout: Layout, rng: np.random.Generator) -> Ni
     max_cramp_s = max(15.0, cfg.duration_s / 6)
     for _ in range(n_cramps):
         cramp = _cramp(rng, cfg, layout, rng.random() < cfg.clonic_fraction, max_cramp_s)
+        _vary_cramp(cramp, var_rng, space)
         group = [cramp]
         duration = cramp.end_s
         # After a cramp the sleeper may stand, press the heel down and walk (DOMAIN.md advice).
@@ -237,7 +366,10 @@ def plan_night(cfg: NightConfig, layout: Layout, rng: np.random.Generator) -> Ni
         count = int(rng.poisson(rate * hours))
         if cfg.every_kind:
             count = max(count, 1)
-        items.extend(_lookalike(name, rng, layout) for _ in range(count))
+        for _ in range(count):
+            item = _lookalike(name, rng, layout)
+            _vary_lookalike(item, layout, var_rng, space)
+            items.append(item)
 
     # Keep what fits: cramps first, then look-alikes by priority.
     usable = cfg.duration_s - 2 * margin_s
@@ -269,6 +401,8 @@ def plan_night(cfg: NightConfig, layout: Layout, rng: np.random.Generator) -> Ni
                 posture += [(ep.start_s, lying), (ep.end_s, new)]
                 lying = new
                 steps.append(ep.end_s)
+            elif ep.kind.is_cramp:
+                lying = _cramp_posture(ep, lying, posture, steps, var_rng)
             elif ep.subtype == "walking":
                 getup = ep.params["getup_s"]
                 new = _lying(rng)

@@ -4,6 +4,11 @@ Gait recordings give real step-rate bursts and knee angles for walking; sitting 
 standing recordings give real voluntary contractions for in-bed stretches. The
 thigh muscles stand in for calf and shin (same tissue filter, same motor-unit
 physics); amplitudes are rescaled to the target RMS by the caller.
+
+:meth:`RealEmgLibrary.carrier` serves real texture for any episode, cramps included:
+the active stretches of every recording with their slow envelope divided out,
+spliced end to end, so the caller's drive shapes a signal whose spectrum and
+motor-unit potentials are those of real surface EMG.
 """
 
 from __future__ import annotations
@@ -22,6 +27,14 @@ UCI_DIR = Path(__file__).resolve().parents[2] / "datasets" / "uci-lower-limb-emg
 # quadriceps (anterior, loading) alternate like calf and shin (inference).
 POSTERIOR_COLUMNS = (1, 3)
 ANTERIOR_COLUMNS = (0, 2)
+# Texture pieces: moving-RMS window, the share of a column's 95th-percentile envelope
+# that counts as active, piece lengths and the crossfade between pieces (inference).
+ENVELOPE_WINDOW_S = 0.25
+ACTIVE_SHARE = 0.35
+PIECE_S = (0.4, 3.0)
+CROSSFADE_S = 0.02
+MIN_ACTIVE_S = 0.5
+TEXTURE_HIGHPASS_HZ = 20.0  # SENIAM 10-20 Hz high-pass (DOMAIN.md "Signals")
 
 
 class RealEmgUnavailable(FileNotFoundError):
@@ -57,6 +70,61 @@ class RealEmgLibrary:
                 self._knee[name] = archive[f"{name}_knee_deg"].astype(np.float64)
         self.gait = sorted(n for n in self._emg if n.endswith("mar"))
         self.contractions = sorted(n for n in self._emg if not n.endswith("mar"))
+        self._active: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+    def _active_runs(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Return (signal, envelope) of every active stretch of every column, found once."""
+        if self._active is not None:
+            return self._active
+        runs = []
+        w = max(1, round(ENVELOPE_WINDOW_S * self.fs_hz))
+        # The recordings keep motion artefact below 20 Hz; texture is the EMG band only.
+        sos = signal.butter(2, TEXTURE_HIGHPASS_HZ, btype="highpass", fs=self.fs_hz,
+                            output="sos")
+        for name in sorted(self._emg):
+            emg = signal.sosfiltfilt(sos, self._emg[name], axis=0)
+            for col in range(emg.shape[1]):
+                x = emg[:, col]
+                env = _moving_rms(x, w)
+                active = env > ACTIVE_SHARE * np.percentile(env, 95)
+                edges = np.flatnonzero(np.diff(np.concatenate([[0], active.view(np.int8), [0]])))
+                for a, b in zip(edges[::2], edges[1::2], strict=True):
+                    if b - a >= MIN_ACTIVE_S * self.fs_hz:
+                        runs.append((x[a:b], env[a:b]))
+        self._active = runs
+        return runs
+
+    def carrier(self, duration_s: float, fs_hz: float, rng: np.random.Generator) -> np.ndarray:
+        """Return unit-RMS real EMG texture of ``duration_s`` at ``fs_hz``, envelope removed.
+
+        Pieces of 0.4-3 s from the active stretches of every recording and muscle are
+        each divided by their own moving RMS and joined with short equal-power crossfades.
+        """
+        runs = self._active_runs()
+        need = int(np.ceil(duration_s * self.fs_hz)) + 2
+        fade = max(2, round(CROSSFADE_S * self.fs_hz))
+        ramp = np.sin(0.5 * np.pi * (np.arange(fade) + 0.5) / fade)
+        out = np.zeros(need + fade)
+        pos = 0
+        while pos < need:
+            x, env = runs[int(rng.integers(len(runs)))]
+            length = min(x.shape[0], round(rng.uniform(*PIECE_S) * self.fs_hz) + fade)
+            start = int(rng.integers(0, x.shape[0] - length + 1))
+            piece = x[start : start + length] / np.maximum(env[start : start + length], 1e-6)
+            piece = piece * rng.choice([-1.0, 1.0])
+            piece[:fade] *= ramp
+            piece[-fade:] *= ramp[::-1]
+            take = min(length, out.shape[0] - pos)
+            out[pos : pos + take] += piece[:take]
+            pos += length - fade
+        out = out[:need]
+        ratio = Fraction(fs_hz / self.fs_hz).limit_denominator(1000)
+        if ratio != 1:
+            out = signal.resample_poly(out, ratio.numerator, ratio.denominator)
+        n = round(duration_s * fs_hz)
+        out = out[:n] if out.shape[0] >= n else np.pad(out, (0, n - out.shape[0]))
+        rms = float(np.sqrt(np.mean(out**2))) if n else 0.0
+        return out / rms if rms > 0 else out
 
     def _excerpt(self, names: list[str], duration_s: float, fs_hz: float,
                  rng: np.random.Generator) -> Texture:
@@ -93,3 +161,13 @@ class RealEmgLibrary:
     ) -> Texture:
         """Return real voluntary leg-extension / flexion EMG for ``duration_s``."""
         return self._excerpt(self.contractions, duration_s, fs_hz, rng)
+
+
+def _moving_rms(x: np.ndarray, window: int) -> np.ndarray:
+    """Return the centred moving RMS of ``x`` over ``window`` samples (same length)."""
+    c = np.concatenate([[0.0], np.cumsum(x * x)])
+    half = window // 2
+    idx = np.arange(x.shape[0])
+    lo = np.clip(idx - half, 0, x.shape[0])
+    hi = np.clip(idx + half + 1, 0, x.shape[0])
+    return np.sqrt((c[hi] - c[lo]) / (hi - lo))

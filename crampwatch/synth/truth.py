@@ -11,19 +11,30 @@ File format ``crampwatch-truth/1``::
 ``kind`` is a :class:`sensor.records.EventKind` value; ``strength_uv`` is the RMS of the
 event's EMG on its main channel (band 20-450 Hz), ``strength_rel`` that RMS over the
 channel's resting RMS at the event's onset.
+
+Optional, for grouping results by family (:mod:`crampwatch.synth.variation`): a
+night-level ``"variation"`` object (``emg_fs_hz``, ``acc_fs_hz`` or null, ``leg``,
+``labels``, ``mains_hz``, ``wandering``, ``floor_step_s`` or null, ...) and per event
+attributes written beside its fields: for a cramp ``texture`` ("real"/"synthetic"),
+``response`` ("none"/"stretch"/"knead"/"stand_walk"), ``triggered_by_movement``
+(bool), ``trigger``, ``wake_s``; for a look-alike its ``texture`` and, for PLM, ``plm``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sensor.records import EventKind
 
 TRUTH_FORMAT = "crampwatch-truth/1"
+
+
+_EVENT_FIELDS = frozenset({"start_s", "end_s", "kind", "subtype", "channel", "channels",
+                           "strength_uv", "strength_rel"})
 
 
 class TruthFormatError(ValueError):
@@ -42,6 +53,8 @@ class TruthEvent:
     channels: tuple[str, ...] = ()
     strength_uv: float | None = None
     strength_rel: float | None = None
+    # Family attributes (texture, response, triggered_by_movement...), written flat.
+    attributes: Mapping[str, object] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def is_cramp(self) -> bool:
@@ -49,11 +62,14 @@ class TruthEvent:
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
+        del data["attributes"]
         data["kind"] = str(EventKind(self.kind))
         data["channels"] = list(self.channels)
         for key in ("start_s", "end_s", "strength_uv", "strength_rel"):
             if data[key] is not None:
                 data[key] = round(float(data[key]), 4)
+        for key, value in self.attributes.items():
+            data.setdefault(key, value)
         return data
 
 
@@ -67,17 +83,21 @@ class NightTruth:
     seed: int | None = None
     channels: tuple[str, ...] = ()
     rest_rms_uv: dict[str, float] = field(default_factory=dict)
+    variation: dict[str, object] | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "format": TRUTH_FORMAT,
             "recording": self.recording,
             "duration_s": self.duration_s,
             "seed": self.seed,
             "channels": list(self.channels),
             "rest_rms_uv": {k: round(v, 3) for k, v in self.rest_rms_uv.items()},
-            "events": [e.to_json() for e in sorted(self.events, key=lambda e: e.start_s)],
         }
+        if self.variation is not None:
+            data["variation"] = dict(self.variation)
+        data["events"] = [e.to_json() for e in sorted(self.events, key=lambda e: e.start_s)]
+        return data
 
     def write(self, path: str | os.PathLike[str]) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n")
@@ -104,6 +124,7 @@ class NightTruth:
                     channels=tuple(e.get("channels", ())),
                     strength_uv=e.get("strength_uv"),
                     strength_rel=e.get("strength_rel"),
+                    attributes={k: v for k, v in e.items() if k not in _EVENT_FIELDS},
                 )
                 for e in data["events"]
             ]
@@ -114,6 +135,7 @@ class NightTruth:
                 seed=data.get("seed"),
                 channels=tuple(data.get("channels", ())),
                 rest_rms_uv=dict(data.get("rest_rms_uv", {})),
+                variation=data.get("variation"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise TruthFormatError(f"{path}: malformed ground-truth event ({exc})") from None

@@ -107,7 +107,8 @@ def test_synth_command_writes_numbered_nights_with_truth(tmp_path):
     from crampwatch.cli import main
 
     code = main(["synth", "--out", str(tmp_path), "--nights", "2", "--minutes", "3",
-                 "--seed", "4", "--emg-rate", "1000", "--extra-calf", "--leg", "L"])
+                 "--seed", "4", "--emg-rate", "1000", "--extra-calf", "--leg", "L",
+                 "--labels", "emg"])
     assert code == 0
     for i in range(2):
         truth = NightTruth.read(tmp_path / f"night-{i:03d}.truth.json")
