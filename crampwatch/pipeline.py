@@ -1,7 +1,8 @@
 """The one pipeline live sessions and replay share: blocks -> Detector -> classifier -> Events.
 
 :class:`Pipeline` feeds each block to a :class:`sensor.Detector`, classifies every
-episode update with an :class:`models.classifier.EpisodeClassifier` and returns
+episode update with an :class:`models.classifier.EpisodeClassifier` (held by
+:class:`models.tracking.EpisodeCalls`: once a cramp, a cramp to its end) and returns
 :class:`sensor.records.Event` records:
 
 - an episode's OPENED and UPDATED phases give provisional events (``final=False``,
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from models.classifier import EpisodeClassifier
+from models.tracking import EpisodeCalls
 from sensor.records import (
     EpisodePhase,
     EpisodeUpdate,
@@ -70,6 +72,7 @@ class Pipeline:
             raise ValueError("session_id must be a non-empty string (it prefixes event ids)")
         self.detector = detector
         self.classifier = classifier
+        self._calls = EpisodeCalls(classifier)
         self.session_id = session_id
         self.detector_version = detector_version or str(getattr(detector, "version", "unknown"))
         self.model_version = str(classifier.version)
@@ -102,7 +105,7 @@ class Pipeline:
         return result
 
     def _event(self, update: EpisodeUpdate) -> Event:
-        call = self.classifier.classify(update)
+        call = self._calls.classify(update)
         final = update.phase is EpisodePhase.CLOSED
         if call.kind.is_cramp and update.episode_id not in self._first_cramp_call:
             self._first_cramp_call[update.episode_id] = update.known_at_s

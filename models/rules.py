@@ -107,8 +107,17 @@ class RuleParams:
     tonic_min_duration_s: float = 10.0
     # Share of the episode the calf is active: sustained, no relaxation (inference).
     tonic_min_duty_cycle: float = 0.8
-    # Burst = >= 2x resting amplitude (AASM bruxism rule).
-    cramp_min_amp_rel: float = 2.0
+    # A cramp is loud: 30-600 uV over a 2-5 uV floor, >= 6x rest; a step of the noise
+    # floor (gel drying) is 2-4x (DOMAIN.md "Recordings differ"; issue 11). Bursts of
+    # 2x rest (AASM bruxism rule) are muscle activity, not yet a cramp (inference).
+    cramp_min_amp_rel: float = 5.0
+    # The calf leads a cramp: a leg episode whose calf joined later than this after
+    # another muscle started is shin-led (PLM) or a whole-leg movement (inference).
+    cramp_max_calf_delay_s: float = 0.5
+    # The calf active alone on a still leg this long is involuntary, however the
+    # episode began (a turn or a pointed foot can set a cramp off, DOMAIN.md): longer
+    # than any PLM (<= 10 s, AASM) and than a movement's calf part (inference).
+    cramp_alone_s: float = 10.0
 
     # --- clonic cramp: >= 3-4 bursts separated by relaxation, lying, not at step rate
     # (DOMAIN.md; bruxism phasic: >= 3 bursts of 0.25-2 s)
@@ -360,23 +369,34 @@ class RuleClassifier:
         )
         scores[EventKind.TREMOR] = max(tremor_bursts_rule, rhythmic * not_junk)
 
-        cramp_gate = (
-            calf
-            * lying
-            * quiet_onset
-            * no_coact
-            * loud
-            * not_junk
-            * (1.0 - walking_like)
-            * (1.0 - rhythmic)
+        calf_led = _below(g("calf_delay_s"), p.cramp_max_calf_delay_s, p.width_duration_s / 5,
+                          1.0)
+        # Involuntary from its onset: calf-led, lying, a still leg, no co-contraction ...
+        onset_involuntary = (
+            lying * quiet_onset * no_coact * calf_led * (1.0 - walking_like) * (1.0 - rhythmic)
         )
+        # ... or the calf went on alone, on a still leg, long after whatever set it off.
+        persists = _above(g("alone_s"), p.cramp_alone_s, p.width_duration_s * 2, 0.0) * (
+            1.0 - rhythmic
+        )
+        cramp_gate = calf * loud * not_junk * max(onset_involuntary, persists)
+        # A look-alike ends with its motion (DOMAIN.md): one that outlasts it is none.
+        for kind in (EventKind.JERK, EventKind.WALKING, EventKind.STRETCH, EventKind.MOVEMENT,
+                     EventKind.PLM):
+            if kind in scores:
+                scores[kind] *= 1.0 - persists
+        long_burst = _above(g("burst_duration_max_s"), p.tonic_min_duration_s,
+                            p.width_duration_s * 2, 0.0)
         sustained = _above(duty, p.tonic_min_duty_cycle, p.width_ratio, 0.0)
         if final:
             tonic_length = _above(duration, p.tonic_min_duration_s, p.width_duration_s * 2, 0.0)
+            # One unbroken contraction past the tonic length is tonic, whatever followed.
+            sustained = max(sustained, long_burst)
         else:
-            tonic_length = _interp(duration, p.provisional_tonic_confidence)
+            tonic_length = max(_interp(duration, p.provisional_tonic_confidence), persists)
             # A run of separate bursts is not (yet) a sustained contraction.
             sustained *= _below(bursts, 1.5, p.width_count / 3, 1.0)
+            sustained = max(sustained, long_burst)
         # The envelope's steadiness counts once the rise is over (past the tonic length).
         settled = final or duration >= p.tonic_min_duration_s
         jerky = (
@@ -390,7 +410,8 @@ class RuleClassifier:
         )
         relaxes = _below(duty, p.clonic_max_duty_cycle, p.width_ratio, 0.5)
         scores[EventKind.CLONIC] = cramp_gate * max(
-            many_bursts * relaxes * clonic_bursts, sustained * tonic_length * jerky
+            many_bursts * relaxes * clonic_bursts * (1.0 - long_burst),
+            sustained * tonic_length * jerky,
         )
         return RuleTrace(scores)
 

@@ -16,6 +16,12 @@ the last ``history_s`` (20 s).
   longer than any cramp) is taken as a new floor (electrode change, new noise source):
   such a step of the floor reads as one long low-amplitude episode until then (its
   features, e.g. mains_ratio and amp_rel, let the classifier call it an artefact).
+- A step of the floor itself (gel drying, a cable moved: broadband noise that rises
+  2-4x and stays) is learned within ``step_hold_s``: a rejected level that has stayed
+  within ``step_stationary_ratio`` of itself for that long, and that never went above
+  ``step_max_ratio`` x the baseline since it rose, is the new floor. A cramp is louder
+  (30-600 uV over a 2-5 uV floor) and never that steady from its start to its end, so
+  it is not learned this way.
 - Segments below ``floor_uv`` are a flat line (no contact), never rest either.
 - Segments holding frames that are not valid (filter settling after a gap) are skipped.
 
@@ -42,6 +48,9 @@ class AdaptiveBaseline:
         admit_ratio: float,
         hold_segments: int,
         floor_uv: float,
+        step_segments: int = 0,
+        step_max_ratio: float = 0.0,
+        step_stationary_ratio: float = 1.0,
     ) -> None:
         self.n_channels = n_channels
         self.segment_frames = segment_frames
@@ -50,6 +59,15 @@ class AdaptiveBaseline:
         self.admit_ratio = admit_ratio
         self.hold_segments = hold_segments
         self.floor_uv = floor_uv
+        self.step_segments = step_segments
+        self.step_max_ratio = step_max_ratio
+        self.step_stationary_ratio = step_stationary_ratio
+        # Per channel: the loudest level of the current run of rejected segments, and
+        # the run's latest levels (for the floor-step rule).
+        self._run_max = [0.0] * n_channels
+        self._run_recent: list[deque[float]] = [
+            deque(maxlen=max(1, step_segments)) for _ in range(n_channels)
+        ]
         self._history: list[deque[tuple[int, float]]] = [deque() for _ in range(n_channels)]
         self._rejected_run = [0] * n_channels
         self._segment_index = 0
@@ -110,11 +128,13 @@ class AdaptiveBaseline:
             admitted = not np.isfinite(current) or low < self.admit_ratio * current
             if not admitted:
                 self._rejected_run[c] += 1
-                if self._rejected_run[c] >= self.hold_segments:
-                    hist.clear()  # a level held longer than any cramp: the new floor
+                if self._rejected_run[c] >= self.hold_segments or self._floor_step(c, low):
+                    hist.clear()  # a level held longer than any cramp, or a floor step
                     admitted = True
             if admitted:
                 self._rejected_run[c] = 0
+                self._run_max[c] = 0.0
+                self._run_recent[c].clear()
                 # Monotonic deque: the front is always the minimum of the window.
                 while hist and hist[-1][1] >= low:
                     hist.pop()
@@ -123,3 +143,16 @@ class AdaptiveBaseline:
                 hist.popleft()
             if hist:
                 self.value[c] = hist[0][1]
+
+    def _floor_step(self, c: int, low: float) -> bool:
+        """Return True when channel c's run of rejected levels is a step of the floor."""
+        if self.step_segments <= 0:
+            return False
+        self._run_max[c] = max(self._run_max[c], low)
+        recent = self._run_recent[c]
+        recent.append(low)
+        if len(recent) < self.step_segments:
+            return False
+        if self._run_max[c] > self.step_max_ratio * self.value[c]:
+            return False  # louder than any floor step since it rose: activity
+        return max(recent) <= self.step_stationary_ratio * min(recent)

@@ -42,6 +42,7 @@ from sensor.channels import assign_roles, describe_roles
 from sensor.emg_frontend import EmgFrontEnd, FrameBatch, GapMarker
 from sensor.episodes import Episode, commit_frames, emg_features
 from sensor.features import FEATURES, NAN, nearest_lead_s
+from sensor.legs import LegFuser
 from sensor.onset import BurstDetector
 from sensor.records import (
     Burst,
@@ -103,6 +104,11 @@ class BaselineConfig:
     admit_ratio: float = 2.0  # >= 2x rest is activity, not rest (bruxism rule, DOMAIN.md)
     hold_s: float = 900.0  # a level held longer than any cramp (10 min, DOMAIN.md) is floor
     floor_uv: float = 1.0  # below: flat line / no contact (rest EMG is a few uV, DOMAIN.md)
+    # A floor step (gel drying, a moved cable: the floor rises 2-4x and stays, DOMAIN.md
+    # "Recordings differ"; issue 11) is learned once it has held this steady this long:
+    step_hold_s: float = 8.0  # (inference: longer than a PLM's 0.5-10 s core, << 60 s)
+    step_max_ratio: float = 4.5  # at most 4.5x the old floor (2-4x steps; a cramp is louder)
+    step_stationary_ratio: float = 1.5  # 1 s levels within 1.5x of each other (inference)
 
 
 @dataclass(frozen=True)
@@ -124,9 +130,26 @@ class EpisodeConfig:
     # Bursts < 2 s apart merge and >= 3 s of quiet ends an episode (bruxism rule,
     # DOMAIN.md); a burst in the 2-3 s zone joins the open episode (sensor.episodes).
     end_quiet_s: float = 3.0
+    # One episode per leg (sensor.legs): the channels of a leg fuse (DESIGN.md).
+    fuse_legs: bool = True
     update_interval_s: float = 0.5  # an open episode is re-reported at least this often
     max_gap_s: float = 5.0  # an episode survives a lost-signal gap this long (BLE reconnect)
     lead_window_s: float = 2.0  # other-channel onsets within this are paired for lead_s
+    # "Recent" features look back this far from each update: the sleeper's response
+    # (shin firing, leg moving) is told from the cramp's own course second by second.
+    # 3 s spans a clonic cramp's relaxation (bursts <= 2 s apart, DOMAIN.md) (inference).
+    recent_window_s: float = 3.0
+    # The muscle counts as active alone while, over the recent window, it is active at
+    # least this share of the time (a clonic cramp's duty cycle; inference) ...
+    alone_min_active: float = 0.3
+    # ... the other muscle is co-active at a comparable level (>= coact_level of this
+    # one's level relative to rest: crosstalk is a few per cent, a voluntary
+    # co-contraction tens of per cent; inference) at most this share of the time ...
+    alone_max_coact: float = 0.2
+    coact_level: float = 0.25
+    # ... and the leg is still: "little leg motion" (DOMAIN.md), above a clonic cramp's
+    # own twitches (~0.04 g) (inference).
+    alone_max_motion_g: float = 0.05
 
     def __post_init__(self) -> None:
         if self.end_quiet_s < 2.0:
@@ -290,6 +313,7 @@ class Detector:
         self._finished = False
         self._last_t = -math.inf
         self._keep_frames = 0
+        self._legs: LegFuser | None = None
 
     # ---------------------------------------------------------------- public surface
     @property
@@ -319,7 +343,14 @@ class Detector:
             self._on_emg(block)
         else:
             self._on_acc(block)
-        return self._advance(self._horizon())
+        return self._fuse(self._advance(self._horizon()))
+
+    def _fuse(self, outputs: list[DetectorOutput]) -> list[DetectorOutput]:
+        if not self.config.episode.fuse_legs or not outputs:
+            return outputs
+        if self._legs is None:
+            self._legs = LegFuser(self._channels)
+        return self._legs.feed(outputs)
 
     def finish(self) -> list[DetectorOutput]:
         """Return everything still pending at the end of the stream; closes open episodes."""
@@ -336,7 +367,7 @@ class Detector:
                 if tr.burst.in_burst:
                     self._end_running_burst(tr, self._last_t, self._hist.k0 + self._hist.n - 1)
                 out.append(self._close(tr, self._last_t))
-        return out
+        return self._fuse(out)
 
     # ---------------------------------------------------------------- intake
     def _on_emg(self, block: SampleBlock) -> None:
@@ -350,7 +381,8 @@ class Detector:
         if not self._keep_frames:
             cfg = self.config
             self._keep_frames = 2 + math.ceil(
-                (cfg.onset.max_lookback_s + cfg.onset.min_on_s + cfg.onset.min_off_s)
+                max(cfg.onset.max_lookback_s + cfg.onset.min_on_s + cfg.onset.min_off_s,
+                    cfg.episode.recent_window_s)
                 / self._emg.hop_s
             )
         if self._has_acc is None and self._emg_blocks >= 2:
@@ -640,6 +672,7 @@ class Detector:
                                          self.config.episode.lead_window_s)
         cur_end = t if running_start is not None else ep.last_end_s
         feats.update(self._acc_features(ep, cur_end, t))
+        feats.update(self._recent_features(tr, t))
         bursts = [Burst(s, e, p) for s, e, p in zip(ep.onsets_s, ep.ends_s, ep.peaks,
                                                    strict=False)]
         if running_start is not None:
@@ -656,6 +689,51 @@ class Detector:
             bursts=tuple(bursts),
             features=features,
         )
+
+    def _recent_features(self, tr: _Track, t: float) -> dict[str, float]:
+        """Return the recent-window features and advance the episode's alone-time."""
+        ep = tr.episode
+        assert ep is not None
+        cfg = self.config.episode
+        on_ratio = self.config.onset.on_ratio
+        h = self._hist
+        active = coact = motion = NAN
+        if h.n:
+            i1 = int(np.searchsorted(h.t_end, t, side="right"))
+            i0 = int(np.searchsorted(h.t_end, t - cfg.recent_window_s, side="right"))
+            valid = h.valid[i0:i1]
+            n_ok = int(valid.sum())
+            if n_ok:
+                c = tr.index
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    rel_c = h.env[i0:i1, c] / h.base[i0:i1, c]
+                    act_c = valid & (rel_c > on_ratio)
+                    active = float(act_c.sum()) / n_ok
+                    if tr.other is not None:
+                        o = tr.other
+                        rel_o = h.env[i0:i1, o] / h.base[i0:i1, o]
+                        act_o = valid & (rel_o > on_ratio) & (rel_o >= cfg.coact_level * rel_c)
+                        coact = float(act_o.sum()) / n_ok
+        if self._has_acc and self._acc is not None:
+            motion = motion_rms_g(self._acc.dynamic(t - cfg.recent_window_s, t))
+        dt = t - ep.alone_t if math.isfinite(ep.alone_t) else 0.0
+        ep.alone_t = t
+        alone = (
+            active >= cfg.alone_min_active
+            and not coact > cfg.alone_max_coact
+            and not motion > cfg.alone_max_motion_g
+        )
+        if alone:
+            ep.alone_run_s += dt
+            ep.alone_max_s = max(ep.alone_max_s, ep.alone_run_s)
+        else:
+            ep.alone_run_s = 0.0
+        return {
+            "recent_active_fraction": active,
+            "recent_coact_fraction": coact,
+            "recent_motion_g": motion,
+            "alone_s": ep.alone_max_s,
+        }
 
     def _acc_features(self, ep: Episode, cur_end_s: float, now_s: float) -> dict[str, float]:
         names = ("acc_upright", "acc_tilt_deg", "acc_motion_pre_g", "acc_motion_onset_g",

@@ -142,6 +142,9 @@ class EmgFrontEnd:
             admit_ratio=b.admit_ratio,
             hold_segments=max(1, round(b.hold_s / seg_s)),
             floor_uv=b.floor_uv,
+            step_segments=max(1, round(b.step_hold_s / seg_s)),
+            step_max_ratio=b.step_max_ratio,
+            step_stationary_ratio=b.step_stationary_ratio,
         )
         self._tkeo_prev: np.ndarray | None = None
         self._raw_prev: np.ndarray | None = None

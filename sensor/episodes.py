@@ -111,6 +111,11 @@ class Episode:
     acc_pre_g: float = NAN
     acc_onset_g: float = NAN
     acc_onset_final: bool = False
+    # Alone-time (sensor.features "alone_s"): the current and the longest run (s) of
+    # updates at which the muscle was active alone on a still leg.
+    alone_t: float = -math.inf
+    alone_run_s: float = 0.0
+    alone_max_s: float = 0.0
 
     @property
     def last_end_s(self) -> float:

@@ -44,6 +44,17 @@ FEATURES: dict[str, str] = {
     "acc_motion_during_g": "g, RMS dynamic acceleration during the episode",
     "acc_rhythm_hz": "Hz, dominant 0.3-4 Hz rhythm of the acceleration (last 20 s)",
     "acc_rhythm_strength": "0..1, normalised autocorrelation at that rhythm",
+    "recent_active_fraction": "0..1, share of the last 3 s this channel was active",
+    "recent_coact_fraction": "0..1, share of the last 3 s the other channel was co-active "
+    "(active, and >= 1/4 of this channel's level over rest: not crosstalk)",
+    "recent_motion_g": "g, RMS dynamic acceleration in the last 3 s",
+    "alone_s": "s, longest stretch of the episode with this muscle active alone (other "
+    "muscle not co-active, leg still): the involuntary part of a cramp",
+    "leg_muscles": "channels of the leg with activity in this episode (sensor.legs)",
+    "calf_delay_s": "s, calf onset minus the leg episode's onset (0: the calf led; NaN: "
+    "no calf activity)",
+    "other_amp_rel_median": "median envelope / baseline of the other muscle's own episode "
+    "(NaN when it had none)",
     "gap_s": "s, signal lost (and filter settling) inside the episode",
     "baseline_uv": "uV, the channel's baseline (RMS noise floor) at onset",
     "onset_s": "s, refined onset time (same as start_s)",

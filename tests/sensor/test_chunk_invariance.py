@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensor import Detector, DetectorConfig
-from sensor.detector import FilterConfig
+from sensor.detector import EpisodeConfig, FilterConfig
 from sensor.emg_frontend import EmgFrontEnd, FrameBatch
 from sensor.filters import LowSampleRateWarning
 from sensor.records import EpisodeUpdate, SignalGap, SignalGroup
@@ -73,12 +73,17 @@ def _same(a: list, b: list) -> None:
             ), (name, v, w)
 
 
-def _outputs(emg_sizes: list[int] | int, acc_sizes: list[int] | int, with_acc: bool) -> list:
+# Per channel (legs not fused), so both channels' episode code is compared.
+PER_CHANNEL = DetectorConfig(episode=EpisodeConfig(fuse_legs=False))
+
+
+def _outputs(emg_sizes: list[int] | int, acc_sizes: list[int] | int, with_acc: bool,
+             config: DetectorConfig = PER_CHANNEL) -> list:
     emg_blocks = blocks(EMG, FS_HZ, LABELS, emg_sizes)
     streams = [emg_blocks]
     if with_acc:
         streams.append(blocks(ACC, ACC_FS_HZ, ACC_LABELS, acc_sizes, group=SignalGroup.ACC))
-    return run(Detector(), interleave(*streams))
+    return run(Detector(config), interleave(*streams))
 
 
 REFERENCE_ACC = _outputs(10**9, 10**9, True)
@@ -95,6 +100,13 @@ def test_reference_has_episodes_on_both_channels() -> None:
 def test_20ms_blocks_live_shape() -> None:
     _same(_outputs(40, 2, True), REFERENCE_ACC)
     _same(_outputs(40, 2, False), REFERENCE_NO_ACC)
+
+
+def test_fused_legs_are_chunk_invariant_too() -> None:
+    fused = DetectorConfig()
+    whole = _outputs(10**9, 10**9, True, fused)
+    assert {o.channel.label for o in whole if isinstance(o, EpisodeUpdate)} == {LABELS[0]}
+    _same(_outputs(40, 2, True, fused), whole)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -182,7 +194,7 @@ def test_other_rates_and_three_channels_with_a_gap(fs_hz: float) -> None:
                                                             t0_s=b / fs_hz)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LowSampleRateWarning)
-            return run(Detector(), emg)
+            return run(Detector(PER_CHANNEL), emg)
 
     reference = feed(10**9)
     assert any(isinstance(o, SignalGap) for o in reference)

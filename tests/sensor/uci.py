@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sensor import Detector
+from sensor import Detector, DetectorConfig
+from sensor.detector import EpisodeConfig
 from sensor.records import EpisodePhase, EpisodeUpdate, SampleBlock, SignalGroup
 
 UCI_LABELS = ("EMG Rectus Femoris", "EMG Biceps Femoris", "EMG Vastus Medialis",
@@ -46,7 +47,7 @@ def movement_onsets_s(knee_deg: np.ndarray, fs_hz: float) -> list[float]:
 
 def detected_onsets_s(emg_uv: np.ndarray, fs_hz: float) -> list[float]:
     """Return episode onset times (s) the Detector finds on any channel."""
-    det = Detector()
+    det = Detector(DetectorConfig(episode=EpisodeConfig(fuse_legs=False)))
     block = SampleBlock(SignalGroup.EMG, fs_hz, 0.0, emg_uv.astype(np.float32), UCI_LABELS)
     out = det.process(block) + det.finish()
     starts = []

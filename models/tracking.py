@@ -1,0 +1,49 @@
+"""Calls across an episode's life: once a cramp is called, the sleeper's response cannot undo it.
+
+A cramp wakes the sleeper within seconds to tens of seconds; they pull the toes up
+(the shin fires), knead the calf (the leg moves), stand and walk, all while the calf
+still cramps (DOMAIN.md, "During a cramp"). Judged on the whole episode, that response
+looks like a stretch, a movement or walking. So a cramp's kind is decided while its
+course is still its own: :class:`EpisodeCalls` wraps any
+:class:`~models.classifier.EpisodeClassifier` and, once an episode has been called a
+cramp (provisionally or finally), keeps it a cramp until it ends:
+
+- a later cramp call refines the kind (a clonic cramp shows its bursts over time);
+- a later look-alike call is replaced by the last cramp call (kind and confidence).
+
+Episodes never called a cramp are passed through unchanged. State is per episode id
+and dropped when the episode closes.
+"""
+
+from __future__ import annotations
+
+from models.classifier import Classification, EpisodeClassifier
+from sensor.records import EpisodePhase, EpisodeUpdate
+
+
+class EpisodeCalls:
+    """A stateful caller for one session: the classifier's call, held once it is a cramp."""
+
+    def __init__(self, classifier: EpisodeClassifier) -> None:
+        self.classifier = classifier
+        self._cramp: dict[int, Classification] = {}
+
+    @property
+    def version(self) -> str:
+        return str(self.classifier.version)
+
+    def classify(self, update: EpisodeUpdate) -> Classification:
+        """Return the call on this update, a cramp if the episode was ever called one."""
+        call = self.classifier.classify(update)
+        held = self._cramp.get(update.episode_id)
+        if call.kind.is_cramp:
+            self._cramp[update.episode_id] = call
+        elif held is not None:
+            call = held
+        if update.phase is EpisodePhase.CLOSED:
+            self._cramp.pop(update.episode_id, None)
+        return call
+
+    def forget(self) -> None:
+        """Drop every episode's state (a new stream starts)."""
+        self._cramp.clear()
