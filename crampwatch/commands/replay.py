@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import os
 import sys
+import time
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from tqdm import tqdm
 
 from crampwatch.errors import UserError
-from crampwatch.replay import ReplayOptions, expand_paths, open_recording, replay_many
+from crampwatch.replay import (
+    PendingFile,
+    ReplayOptions,
+    ReplayResult,
+    RunSummary,
+    expand_paths,
+    failure_report,
+    replay_all,
+    stated_duration_s,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,12 +38,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "plm, movement, walking, artifact), channel, confidence, plus event_id, final, "
             "known_at_s, first_cramp_call_s, versions and features. Only final events are "
             "written unless --provisional is given. Events go to stdout unless --events is "
-            "given; progress and logs go to stderr. Several recordings run in parallel; "
-            "output keeps the order given (folders: their EDF files sorted by name)."
+            "given; progress and logs go to stderr. Several recordings run in parallel, here "
+            "(--jobs) or on a Dask cluster (--scheduler); output keeps the order given "
+            "(folders: their EDF files sorted by name). A recording that cannot be read is "
+            "named with its reason and the others go on; the run then exits 1. --events and "
+            "--edf-out files are written under a temporary name and moved into place only "
+            "when complete: a run that stops early leaves existing files as they were."
         ),
     )
     parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="EDF/EDF+ files, band captures (*.cwcap) or folders of them")
+                        help="EDF/EDF+ files, band captures (*.cwcap) or folders of them; "
+                             "fsspec URLs (s3://bucket/cohort/) where fsspec can reach them")
     parser.add_argument("--events", type=Path, help="write events here (JSON lines)")
     parser.add_argument("--edf-out", type=Path, metavar="DIR",
                         help="also write <name>.events.edf (EDF+ with events as annotations)")
@@ -45,7 +62,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="'model' (shipped model; rules if it cannot load), 'rules', "
                              "or a model file path")
     parser.add_argument("--jobs", type=int, default=None,
-                        help="recordings replayed at once (default: number of cores)")
+                        help="recordings replayed at once here (default: number of cores)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="replay on an existing Dask cluster, one task per recording "
+                             "(tcp://host:8786; needs crampwatch[cluster]); its workers must "
+                             "see the recordings and the --edf-out folder")
     parser.add_argument("--chunk", type=float, default=10.0, metavar="SECONDS",
                         help="read this many seconds at a time (default 10)")
     parser.set_defaults(func=run)
@@ -55,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     paths = expand_paths(args.paths)
     if args.chunk <= 0:
         raise UserError("--chunk must be positive")
+    if args.scheduler and args.jobs:
+        raise UserError("--jobs is for replay on this machine; with --scheduler the cluster's "
+                        "workers decide how many recordings run at once")
     options = ReplayOptions(
         emg_labels=tuple(args.emg) if args.emg else None,
         acc_labels=tuple(args.acc) if args.acc else None,
@@ -63,33 +87,83 @@ def run(args: argparse.Namespace) -> int:
         classifier=args.classifier,
         edf_out=args.edf_out,
     )
+    outcome = replay_to(paths, options, args.events, sys.stdout, args.jobs, args.scheduler)
+    if outcome.failures:
+        print(failure_report(outcome.failures), file=sys.stderr)
+    return 1 if outcome.failures else 0
+
+
+@dataclass
+class Outcome:
+    """What a run wrote and what it could not replay."""
+
+    failures: list[ReplayResult] = field(default_factory=list)
+    n_events: int = 0
+
+
+def replay_to(
+    paths: list[str],
+    options: ReplayOptions,
+    events: Path | None,
+    stdout: TextIO,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+) -> Outcome:
+    """Replay ``paths`` writing JSON lines to ``events`` (or ``stdout``); print the summary.
+
+    ``events`` is moved into place only once the run has ended with at least one
+    recording replayed; until then an existing file keeps its contents.
+    """
+    # Header-only lengths size the progress bar without reading any recording twice.
+    durations = [stated_duration_s(path) for path in paths]
+    outcome = Outcome()
+    replayed_s = 0.0
+    started = time.perf_counter()
     with ExitStack() as stack:
-        if args.events is not None:
-            args.events.parent.mkdir(parents=True, exist_ok=True)
-            out = stack.enter_context(args.events.open("w"))
-        else:
-            out = sys.stdout
-        # Opening every file first checks them all before hours of work start.
-        durations = []
-        for path in paths:
-            with open_recording(path, options.emg_labels, options.acc_labels) as rec:
-                # A capture's length is unknown until read: it counts once done.
-                durations.append(rec.duration_s if math.isfinite(rec.duration_s) else 0.0)
-        bar = stack.enter_context(tqdm(total=round(sum(durations)), unit="s", desc="replay",
-                                       disable=None, file=sys.stderr))
+        pending = stack.enter_context(PendingFile(events)) if events is not None else None
+        out = stack.enter_context(pending.temp_path.open("w")) if pending else stdout
+        bar = stack.enter_context(tqdm(
+            total=round(sum(durations)), unit="s", file=sys.stderr, disable=None,
+            desc="replay on cluster" if scheduler else "replay"))
         done = [0.0] * len(paths)
 
         def advance(index: int, seconds: float) -> None:
-            bar.update(round(seconds) - round(done[index]))
-            done[index] = seconds
+            if seconds > done[index]:
+                bar.update(round(seconds) - round(done[index]))
+                done[index] = seconds
 
-        n_events = 0
-        for index, result in enumerate(replay_many(paths, options, args.jobs, advance)):
+        def show_status(status: dict[str, int]) -> None:
+            bar.set_postfix_str(f"{status['workers']} workers/{status['threads']} threads, "
+                                f"{status['done']}/{status['total']} recordings",
+                                refresh=False)
+
+        for index, result in enumerate(
+                replay_all(paths, options, jobs, scheduler, advance, show_status)):
+            if not result.ok:
+                outcome.failures.append(result)
+                bar.write(f"not replayed: {result.file}: {result.error}", file=sys.stderr)
+                continue
             for line in result.lines:
                 out.write(json.dumps(line) + "\n")
             out.flush()
-            n_events += len(result.lines)
-            advance(index, max(durations[index], done[index]))
-    print(f"replayed {len(paths)} recording(s): {n_events} events"
-          + (f" -> {args.events}" if args.events else ""), file=sys.stderr)
-    return 0
+            outcome.n_events += len(result.lines)
+            replayed_s += result.duration_s
+            advance(index, max(durations[index], result.duration_s))
+        bar.close()
+        replayed = len(paths) - len(outcome.failures)
+        if pending is not None:
+            os.fsync(out.fileno())
+            out.close()
+            if replayed:
+                pending.commit()
+    wall_s = time.perf_counter() - started
+    summary = RunSummary(replayed, len(outcome.failures), replayed_s, wall_s)
+    where = f" on the cluster at {scheduler}" if scheduler else ""
+    of = f" of {len(paths)}" if outcome.failures else ""
+    target = ""
+    if events is not None:
+        target = f" -> {events}" if replayed else f"; {events} left as it was"
+    print(f"replayed {replayed}{of} recording(s){where}: {outcome.n_events} events{target}",
+          file=sys.stderr)
+    print(summary.text(), file=sys.stderr)
+    return outcome

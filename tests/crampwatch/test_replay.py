@@ -112,6 +112,7 @@ def test_edf_out_carries_events_as_annotations(nights, tmp_path):
 def test_replay_of_a_damaged_file_is_one_clear_message(tmp_path, capsys):
     bad = tmp_path / "bad.edf"
     bad.write_bytes(b"not an edf at all")
-    assert main(["replay", str(bad)]) == 2
+    assert main(["replay", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "bad.edf" in err and "Traceback" not in err
+    assert "1 recording(s) not replayed" in err
