@@ -47,7 +47,8 @@ def events_csv(events: Iterable[EventOut]) -> str:
 def events_csv_chunks(pages: Iterable[Iterable[EventOut]]) -> Iterator[str]:
     """Yield CSV text: the header, then one chunk per page of events (constant memory)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # CRLF rows (RFC 4180): a cell holding CR or LF is then always quoted, never a row break.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     yield _drain(buffer)
     for page in pages:

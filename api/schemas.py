@@ -104,8 +104,12 @@ class SleeperOut(BaseModel):
     last_night_start: AwareDatetime | None
 
 
+#: A user's name: what the admin API and `crampwatch users add` both accept.
+UserName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")]
+
+
 class UserIn(InputModel):
-    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")]
+    name: UserName
     role: Role
     sleeper_id: Annotated[int | None, Field(ge=1, le=2_147_483_647, strict=True)] = Field(
         default=None, description="Required for a hub, forbidden otherwise."

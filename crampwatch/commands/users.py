@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add = actions.add_parser("add", help="add a user and print a first token")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=("admin", "clinician", "hub"))
-    add.add_argument("--sleeper", help="for a hub: the sleeper label (or id) it writes for")
+    _sleeper_options(add, "for a hub: the sleeper it writes for", positional=False)
     add.add_argument("--no-token", action="store_true", help="do not issue a token now")
     add.set_defaults(func=_add)
 
@@ -59,13 +60,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     assign = actions.add_parser("assign", help="let a clinician read a sleeper's log")
     assign.add_argument("clinician")
-    assign.add_argument("sleeper", help="sleeper label or id")
+    _sleeper_options(assign, "the sleeper to read", positional=True)
     assign.set_defaults(func=_assign)
 
     unassign = actions.add_parser("unassign", help="stop a clinician reading a sleeper's log")
     unassign.add_argument("clinician")
-    unassign.add_argument("sleeper", help="sleeper label or id")
+    _sleeper_options(unassign, "the sleeper no longer to read", positional=True)
     unassign.set_defaults(func=_unassign)
+
+
+def _sleeper_options(parser: argparse.ArgumentParser, what: str, positional: bool) -> None:
+    # A label and an id are never guessed from each other: a sleeper labelled "2" is not
+    # sleeper id 2, so each has its own option.
+    group = parser.add_mutually_exclusive_group(required=positional)
+    if positional:
+        group.add_argument("sleeper", nargs="?", metavar="LABEL", help=f"{what}, by label")
+    else:
+        group.add_argument("--sleeper", metavar="LABEL", help=f"{what}, by label")
+    group.add_argument("--sleeper-id", type=int, metavar="N", help=f"{what}, by sleeper id")
+
+
+def printable(text: str) -> str:
+    """Return ``text`` without control or format characters (terminal escape codes)."""
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
 
 
 @contextmanager
@@ -97,21 +114,48 @@ def _user(db, name: str):  # type: ignore[no-untyped-def]
 
     user = db.scalars(select(User).where(User.name == name)).first()
     if user is None:
-        raise UserError(f"no user named {name!r}: see `crampwatch users list`")
+        raise UserError(f"no user named {printable(name)!r}: see `crampwatch users list`")
     return user
 
 
-def _sleeper(db, ref: str):  # type: ignore[no-untyped-def]
+def _sleeper(db, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Return the sleeper named by --sleeper-id, else by its label; None if neither given."""
     from sqlalchemy import select
 
     from api.models import Sleeper
 
-    sleeper = db.scalars(select(Sleeper).where(Sleeper.label == ref)).first()
-    if sleeper is None and ref.isdigit():
-        sleeper = db.get(Sleeper, int(ref))
+    if args.sleeper_id is not None:
+        sleeper = db.get(Sleeper, args.sleeper_id) if 0 < args.sleeper_id < 2**31 else None
+        if sleeper is None:
+            raise UserError(
+                f"no sleeper with id {args.sleeper_id}: see `crampwatch users sleepers`"
+            )
+        return sleeper
+    if args.sleeper is None:
+        return None
+    sleeper = db.scalars(select(Sleeper).where(Sleeper.label == args.sleeper)).first()
     if sleeper is None:
-        raise UserError(f"no sleeper {ref!r}: add it with `crampwatch users add-sleeper`")
+        hint = " (for a sleeper id, use --sleeper-id)" if args.sleeper.isdigit() else ""
+        raise UserError(
+            f"no sleeper labelled {printable(args.sleeper)!r}{hint}: add it with "
+            "`crampwatch users add-sleeper` or see `crampwatch users sleepers`"
+        )
     return sleeper
+
+
+def _valid_name(name: str) -> str:
+    """Return ``name`` if the API would accept it as a user name, else raise UserError."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from api.schemas import UserName
+
+    try:
+        return TypeAdapter(UserName).validate_python(name)
+    except ValidationError as exc:
+        raise UserError(
+            f"bad user name {printable(name)!r}: 1-64 letters, digits and . _ @ - "
+            f"({exc.errors()[0]['msg']})"
+        ) from exc
 
 
 def _add(args: argparse.Namespace) -> int:
@@ -119,10 +163,12 @@ def _add(args: argparse.Namespace) -> int:
     from api.security import new_token
     from api.users import UserAdminError, create_user
 
+    name = _valid_name(args.name)
     with _session(args) as db:
-        sleeper_id = None if args.sleeper is None else _sleeper(db, args.sleeper).id
+        sleeper = _sleeper(db, args)
+        sleeper_id = None if sleeper is None else sleeper.id
         try:
-            user = create_user(db, args.name, Role(args.role), sleeper_id)
+            user = create_user(db, name, Role(args.role), sleeper_id)
         except UserAdminError as exc:
             raise UserError(str(exc)) from exc
         print(f"added {args.role} {user.name!r} (user id {user.id})")
@@ -153,7 +199,8 @@ def _list(args: argparse.Namespace) -> int:
             elif view.assigned_sleeper_ids:
                 where = " reads " + ", ".join(labels[i] for i in view.assigned_sleeper_ids)
             state = " DISABLED" if user.disabled else ""
-            print(f"{user.name:20} {user.role:9}{where}{state}  tokens: {', '.join(live) or '-'}")
+            line = f"{user.name:20} {user.role:9}{where}{state}  tokens: {', '.join(live) or '-'}"
+            print(printable(line))
     return 0
 
 
@@ -231,10 +278,10 @@ def _sleepers(args: argparse.Namespace) -> int:
                 .where(ClinicianAssignment.sleeper_id == sleeper.id)
             ).all()
             hubs = db.scalars(select(User.name).where(User.sleeper_id == sleeper.id)).all()
-            print(
+            print(printable(
                 f"{sleeper.id:5} {sleeper.label:20} clinicians: {', '.join(readers) or '-'}"
                 f"  hubs: {', '.join(hubs) or '-'}"
-            )
+            ))
     return 0
 
 
@@ -245,7 +292,7 @@ def _assignment(args: argparse.Namespace, assign: bool) -> int:
         user = _user(db, args.clinician)
         if user.role != Role.CLINICIAN.value:
             raise UserError(f"{args.clinician!r} is a {user.role}, not a clinician")
-        sleeper = _sleeper(db, args.sleeper)
+        sleeper = _sleeper(db, args)
         row = db.get(ClinicianAssignment, (user.id, sleeper.id))
         if assign and row is None:
             db.add(ClinicianAssignment(user_id=user.id, sleeper_id=sleeper.id))
@@ -253,7 +300,7 @@ def _assignment(args: argparse.Namespace, assign: bool) -> int:
             db.delete(row)
         db.commit()
         verb = "may read" if assign else "no longer reads"
-        print(f"{user.name!r} {verb} sleeper {sleeper.label!r}")
+        print(f"{user.name!r} {verb} sleeper {sleeper.label!r} (sleeper id {sleeper.id})")
     return 0
 
 

@@ -47,7 +47,7 @@ def test_users_commands_set_up_a_clinic(
     ("args", "message"),
     [
         (["add", "h", "--role", "hub"], "say which sleeper"),
-        (["add", "h", "--role", "hub", "--sleeper", "nobody"], "no sleeper 'nobody'"),
+        (["add", "h", "--role", "hub", "--sleeper", "nobody"], "no sleeper labelled 'nobody'"),
         (["token", "ghost"], "no user named 'ghost'"),
         (["add-sleeper", "Jane Doe <x>"], "bad sleeper label"),
     ],
