@@ -7,13 +7,15 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from crampwatch.errors import UserError
+from crampwatch.evaluate.evaluation import evaluate
 from crampwatch.evaluate.inputs import load_events, load_truth
 from crampwatch.evaluate.report import text_report, write_html
-from crampwatch.evaluate.scoring import DEFAULT_TOLERANCE_S, score_file, summarize
+from crampwatch.evaluate.scoring import DEFAULT_TOLERANCE_S
+from crampwatch.prompt.policy import PromptParams
 from crampwatch.replay import ReplayOptions, replay_many
 
 
@@ -22,12 +24,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate",
         help="score detected events against ground truth",
         description=(
-            "Score events (from `crampwatch replay --events`, or replay run here with "
-            "--replay) against ground truth: *.truth.json from `crampwatch synth`, or EDF+ "
-            "annotations. Prints cramp recall, precision, F1, false wake-ups per 8 h, "
-            "tonic/clonic accuracy, onset error and alert latency, a per-file table and a "
-            "confusion matrix; --report writes HTML with a plot of every miss and false "
-            "wake-up. Matching rule: see crampwatch.evaluate.scoring."
+            "Score events (from `crampwatch replay --provisional --events`, or replay run "
+            "here with --replay) against ground truth: truth JSON ({\"events\": [{\"kind\", "
+            "\"start_s\", \"end_s\"}]}, e.g. *.truth.json from `crampwatch synth`), BIDS "
+            "events.tsv (onset, duration, trial_type) or EDF+ annotations. One call per true "
+            "cramp: extra calls on it are fragments, against precision. A false wake-up is "
+            "a prompt the live prompt policy (as `crampwatch run`) would have started on no "
+            "cramp. Prints cramp recall, precision, F1, false wake-ups per 8 h, "
+            "tonic/clonic accuracy, onset error and wake-up latency, a per-file table, a "
+            "confusion matrix and, with --by, the same per group; --report writes HTML "
+            "with a plot of every miss and false wake-up. Matching rule: see "
+            "crampwatch.evaluate.scoring."
         ),
     )
     parser.add_argument("--truth", nargs="+", required=True, metavar="PATH",
@@ -40,7 +47,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="with --replay: 'model', 'rules' or a model path")
     parser.add_argument("--jobs", type=int, default=None, help="with --replay: parallel jobs")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE_S,
-                        help=f"overlap tolerance, s (default {DEFAULT_TOLERANCE_S})")
+                        help=f"overlap tolerance, s (default {DEFAULT_TOLERANCE_S}: any overlap)")
+    parser.add_argument("--by", action="append", default=[], metavar="KEY",
+                        help="also print the figures per value of KEY, a night's variation "
+                             "or a cramp's attribute in the truth (emg_fs_hz, response...); "
+                             "repeatable; missing values group as n/a")
+    prompt = PromptParams()
+    parser.add_argument("--min-confidence", type=float, default=prompt.min_confidence,
+                        help="prompt policy, as `crampwatch run`: least cramp confidence "
+                             f"that wakes (default {prompt.min_confidence})")
+    parser.add_argument("--min-duration", type=float, default=prompt.min_duration_s,
+                        metavar="SECONDS", help="prompt policy, as `crampwatch run`: a cramp "
+                        f"must have run this long first (default {prompt.min_duration_s})")
     parser.add_argument("--report", type=Path, help="write the HTML report here")
     parser.add_argument("--json", type=Path, help="write the summary figures as JSON here")
     parser.set_defaults(func=run)
@@ -56,36 +74,48 @@ def run(args: argparse.Namespace) -> int:
         handle, name = tempfile.mkstemp(prefix="crampwatch-events-", suffix=".jsonl")
         os.close(handle)
         events_path = Path(name)
+        # Provisional calls too: the prompt policy, hence false wake-ups, acts on them.
         options = ReplayOptions(classifier=args.classifier, include_provisional=True)
         with events_path.open("w") as out:
             for result in replay_many([t.edf for t in truth if t.edf], options, args.jobs):
+                if result.error:
+                    print(f"warning: {result.file} not replayed: {result.error}",
+                          file=sys.stderr)
                 for line in result.lines:
                     out.write(json.dumps(line) + "\n")
         print(f"replay events: {events_path}", file=sys.stderr)
     else:
         events_path = args.events
-    events = load_events(events_path)
-    unknown = sorted(set(events) - {t.name for t in truth})
-    if unknown:
-        print(f"warning: events for recordings without truth ignored: {unknown}",
-              file=sys.stderr)
-    scores = [
-        score_file(t.name, t.duration_s, t.events, events.get(t.name, []), args.tolerance)
-        for t in truth
-    ]
-    summary = summarize(scores)
-    print(text_report(summary, scores))
-    models = sorted({line.get("model_version", "?") for line in _raw_lines(events_path)})
+    try:
+        prompt = replace(PromptParams(), min_confidence=args.min_confidence,
+                         min_duration_s=args.min_duration)
+    except ValueError as exc:
+        raise UserError(f"prompt policy: {exc}") from None
+    result = evaluate(truth, load_events(events_path), args.tolerance, prompt)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    groups = {key: result.by(key) for key in args.by}
+    print(text_report(result.summary, result.scores, groups))
+    models = sorted({str(line.get("model_version", "?")) for line in _raw_lines(events_path)})
     if args.json:
-        args.json.write_text(json.dumps({**asdict(summary), "model_versions": models}, indent=1))
+        args.json.write_text(json.dumps({
+            **asdict(result.summary), "model_versions": models, "warnings": result.warnings,
+            "by": {key: {label: asdict(s) for label, s in g.items()}
+                   for key, g in groups.items()},
+        }, indent=1))
     if args.report:
         notes = [f"events: {events_path}", f"classifier versions: {', '.join(models) or 'n/a'}",
-                 f"overlap tolerance: {args.tolerance} s"]
-        write_html(args.report, summary, scores, {t.name: t.edf for t in truth}, events, notes,
-                   {t.name: t.events for t in truth})
+                 f"overlap tolerance: {args.tolerance} s",
+                 *(f"warning: {w}" for w in result.warnings)]
+        write_html(args.report, result.summary, result.scores,
+                   {t.name: t.edf for t in truth}, result.events, notes,
+                   {t.name: t.events for t in truth}, groups)
         print(f"report: {args.report}", file=sys.stderr)
     return 0
 
 
 def _raw_lines(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    if text.lstrip().startswith("["):
+        return list(json.loads(text))
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

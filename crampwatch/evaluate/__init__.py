@@ -1,11 +1,17 @@
 """Scoring of detected events against ground truth, and the evaluation report."""
 
+from crampwatch.evaluate.evaluation import Evaluation, evaluate
+from crampwatch.evaluate.events import DetectedEvent
+from crampwatch.evaluate.inputs import TruthFile, load_events, load_truth
 from crampwatch.evaluate.scoring import (
-    DetectedEvent,
     FileScore,
     Summary,
     score_file,
     summarize,
+    summarize_by,
 )
 
-__all__ = ["DetectedEvent", "FileScore", "Summary", "score_file", "summarize"]
+__all__ = [
+    "DetectedEvent", "Evaluation", "FileScore", "Summary", "TruthFile", "evaluate",
+    "load_events", "load_truth", "score_file", "summarize", "summarize_by",
+]

@@ -56,38 +56,75 @@ def summary_rows(summary: Summary) -> list[tuple[str, str]]:
         ("  tonic / clonic recall", " / ".join(
             _fmt(summary.recall_by_kind.get(k), "", 3) for k in ("tonic", "clonic"))),
         ("  weak cramps recall", _fmt(summary.recall_weak, "", 3)),
-        ("cramp precision", _fmt(summary.precision, "", 3) + f" ({summary.cramp_calls} calls, "
-                                                            f"{summary.split_calls} split)"),
+        ("cramp precision", _fmt(summary.precision, "", 3)
+         + f" ({summary.cramp_calls} calls: {summary.fragments} fragments, "
+           f"{summary.false_calls} on no cramp)"),
         ("cramp F1", _fmt(summary.f1, "", 3)),
         ("false wake-ups", f"{summary.false_wakeups} "
-                           f"({_fmt(summary.false_wakeups_per_8h, ' per 8 h')})"),
-        ("tonic/clonic accuracy on found cramps", _fmt(summary.type_accuracy, "", 3)),
-        ("onset error |median| / p90", f"{_fmt(summary.onset_abs_median_s, ' s', 3)} / "
-                                       f"{_fmt(summary.onset_abs_p90_s, ' s', 3)}"),
+                           f"({_fmt(summary.false_wakeups_per_8h, ' per 8 h')}; "
+                           f"{summary.prompts} prompts in all)"),
+        ("tonic/clonic accuracy on found cramps", _fmt(summary.kind_accuracy, "", 3)),
+        ("onset error |median| / p90 / max",
+         f"{_fmt(summary.onset_abs_median_s, ' s', 3)} / "
+         f"{_fmt(summary.onset_abs_p90_s, ' s', 3)} / {_fmt(summary.onset_abs_max_s, ' s', 3)}"),
         ("onset bias (median signed)", _fmt(summary.onset_bias_median_s, " s", 3)),
-        ("onset -> first cramp call median / p90",
-         f"{_fmt(summary.alert_latency_median_s, ' s')} / "
-         f"{_fmt(summary.alert_latency_p90_s, ' s')} ({summary.alerted_cramps} alerted)"),
+        ("wake-up latency median / p90 / max",
+         f"{_fmt(summary.wakeup_latency_median_s, ' s')} / "
+         f"{_fmt(summary.wakeup_latency_p90_s, ' s')} / "
+         f"{_fmt(summary.wakeup_latency_max_s, ' s')}"),
+        ("cramps prompt-worthy / woken", f"{summary.alerted_cramps} / {summary.woken_cramps} "
+                                         f"of {summary.truth_cramps}"),
+        ("prompts replayed from", f"{summary.prompt_basis} events"),
     ]
 
 
-def text_report(summary: Summary, scores: Sequence[FileScore]) -> str:
-    """Return the figures, per-file table and confusion matrix as plain text."""
+GROUP_HEADER = ("group", "nights", "hours", "cramps", "F1", "recall", "precision",
+                "kind acc", "false wake/8h", "latency med s")
+
+
+def group_rows(groups: Mapping[str, Summary]) -> list[list[str]]:
+    """Return one table row per group: its figures as GROUP_HEADER names them."""
+    return [
+        [label, str(s.files), f"{s.hours:.1f}", str(s.truth_cramps), _fmt(s.f1, "", 3),
+         _fmt(s.recall, "", 3), _fmt(s.precision, "", 3), _fmt(s.kind_accuracy, "", 3),
+         _fmt(s.false_wakeups_per_8h), _fmt(s.wakeup_latency_median_s)]
+        for label, s in groups.items()
+    ]
+
+
+def group_table(key: str, groups: Mapping[str, Summary]) -> str:
+    """Return the per-group figures of one grouping key as plain text."""
+    rows = [list(GROUP_HEADER), *group_rows(groups)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(GROUP_HEADER))]
+    lines = [f"by {key}"]
+    for row in rows:
+        lines.append("  ".join(v.rjust(w) if i else v.ljust(w)
+                               for i, (v, w) in enumerate(zip(row, widths, strict=True))))
+    return "\n".join(lines)
+
+
+def text_report(summary: Summary, scores: Sequence[FileScore],
+                groups: Mapping[str, Mapping[str, Summary]] | None = None) -> str:
+    """Return the figures, per-file table, confusion matrix and group tables as plain text."""
     lines = [f"{label:<42} {value}" for label, value in summary_rows(summary)]
     lines.append("")
     lines.append(f"{'file':<28} {'hours':>6} {'cramps':>6} {'found':>5} {'calls':>5} "
-                 f"{'false wake':>10} {'onset med s':>11}")
+                 f"{'frags':>5} {'false calls':>11} {'false wake':>10} {'onset med s':>11}")
     for s in scores:
         errs = [abs(o.onset_error_s) for o in s.outcomes if o.onset_error_s is not None]
         med = f"{np.median(errs):.3f}" if errs else "n/a"
         lines.append(f"{s.file:<28} {s.duration_s / 3600:>6.2f} {s.truth_cramps:>6} "
-                     f"{s.found:>5} {s.cramp_calls:>5} {s.false_wakeups:>10} {med:>11}")
+                     f"{s.found:>5} {s.cramp_calls:>5} {s.fragments:>5} {s.false_calls:>11} "
+                     f"{s.false_wakeups:>10} {med:>11}")
     lines.append("")
     lines.append("confusion (rows: truth, columns: detected final kind)")
     kinds, matrix = confusion_matrix(scores)
     lines.append(" " * 10 + "".join(f"{k[:8]:>9}" for k in kinds))
     for k, row in zip(kinds, matrix, strict=True):
         lines.append(f"{k[:10]:<10}" + "".join(f"{v:>9}" for v in row))
+    for key, by_value in (groups or {}).items():
+        lines.append("")
+        lines.append(group_table(key, by_value))
     return "\n".join(lines)
 
 
@@ -169,6 +206,7 @@ def write_html(
     detected: Mapping[str, Sequence[DetectedEvent]],
     notes: Sequence[str] = (),
     truth: Mapping[str, Sequence[TruthEvent]] | None = None,
+    groups: Mapping[str, Mapping[str, Summary]] | None = None,
 ) -> None:
     """Write the self-contained HTML report (plots embedded as PNG)."""
     parts = [
@@ -187,10 +225,14 @@ def write_html(
     for s in scores:
         errs = [abs(o.onset_error_s) for o in s.outcomes if o.onset_error_s is not None]
         rows.append([s.file, f"{s.duration_s / 3600:.2f}", s.truth_cramps, s.found,
-                     s.cramp_calls, s.false_wakeups, s.type_correct,
+                     s.cramp_calls, s.fragments, s.false_calls, s.false_wakeups, s.type_correct,
                      f"{np.median(errs):.3f}" if errs else "n/a"])
-    parts.append(_table(["file", "hours", "truth cramps", "found", "cramp calls",
-                         "false wake-ups", "type right", "|onset err| median s"], rows))
+    parts.append(_table(["file", "hours", "truth cramps", "found", "cramp calls", "fragments",
+                         "calls on no cramp", "false wake-ups", "type right",
+                         "|onset err| median s"], rows))
+    for key, by_value in (groups or {}).items():
+        parts.append(f"<h2>By {html.escape(key)}</h2>")
+        parts.append(_table(GROUP_HEADER, group_rows(by_value)))
     parts.append("<h2>Confusion matrix</h2><p>Rows: truth; columns: final detected kind; "
                  "'none': no event / no truth.</p>")
     kinds, matrix = confusion_matrix(scores)
