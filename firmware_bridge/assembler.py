@@ -4,11 +4,23 @@ The transport-independent core of every link (serial, BLE, capture replay): it c
 sequence numbers and sample indices, turns counts into uV and g, maps the band's
 clock onto the host's (``clock.ClockMapper``) and reports every lost sample as a
 ``SignalGap`` plus ``lost_samples`` on the next block. It never bridges a gap.
+
+Every DATA packet is checked against the stream it claims to continue: its sample
+indices must move forward, its device time must agree with its first sample's index
+(one oscillator, protocol 1.2), and the band's clock may not run ahead of the host's.
+A packet that fails is held back; the next packet decides what it was. If that one
+continues the old stream, the held packet was corrupt and is quarantined (counted, its
+samples reported lost); if it continues the held packet, a new stream began there (the
+band restarted). A sequence number that alone disagrees is counted and ignored: the
+indices, not ``seq``, say how many samples were lost. So one wild value never becomes
+a gap of thousands of samples, nor a clock that runs to the year 292,000.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from firmware_bridge.clock import ClockMapper, ClockParams
 from firmware_bridge.events import (
@@ -16,6 +28,7 @@ from firmware_bridge.events import (
     DescriptorChanged,
     FramesDropped,
     LinkItem,
+    SequenceIgnored,
     StreamRestarted,
 )
 from firmware_bridge.protocol import (
@@ -33,6 +46,17 @@ from sensor.records import SampleBlock, SignalGap, SignalGroup
 
 _WRAP = 1 << 32
 _HALF = 1 << 31
+# Device time and sample index come from one oscillator (protocol 1.2): they agree to a
+# microsecond of rounding; anything past one sample period plus this is not the stream.
+_TIME_SLACK_US = 1000.0
+# ACC and EMG indices of one packet both count from T0; they differ by at most the
+# frames a packet carries, plus this.
+_ACC_SLACK_S = 0.25
+# How long a packet may sit in a band's or the host's buffers: the band's clock can
+# run ahead of the host's arrival times by no more than the latency the previous packet had.
+_MAX_LATENCY_S = 60.0
+# Lost DATA packets beyond the samples they could have carried (empty packets).
+_SEQ_SLACK = 16
 
 
 @dataclass
@@ -45,6 +69,9 @@ class AssemblerStats:
     bad_packets: int = 0
     restarts: int = 0
     unexpected_restarts: int = 0
+    quarantined: int = 0  # DATA packets that fitted no stream (corrupt), samples reported lost
+    bad_sequence: int = 0  # packets whose samples fitted but whose seq did not (seq ignored)
+    descriptor_changes: int = 0
     samples: dict[SignalGroup, int] = field(default_factory=dict)
     samples_lost: dict[SignalGroup, int] = field(default_factory=dict)
 
@@ -56,6 +83,17 @@ class _GroupState:
     pending_lost: int = 0  # lost samples not yet attached to a delivered block
     pending_gap: bool = False
     restart_from: float | None = None  # t_end_s of the previous stream, until reported
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    """A DATA packet with its arrival time and sample counts."""
+
+    packet: DataPacket
+    host_us: int
+    emg: np.ndarray | None
+    acc: np.ndarray | None
+    problem: str = ""
 
 
 class PacketAssembler:
@@ -79,6 +117,9 @@ class PacketAssembler:
         self._expect_start = False
         self._restart_unexpected = False
         self._from_zero = False
+        self._last: _Arrival | None = None  # newest packet of the current stream
+        self._held: _Arrival | None = None  # a packet that fitted no stream, yet
+        self._descriptor_break = False  # a new descriptor ended the stream
         self._groups: dict[SignalGroup, _GroupState] = {}
         self._reset_groups()
 
@@ -92,11 +133,21 @@ class PacketAssembler:
         """The band-clock mapper (drift estimate, host times)."""
         return self._mapper
 
-    def set_descriptor(self, descriptor: Descriptor) -> None:
-        """Follow a new descriptor (rate change); the band restarts its stream after one."""
+    def set_descriptor(self, descriptor: Descriptor) -> list[LinkItem]:
+        """Follow a new descriptor (rate change, or a band rebooted into other settings).
+
+        The band restarts its stream after one: the next packets begin a new stream,
+        placed by the host clock, with a gap (nothing counted lost) between. Returns the
+        items this produces (a held packet of the old stream is quarantined).
+        """
+        out = self._quarantine_held("the band sent a new descriptor")
+        self.stats.descriptor_changes += 1
         self._descriptor = descriptor
         self._last_seq = None
+        self._last = None
+        self._descriptor_break = self._descriptor_break or self._last_arrival is not None
         self._reset_groups(keep_times=True)
+        return out
 
     def expect_start(self) -> None:
         """The host sent START: the next packet with seq 0 begins a new stream, deliberately."""
@@ -141,8 +192,7 @@ class PacketAssembler:
         if isinstance(packet, Descriptor):
             if packet == self._descriptor:
                 return []
-            self.set_descriptor(packet)
-            return [DescriptorChanged(packet)]
+            return [*self.set_descriptor(packet), DescriptorChanged(packet)]
         if isinstance(packet, Ack) and packet.command == PacketType.START and packet.ok:
             # The band sends START's ACK before the stream's first packet (protocol 1.4).
             self.expect_start()
@@ -161,28 +211,134 @@ class PacketAssembler:
         except ProtocolError as exc:
             self.stats.bad_packets += 1
             return [FramesDropped(1, str(exc))]
+        arrival = _Arrival(packet, host_us, emg_counts, acc_counts)
+        last = self._last
+        if last is not None and packet == last.packet:
+            self.stats.duplicates += 1
+            return []
         out: list[LinkItem] = []
-        if self._expect_start:
-            # START's ACK came before this packet (protocol 1.4): a new stream from index 0.
-            if self._last_arrival is not None:
-                out.extend(self._restart(packet, unexpected=False))
-            else:
-                self._begin_at_zero()
+        problem = "no stream to continue yet"
+        if last is not None and not self._expect_start:
+            problem = self._misfit(last, packet, host_us) or ""
+            if not problem:
+                out += self._quarantine_held("the packets after it continue the stream")
+                return out + self._accept(arrival, new_stream=False)
+        elif self._expect_start:
+            problem = "START was acknowledged: a new stream begins"
+        held = self._held
+        if held is not None:
+            if not self._misfit(held, packet, host_us) and self._could_begin(held.packet):
+                # Two packets agree: the held one began a new stream.
+                self._held = None
+                out += self._accept(held, new_stream=True)
+                return out + self._accept(arrival, new_stream=False)
+            out += self._quarantine_held("the next packet continues neither it nor the stream")
+        self._held = _Arrival(packet, host_us, emg_counts, acc_counts, problem)
+        return out
+
+    def finish(self) -> list[LinkItem]:
+        """Return what the end of the stream decides: a held packet is quarantined.
+
+        A lone packet before the end cannot be checked against a next one; it is kept
+        only when there was no stream to contradict it.
+        """
+        held = self._held
+        if held is None:
+            return []
+        if self._last is None and self._last_arrival is None:
+            self._held = None
+            return self._accept(held, new_stream=True)
+        return self._quarantine_held("the stream ended before a packet confirmed it")
+
+    def _quarantine_held(self, why: str) -> list[LinkItem]:
+        held, self._held = self._held, None
+        if held is None:
+            return []
+        self.stats.bad_packets += 1
+        self.stats.quarantined += 1
+        p = held.packet
+        return [FramesDropped(1, f"DATA packet seq {p.seq} quarantined ({held.problem}; {why})")]
+
+    def _could_begin(self, p: DataPacket) -> bool:
+        """Return True when ``p`` can be packet number ``seq`` of a stream counted from 0.
+
+        A band starts every stream at seq 0 and index 0 (protocol 1.2) and a packet
+        carries at most 255 frames; only the session's first stream may have begun
+        before the host was listening.
+        """
+        if self._last_arrival is None:
+            return True
+        most = 255 * (p.seq + 1)
+        return p.emg_first <= most and p.acc_first <= most
+
+    def _misfit(self, ref: _Arrival, p: DataPacket, host_us: int) -> str:
+        """Return why ``p`` cannot follow ``ref`` in one stream ('' when it can)."""
+        desc = self._descriptor
+        r = ref.packet
+        f = desc.emg.rate_hz
+        de = (p.emg_first - r.emg_first) % _WRAP
+        if de >= _HALF or de < r.n_emg:
+            return (f"EMG sample {p.emg_first} where the stream is at "
+                    f"{(r.emg_first + r.n_emg) % _WRAP}")
+        dt_us = p.t_us - r.t_us
+        off_us = dt_us - de * 1e6 / f
+        if abs(off_us) > _TIME_SLACK_US + 1e6 / f:
+            return f"device time {p.t_us} us is {off_us / 1e6:+.6g} s off its sample index"
+        acc = desc.acc
+        if acc is not None:
+            da = (p.acc_first - r.acc_first) % _WRAP
+            if da >= _HALF or da < r.n_acc:
+                return (f"ACC sample {p.acc_first} where the stream is at "
+                        f"{(r.acc_first + r.n_acc) % _WRAP}")
+            spread = (_ACC_SLACK_S + (r.n_acc + p.n_acc + 2) / acc.rate_hz
+                      + (r.n_emg + p.n_emg) / f)
+            if abs(da / acc.rate_hz - de / f) > spread:
+                return f"ACC sample {p.acc_first} disagrees with EMG sample {p.emg_first}"
+        ahead_s = dt_us / 1e6 / self.clock_params.device_speed - (host_us - ref.host_us) / 1e6
+        if ahead_s > _MAX_LATENCY_S + 0.02 * abs(dt_us) / 1e6:
+            return f"the band's clock ran {ahead_s:.6g} s ahead of the host's"
+        return ""
+
+    def _accept(self, arrival: _Arrival, new_stream: bool) -> list[LinkItem]:
+        """Deliver a packet that fits the stream (or begins a new one, ``new_stream``)."""
+        packet = arrival.packet
+        host_us = arrival.host_us
+        emg_counts, acc_counts = arrival.emg, arrival.acc
+        desc = self._descriptor
+        out: list[LinkItem] = []
+        if new_stream:
+            if self._expect_start or self._descriptor_break:
+                if self._last_arrival is not None:
+                    out.extend(self._restart(packet, unexpected=False,
+                                             new_descriptor=self._descriptor_break))
+                else:
+                    self._begin_at_zero()
+            elif self._last_arrival is not None:
+                out.extend(self._restart(packet, unexpected=True))
+            self._last_seq = None
         elif self._last_seq is not None:
             step = (packet.seq - self._last_seq) % _WRAP
-            if step == 0:
-                self.stats.duplicates += 1
-                return out
-            if step >= _HALF:
-                out.extend(self._restart(packet, unexpected=True))
-            elif step > 1:
+            assert self._last is not None
+            r = self._last.packet
+            most = (1 + _SEQ_SLACK + (packet.emg_first - r.emg_first) % _WRAP
+                    + (packet.acc_first - r.acc_first) % _WRAP)
+            if 1 <= step <= most:
                 self.stats.packets_lost += step - 1
+            else:
+                # The samples continue the stream; the number alone is wrong.
+                self.stats.bad_sequence += 1
+                out.append(SequenceIgnored(packet.seq, (self._last_seq + 1) % _WRAP))
+                packet = DataPacket((self._last_seq + 1) % _WRAP, packet.t_us,
+                                    packet.emg_first, packet.n_emg, packet.acc_first,
+                                    packet.n_acc, packet.samples)
         self._expect_start = False
+        self._descriptor_break = False
         new_stream = self._last_seq is None
         if new_stream and self._from_zero:
             # Packets lost before this one: seq counts from 0 in a new stream.
             self.stats.packets_lost += packet.seq
         self._last_seq = packet.seq
+        self._last = _Arrival(arrival.packet, host_us, None, None)
         self._from_zero = False
         self.stats.packets += 1
 
@@ -276,14 +432,15 @@ class PacketAssembler:
             newest = max(newest, acc_newest)
         return newest
 
-    def _restart(self, packet: DataPacket, unexpected: bool) -> list[LinkItem]:
+    def _restart(self, packet: DataPacket, unexpected: bool,
+                 new_descriptor: bool = False) -> list[LinkItem]:
         """Begin a new stream at ``packet``; report the break for every group."""
         self.stats.restarts += 1
         out: list[LinkItem] = []
         if unexpected:
             self.stats.unexpected_restarts += 1
         new_t0_dev_us = packet.t_us - packet.emg_first * 1e6 / self._descriptor.emg.rate_hz
-        if unexpected or new_t0_dev_us < self._last_newest_dev_us:
+        if unexpected or new_descriptor or new_t0_dev_us < self._last_newest_dev_us:
             # The band rebooted (its clock went back, or it restarted unasked): the old
             # clock map means nothing now; re-learn it and place the stream by host time.
             self._mapper = ClockMapper(self.clock_params)
@@ -294,7 +451,9 @@ class PacketAssembler:
         out.append(StreamRestarted(
             previous_end, unexpected,
             "band restarted its stream without being asked (reboot or brown-out?)"
-            if unexpected else "stream started",
+            if unexpected else
+            "stream restarted with the band's new descriptor" if new_descriptor
+            else "stream started",
         ))
         self._reset_groups(keep_times=True)
         for state in self._groups.values():

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from firmware_bridge.assembler import AssemblerStats, PacketAssembler
 from firmware_bridge.clock import ClockParams
-from firmware_bridge.events import LinkItem
+from firmware_bridge.events import FramesDropped, LinkItem
 from firmware_bridge.framing import crc16
 from firmware_bridge.protocol import (
     MAX_PACKET_BYTES,
@@ -48,6 +48,10 @@ class CaptureError(ValueError):
 
 class CaptureTruncatedWarning(UserWarning):
     """A capture ends in a partial or damaged record (the writer was killed mid-record)."""
+
+
+class CaptureCorruptWarning(UserWarning):
+    """Damaged bytes inside a capture were skipped; reading resumed at the next good record."""
 
 
 @dataclass(frozen=True)
@@ -140,10 +144,52 @@ class CaptureWriter:
         self.close()
 
 
-def iter_records(path: str | Path) -> Iterator[CaptureRecord]:
-    """Yield the records of a capture; warn (CaptureTruncatedWarning) at a damaged tail.
+@dataclass(frozen=True)
+class CaptureDamage:
+    """Bytes of a capture that hold no readable record: skipped, counted, explained."""
 
-    Reads record by record, so a whole night never sits in memory.
+    offset: int  # file offset of the first unreadable byte
+    bytes_lost: int
+    reason: str
+    at_end: bool  # nothing readable follows (a writer killed mid-record, a cut file)
+
+
+# A record's host time is checked against the last good one: a valid CRC at a wrong
+# offset (a damaged length, a resynchronisation attempt inside a packet) would also
+# need 8 bytes that read as a time within this window, which random bytes never do.
+_HOST_BACK_US = 1_000_000
+_HOST_AHEAD_US = 86_400_000_000
+_READ_BYTES = 1 << 16
+
+
+def _record_at(buf: bytearray, i: int, last_host: int | None) -> tuple[str, object]:
+    """Parse the record at ``buf[i:]``: ('ok', (host, packet, size)), ('short', None)
+    when more bytes are needed to decide, or ('bad', reason)."""
+    if len(buf) - i < _HEAD.size:
+        return "short", "a partial record header"
+    host_us, length = _HEAD.unpack_from(buf, i)
+    if not 0 < length <= MAX_PACKET_BYTES:
+        return "bad", f"a record claiming {length} bytes"
+    if last_host is not None and not (
+        last_host - _HOST_BACK_US <= host_us <= last_host + _HOST_AHEAD_US
+    ):
+        return "bad", f"a record whose host time {host_us} us is far from its neighbours'"
+    size = _HEAD.size + length + 2
+    if len(buf) - i < size:
+        return "short", (f"a record cut after {len(buf) - i} of {size} bytes")
+    packet = bytes(buf[i + _HEAD.size : i + _HEAD.size + length])
+    if struct.unpack_from("<H", buf, i + _HEAD.size + length)[0] != crc16(packet):
+        return "bad", "a record whose CRC does not match"
+    return "ok", (host_us, packet, size)
+
+
+def scan_records(path: str | Path) -> Iterator[CaptureRecord | CaptureDamage]:
+    """Yield a capture's records, and a :class:`CaptureDamage` for each unreadable stretch.
+
+    After a damaged record the reader resynchronises on the next offset where a whole
+    record with a matching CRC and a plausible host time begins, so one bad record
+    costs that record, not the rest of the night. Reads in 64 kB pieces: a whole
+    night never sits in memory.
     """
     path = Path(path)
     try:
@@ -153,43 +199,90 @@ def iter_records(path: str | Path) -> Iterator[CaptureRecord]:
     try:
         if f.read(len(MAGIC)) != MAGIC:
             raise CaptureError(f"{path} is not a crampwatch capture (no {MAGIC!r} header)")
-        pos = len(MAGIC)
-        n = 0
+        buf = bytearray()
+        base = len(MAGIC)  # file offset of buf[0]
+        i = 0
+        eof = False
+        last_host: int | None = None
+
+        def more() -> bool:
+            nonlocal eof
+            if eof:
+                return False
+            chunk = f.read(_READ_BYTES)
+            if not chunk:
+                eof = True
+                return False
+            buf.extend(chunk)
+            return True
+
         while True:
-            head = f.read(_HEAD.size)
-            if not head:
+            if i > _READ_BYTES:
+                del buf[:i]
+                base += i
+                i = 0
+            if i == len(buf) and not more():
                 return
-            problem = None
-            if len(head) < _HEAD.size:
-                problem = "a partial record header"
-            else:
-                host_us, length = _HEAD.unpack(head)
-                if not 0 < length <= MAX_PACKET_BYTES:
-                    problem = f"a record claiming {length} bytes"
-                else:
-                    body = f.read(length + 2)
-                    if len(body) < length + 2:
-                        problem = (f"a record cut after {_HEAD.size + len(body)} of "
-                                   f"{_HEAD.size + length + 2} bytes")
-                    else:
-                        packet = body[:length]
-                        if struct.unpack_from("<H", body, length)[0] != crc16(packet):
-                            problem = "a record whose CRC does not match"
-            if problem is not None:
-                size = path.stat().st_size
-                warnings.warn(
-                    CaptureTruncatedWarning(
-                        f"{path}: {problem} at byte {pos} after {n} good records; "
-                        f"{size - pos} trailing bytes ignored, everything before kept"
-                    ),
-                    stacklevel=2,
-                )
-                return
-            yield CaptureRecord(host_us, packet)
-            n += 1
-            pos += _HEAD.size + length + 2
+            verdict, value = _record_at(buf, i, last_host)
+            if verdict == "short" and more():
+                continue
+            if verdict == "ok":
+                host_us, packet, size = value  # type: ignore[misc]
+                yield CaptureRecord(host_us, packet)
+                last_host = host_us
+                i += size
+                continue
+            # Damaged (or cut): find the next offset where a good record starts.
+            reason = str(value)
+            start = base + i
+            j = i + 1
+            while True:
+                if j > _READ_BYTES:
+                    del buf[:j]
+                    base += j
+                    j = 0
+                found, _ = _record_at(buf, j, last_host)
+                if found == "ok":
+                    break
+                if found == "short" and more():
+                    continue
+                if found == "short" and len(buf) - j <= _HEAD.size and eof:
+                    j = len(buf)
+                    break
+                j += 1
+                if j >= len(buf) and not more():
+                    j = len(buf)
+                    break
+            at_end = j >= len(buf) and eof
+            yield CaptureDamage(start, base + j - start, reason, at_end)
+            i = j
     finally:
         f.close()
+
+
+def iter_records(path: str | Path) -> Iterator[CaptureRecord]:
+    """Yield the records of a capture, skipping damaged stretches with a warning.
+
+    A stretch in the middle warns ``CaptureCorruptWarning`` and reading resumes at the
+    next good record; a damaged tail warns ``CaptureTruncatedWarning``.
+    """
+    for item in scan_records(path):
+        if isinstance(item, CaptureRecord):
+            yield item
+        else:
+            _warn_damage(Path(path), item)
+
+
+def _warn_damage(path: Path, damage: CaptureDamage) -> None:
+    if damage.at_end:
+        warnings.warn(CaptureTruncatedWarning(
+            f"{path}: {damage.reason} at byte {damage.offset}; {damage.bytes_lost} "
+            "trailing bytes ignored, everything before kept"), stacklevel=3)
+    else:
+        warnings.warn(CaptureCorruptWarning(
+            f"{path}: {damage.reason} at byte {damage.offset}; {damage.bytes_lost} bytes "
+            f"skipped, reading resumed at the next good record (byte "
+            f"{damage.offset + damage.bytes_lost})"), stacklevel=3)
 
 
 class CaptureReader:
@@ -203,9 +296,13 @@ class CaptureReader:
         self.clock_params = clock
         self.stats: AssemblerStats | None = None
         self.bad_packets = 0
+        self.damage: list[CaptureDamage] = []
 
     def _first_descriptor(self) -> Descriptor:
-        for rec in iter_records(self.path):
+        # Damage is reported once, by items(); these look-ahead passes skip it quietly.
+        for rec in scan_records(self.path):
+            if isinstance(rec, CaptureDamage):
+                continue
             try:
                 packet = decode_packet(rec.packet)
             except ProtocolError:
@@ -223,10 +320,10 @@ class CaptureReader:
         """
         first: tuple[int, int] | None = None
         last: tuple[int, int] | None = None
-        for i, rec in enumerate(iter_records(self.path)):
+        for i, rec in enumerate(scan_records(self.path)):
             if i > SPEED_PROBE_RECORDS:
                 break
-            if rec.packet[:1] != b"\x02":
+            if isinstance(rec, CaptureDamage) or rec.packet[:1] != b"\x02":
                 continue
             try:
                 packet = decode_packet(rec.packet)
@@ -251,10 +348,21 @@ class CaptureReader:
         return float(f"{ratio:.3g}")
 
     def items(self) -> Iterator[LinkItem]:
-        """Yield blocks and events exactly as the live link yielded them."""
+        """Yield blocks and events exactly as the live link yielded them.
+
+        A damaged stretch of the file is skipped with a warning and becomes a
+        ``FramesDropped`` event; the packets it held show up as gaps.
+        """
         assembler: PacketAssembler | None = None
         self.bad_packets = 0
-        for rec in iter_records(self.path):
+        self.damage = []
+        for rec in scan_records(self.path):
+            if isinstance(rec, CaptureDamage):
+                self.damage.append(rec)
+                _warn_damage(self.path, rec)
+                yield FramesDropped(1, f"capture: {rec.bytes_lost} unreadable bytes at byte "
+                                       f"{rec.offset} skipped ({rec.reason})")
+                continue
             try:
                 packet = decode_packet(rec.packet)
             except ProtocolError:
@@ -266,6 +374,13 @@ class CaptureReader:
                     self.stats = assembler.stats
                 continue
             yield from assembler.feed(packet, rec.host_us)
+        if assembler is not None:
+            yield from assembler.finish()
+
+    @property
+    def bytes_lost(self) -> int:
+        """Bytes of the file skipped as unreadable in the last pass of :meth:`items`."""
+        return sum(d.bytes_lost for d in self.damage)
 
     def blocks(self) -> Iterator[SampleBlock]:
         """Yield the sample blocks only (gaps ride on them as ``lost_samples``)."""

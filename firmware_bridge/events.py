@@ -66,6 +66,17 @@ class FramesDropped:
 
 
 @dataclass(frozen=True)
+class SequenceIgnored:
+    """A DATA packet's samples continued the stream but its sequence number did not.
+
+    The samples were delivered; the number was not believed (no packets counted lost).
+    """
+
+    seq: int
+    expected: int
+
+
+@dataclass(frozen=True)
 class Disconnected:
     """The transport went away; ``will_reconnect`` says whether the link tries again."""
 
@@ -94,6 +105,6 @@ class CaptureStopped:
 
 LinkEvent = (
     SignalGap | BandStatus | StreamRestarted | DescriptorChanged | FramesDropped
-    | Disconnected | Reconnected | CaptureStopped
+    | SequenceIgnored | Disconnected | Reconnected | CaptureStopped
 )
 LinkItem = SampleBlock | LinkEvent
