@@ -116,3 +116,110 @@ def test_replay_of_a_damaged_file_is_one_clear_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.edf" in err and "Traceback" not in err
     assert "1 recording(s) not replayed" in err
+
+
+# -- replays that keep what they have -------------------------------------------------
+
+
+class _FailingPipeline:
+    """A real pipeline that breaks after ``after`` blocks, as a bug or a bad disk would."""
+
+    def __init__(self, pipeline: Pipeline, after: int, exc: BaseException) -> None:
+        self._pipeline, self._after, self._exc = pipeline, after, exc
+        self.detector = pipeline.detector
+
+    def process(self, block):
+        self._after -= 1
+        if self._after < 0:
+            raise self._exc
+        return self._pipeline.process(block)
+
+    def finish(self):
+        return self._pipeline.finish()
+
+
+def _break_replay_of(monkeypatch, stem: str, exc: BaseException, after: int = 3) -> None:
+    import crampwatch.replay as replay_module
+
+    real = replay_module.build_pipeline
+
+    def build(classifier, session_id, has_acc, config=None):
+        pipeline = real(classifier, session_id, has_acc, config)
+        return _FailingPipeline(pipeline, after, exc) if session_id == stem else pipeline
+
+    monkeypatch.setattr(replay_module, "build_pipeline", build)
+
+
+def _no_partials(folder: Path) -> None:
+    assert not [p.name for p in folder.iterdir() if p.name.endswith(".partial")]
+
+
+def test_failed_replay_leaves_an_existing_events_file_as_it_was(tmp_path, capsys):
+    bad = tmp_path / "bad.edf"
+    bad.write_bytes(b"not an edf at all")
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"file": "earlier run"}\n' * 26)
+    assert main(["replay", str(bad), "--events", str(events)]) == 1
+    assert events.read_text() == '{"file": "earlier run"}\n' * 26
+    assert "left as it was" in capsys.readouterr().err
+    _no_partials(tmp_path)
+
+
+def test_interrupted_replay_leaves_events_and_edf_out_as_they_were(nights, tmp_path,
+                                                                    monkeypatch):
+    events, edf_dir = tmp_path / "events.jsonl", tmp_path / "edf"
+    edf_dir.mkdir()
+    events.write_text('{"file": "earlier run"}\n')
+    earlier_edf = edf_dir / "night-1.events.edf"
+    earlier_edf.write_bytes(b"an earlier, complete EDF+")
+    # Ctrl-C while the second night is half replayed: the first is done, the second not.
+    _break_replay_of(monkeypatch, "night-1", KeyboardInterrupt())
+    assert main(["replay", str(nights), "--events", str(events), "--edf-out", str(edf_dir),
+                 "--jobs", "1", "--classifier", "rules"]) == 130
+    assert events.read_text() == '{"file": "earlier run"}\n'
+    assert earlier_edf.read_bytes() == b"an earlier, complete EDF+"
+    _no_partials(tmp_path)
+    _no_partials(edf_dir)
+
+
+def test_a_night_failing_midway_keeps_its_earlier_edf_out_and_the_others_complete(
+        nights, tmp_path, monkeypatch, capsys):
+    events, edf_dir = tmp_path / "events.jsonl", tmp_path / "edf"
+    edf_dir.mkdir()
+    earlier_edf = edf_dir / "night-0.events.edf"
+    earlier_edf.write_bytes(b"an earlier, complete EDF+")
+    _break_replay_of(monkeypatch, "night-0", RuntimeError("disk went away"))
+    assert main(["replay", str(nights), "--events", str(events), "--edf-out", str(edf_dir),
+                 "--jobs", "1", "--classifier", "rules"]) == 1
+    assert earlier_edf.read_bytes() == b"an earlier, complete EDF+"
+    with EdfRecording(edf_dir / "night-1.events.edf") as rec:
+        assert rec.duration_s == pytest.approx(180.0)
+    files = {json.loads(line)["file"] for line in events.read_text().splitlines()}
+    assert files == {str(nights / "night-1.edf")}
+    err = capsys.readouterr().err
+    assert f"{nights / 'night-0.edf'}: RuntimeError: disk went away" in err
+    _no_partials(edf_dir)
+
+
+def test_folder_replays_every_readable_file_and_lists_every_unreadable_one(nights, tmp_path,
+                                                                           capsys):
+    folder = tmp_path / "cohort"
+    folder.mkdir()
+    for name in ("night-0.edf", "night-1.edf"):
+        (folder / name).write_bytes((nights / name).read_bytes())
+    (folder / "a-junk.edf").write_bytes(b"not an edf at all")
+    data = bytearray((nights / "night-0.edf").read_bytes())
+    data[236:244] = b"1       "  # the header says 1 data record; the file holds 180
+    (folder / "m-short-header.edf").write_bytes(bytes(data))
+    events = tmp_path / "events.jsonl"
+    assert main(["replay", str(folder), "--events", str(events), "--jobs", "1",
+                 "--classifier", "rules"]) == 1
+    files = [json.loads(line)["file"] for line in events.read_text().splitlines()]
+    assert sorted(set(files)) == [str(folder / "night-0.edf"), str(folder / "night-1.edf")]
+    err = capsys.readouterr().err
+    assert "replayed 2 of 4 recording(s)" in err
+    report = err[err.index("2 recording(s) not replayed:"):]
+    assert f"{folder / 'a-junk.edf'}: the EDF header is damaged" in report
+    assert (f"{folder / 'm-short-header.edf'}: the header's record count is wrong: it says 1 "
+            "data records") in report
+    assert "h of signal in" in err and "x real time" in err
