@@ -94,8 +94,11 @@ def policy_feed(detected: Sequence[DetectedEvent]) -> tuple[str, list[tuple[floa
     has_provisional = any(not d.final for d in detected)
     fed: list[tuple[float, int, Event]] = []
     if has_provisional:
+        # An episode never called a cramp is never tracked by the policy: left out.
+        called = {d.event_id for d in detected if d.is_cramp}
         for i, d in enumerate(detected):
-            fed.append((_known_at(d), i, _as_event(d)))
+            if d.event_id in called:
+                fed.append((_known_at(d), i, _as_event(d)))
         basis = PROVISIONAL
     else:
         basis = FINAL_ONLY
