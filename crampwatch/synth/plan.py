@@ -182,7 +182,7 @@ def _vary_cramp(ep: Episode, rng: np.random.Generator, space: Space) -> None:
     if response != "none" and "response" in space:
         wake = lead + float(rng.uniform(*WAKE_S))
         p["wake_s"] = wake
-        p["response_uv"] = float(np.exp(rng.uniform(np.log(20.0), np.log(200.0))))
+        p["response_uv"] = float(np.exp(rng.uniform(np.log(40.0), np.log(250.0))))
         tail = p.get("decay_s", 2.0) + 1.0
         if response == "stand_walk":
             getup = float(rng.uniform(*GETUP_S))
@@ -216,7 +216,14 @@ def _vary_cramp(ep: Episode, rng: np.random.Generator, space: Space) -> None:
     if triggered:
         ep.attrs["trigger"] = "turn" if p["trigger_turn"] else "point_foot"
     if "wake_s" in p:
+        # Seconds after the cramp's start: the sleeper wakes and responds until...
         ep.attrs["wake_s"] = round(p["wake_s"], 3)
+        ends = {
+            "stand_walk": p.get("walk_end_s", 0.0) + p.get("liedown_s", 0.0),
+            "knead": p["wake_s"] + p.get("knead_s", 0.0),
+        }
+        ep.attrs["response_end_s"] = round(
+            ends.get(response, ep.duration_s - p.get("decay_s", 2.0)), 3)
 
 
 def _vary_lookalike(item: _Item, layout: Layout, rng: np.random.Generator,
@@ -359,6 +366,7 @@ def plan_night(cfg: NightConfig, layout: Layout, rng: np.random.Generator,
             walk = _walking(rng, layout, float(rng.uniform(15.0, 60.0)))
             offset = duration + float(rng.uniform(cfg.min_gap_s, cfg.min_gap_s + 15.0))
             walk.start_s, walk.end_s = offset, offset + walk.duration_s
+            _vary_lookalike(_Item([walk], walk.duration_s, 0), layout, var_rng, space)
             group.append(walk)
             duration = walk.end_s
         items.append(_Item(group, duration, 0))
