@@ -1,0 +1,104 @@
+"""Replay on a Dask cluster: real `dask scheduler` and `dask worker` processes on 127.0.0.1.
+
+The cluster's output is compared with a local run of the same code, never with
+fixed events: the detector and classifier change while this stays true.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crampwatch.cli import main
+from crampwatch.synth import NightConfig, generate_night
+from tests.crampwatch.dask_cluster import dask_cluster, free_port
+
+GOOD = ("night-0.edf", "night-1.edf", "night-2.edf")
+CORRUPT = "night-1b.edf"  # sorts between two good nights
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> Path:
+    """Three short labelled nights and, among them, one cut short by a failed copy."""
+    out = tmp_path_factory.mktemp("cohort")
+    cfg = NightConfig(duration_s=120.0, cramps_min=1, cramps_max=1)
+    for i, name in enumerate(GOOD):
+        generate_night(cfg, 300 + i, out, Path(name).stem)
+    data = (out / "night-1.edf").read_bytes()
+    (out / CORRUPT).write_bytes(data[: len(data) // 2])
+    return out
+
+
+def _replay(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "crampwatch", "replay", *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_cluster_replay_is_byte_identical_to_local_and_names_the_corrupt_file(cohort,
+                                                                              tmp_path):
+    on_cluster, local = tmp_path / "cluster.jsonl", tmp_path / "local.jsonl"
+    edf_cluster, edf_local = tmp_path / "edf-cluster", tmp_path / "edf-local"
+    with dask_cluster(tmp_path / "dask") as address:
+        # Both runs back to back, so both load the code as it is now.
+        ran = _replay(str(cohort), "--events", str(on_cluster), "--edf-out", str(edf_cluster),
+                      "--scheduler", address)
+        ref = _replay(str(cohort), "--events", str(local), "--edf-out", str(edf_local),
+                      "--jobs", "2")
+    assert ran.returncode == 1, ran.stderr
+    assert ref.returncode == 1, ref.stderr
+    assert on_cluster.read_bytes() == local.read_bytes()
+    files = [json.loads(line)["file"] for line in on_cluster.read_text().splitlines()]
+    assert files, "three nights with a cramp each: events expected"
+    assert files == sorted(files)  # the order given, whatever order the tasks finished in
+    assert set(files) == {str(cohort / name) for name in GOOD}
+    for err in (ran.stderr, ref.stderr):
+        report = err[err.index("1 recording(s) not replayed:"):]
+        assert f"{cohort / CORRUPT}: truncated: the header promises" in report
+        assert "replayed 3 of 4 recording(s)" in err
+        assert "h of signal in" in err and "x real time" in err
+        assert "Traceback" not in err
+    assert f"on the cluster at {address}" in ran.stderr
+    assert sorted(p.name for p in edf_cluster.iterdir()) == [
+        f"{Path(name).stem}.events.edf" for name in GOOD]
+    for name in GOOD:
+        written = f"{Path(name).stem}.events.edf"
+        assert (edf_cluster / written).read_bytes() == (edf_local / written).read_bytes()
+
+
+def test_unreachable_scheduler_is_one_clear_message(cohort, tmp_path, monkeypatch, capsys):
+    import crampwatch.replay_dask as replay_dask
+
+    monkeypatch.setattr(replay_dask, "CONNECT_TIMEOUT_S", 2.0)
+    events = tmp_path / "events.jsonl"
+    events.write_text("kept\n")
+    address = f"tcp://127.0.0.1:{free_port()}"
+    assert main(["replay", str(cohort), "--events", str(events), "--scheduler", address]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot reach the Dask scheduler at {address}" in err and "Traceback" not in err
+    assert events.read_text() == "kept\n"
+
+
+def test_local_replay_needs_no_dask_and_scheduler_says_what_to_install(cohort):
+    # distributed and dask made unimportable, as on a machine without the cluster extra.
+    script = (
+        "import sys\n"
+        "sys.modules['distributed'] = None\nsys.modules['dask'] = None\n"
+        "from crampwatch.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    night = str(cohort / GOOD[0])
+    local = subprocess.run([sys.executable, "-c", script, "replay", night, "--classifier",
+                            "rules", "--jobs", "1"], capture_output=True, text=True, timeout=300)
+    assert local.returncode == 0, local.stderr
+    assert local.stdout.strip()
+    remote = subprocess.run([sys.executable, "-c", script, "replay", night, "--scheduler",
+                             "tcp://127.0.0.1:8786"], capture_output=True, text=True,
+                            timeout=300)
+    assert remote.returncode == 2
+    assert "pip install 'crampwatch[cluster]'" in remote.stderr
+    assert "Traceback" not in remote.stderr
