@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from api.models import EventRow, Night, Snippet, utcnow
 from api.schemas import EventIn, IngestResult
 from api.timeutil import to_store
+from api.upsert import insert_new
 from sensor.records import EventKind
 
 
@@ -58,43 +59,64 @@ def _snippet_values(event: EventIn) -> dict[str, Any] | None:
 def ingest_events(db: Session, night: Night, events: Sequence[EventIn]) -> IngestResult:
     """Return what storing ``events`` for ``night`` did; the same upload twice creates nothing.
 
-    An event whose id is already stored is updated in place (a provisional call made final,
-    a running episode given its end). A provisional version never replaces a stored final
-    one: a late retry of an old upload must not undo the final call.
+    New ids are inserted with INSERT ... ON CONFLICT DO NOTHING on the (sleeper, event id)
+    unique key, so hubs sending the same batch at the same moment each get an answer and
+    every event is stored once. An event whose id is already stored is updated in place (a
+    provisional call made final, a running episode given its end), under a row lock. A
+    provisional version never replaces a stored final one: a late retry of an old upload
+    must not undo the final call.
     """
-    ids = [event.event_id for event in events]
-    existing = {
-        row.event_id: row
-        for row in db.scalars(
-            select(EventRow)
-            .where(EventRow.sleeper_id == night.sleeper_id, EventRow.event_id.in_(ids))
-            .options(selectinload(EventRow.snippet))
-        )
-    }
-    created = updated = unchanged = 0
-    kept_final: list[str] = []
     now = utcnow()
-    new_rows: list[dict[str, Any]] = []
-    new_snippets: dict[str, dict[str, Any]] = {}
+    values = {event.event_id: _values(event, night) for event in events}
+    # New events go in with one executemany: the ORM's per-object flush is 10x slower.
+    created_pks = insert_new(
+        db,
+        EventRow,
+        [
+            {
+                "sleeper_id": night.sleeper_id,
+                "night_pk": night.id,
+                "event_id": event.event_id,
+                "received_at": now,
+                "updated_at": now,
+                **values[event.event_id],
+            }
+            for event in events
+        ],
+        ("sleeper_id", "event_id"),
+    )
+    created_ids: dict[str, int] = {}
+    if created_pks:
+        created_ids = dict(
+            db.execute(
+                select(EventRow.event_id, EventRow.id).where(EventRow.id.in_(created_pks))
+            ).all()
+        )
+    snippets = [
+        {"event_pk": created_ids[event.event_id], **snippet}
+        for event in events
+        if event.event_id in created_ids and (snippet := _snippet_values(event)) is not None
+    ]
+    if snippets:
+        db.execute(insert(Snippet), snippets)
+    stored_ids = [event.event_id for event in events if event.event_id not in created_ids]
+    existing = {}
+    if stored_ids:
+        existing = {
+            row.event_id: row
+            for row in db.scalars(
+                select(EventRow)
+                .where(EventRow.sleeper_id == night.sleeper_id, EventRow.event_id.in_(stored_ids))
+                .options(selectinload(EventRow.snippet))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        }
+    updated = unchanged = 0
+    kept_final: list[str] = []
     for event in events:
-        values = _values(event, night)
-        snippet = _snippet_values(event)
         row = existing.get(event.event_id)
         if row is None:
-            # New events go in with one executemany: the ORM's per-object flush is 10x slower.
-            new_rows.append(
-                {
-                    "sleeper_id": night.sleeper_id,
-                    "night_pk": night.id,
-                    "event_id": event.event_id,
-                    "received_at": now,
-                    "updated_at": now,
-                    **values,
-                }
-            )
-            if snippet is not None:
-                new_snippets[event.event_id] = snippet
-            created += 1
             continue
         if row.night_pk != night.id:
             db.rollback()
@@ -105,6 +127,8 @@ def ingest_events(db: Session, night: Night, events: Sequence[EventIn]) -> Inges
         if row.final and not event.final:
             kept_final.append(event.event_id)
             continue
+        new_values = values[event.event_id]
+        snippet = _snippet_values(event)
         stored_snippet = None
         if row.snippet is not None:
             stored_snippet = {
@@ -112,12 +136,12 @@ def ingest_events(db: Session, night: Night, events: Sequence[EventIn]) -> Inges
                 "rate_hz": row.snippet.rate_hz,
                 "channels": row.snippet.channels,
             }
-        same = all(getattr(row, key) == value for key, value in values.items())
+        same = all(getattr(row, key) == value for key, value in new_values.items())
         # A retry without a snippet keeps the stored one; a new snippet replaces it.
         if same and (snippet is None or snippet == stored_snippet):
             unchanged += 1
             continue
-        for key, value in values.items():
+        for key, value in new_values.items():
             setattr(row, key, value)
         if snippet is not None:
             if row.snippet is None:
@@ -127,22 +151,9 @@ def ingest_events(db: Session, night: Night, events: Sequence[EventIn]) -> Inges
                     setattr(row.snippet, key, value)
         row.updated_at = now
         updated += 1
-    db.flush()
-    if new_rows:
-        db.execute(insert(EventRow), new_rows)
-    if new_snippets:
-        pks = db.execute(
-            select(EventRow.event_id, EventRow.id).where(
-                EventRow.sleeper_id == night.sleeper_id,
-                EventRow.event_id.in_(list(new_snippets)),
-            )
-        ).all()
-        db.execute(
-            insert(Snippet), [{"event_pk": pk, **new_snippets[event_id]} for event_id, pk in pks]
-        )
     db.commit()
     return IngestResult(
-        created=created, updated=updated, unchanged=unchanged, kept_final=kept_final
+        created=len(created_ids), updated=updated, unchanged=unchanged, kept_final=kept_final
     )
 
 

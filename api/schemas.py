@@ -9,9 +9,10 @@ Times: session seconds (``start_s``) are on the night's clock, 0 = the night's
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from api.models import Role
 from sensor.records import EventKind, Muscle, Side
@@ -27,6 +28,17 @@ ClientId = Annotated[
     ),
 ]
 ShortText = Annotated[str, Field(max_length=64)]
+
+
+def _iso_date_only(value: object) -> object:
+    # Pydantic would read "1.5e9" or "-5e-225" as a Unix time; a date parameter is a date.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+#: A calendar date in a query string, written YYYY-MM-DD (never a number).
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
 #: The longest stretch of session seconds a night can span (two days covers any recording).
 MAX_SESSION_S = 172_800.0
 #: Longest envelope excerpt kept per channel: e.g. 2 min at 25 Hz, enough to see a cramp's shape.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
@@ -12,7 +11,8 @@ from api.deps import DB, ReadableSleeper, WritableSleeper
 from api.errors import problem_responses
 from api.models import DiaryEntry, utcnow
 from api.routers.nights import ClientIdPath
-from api.schemas import DiaryIn, DiaryOut
+from api.schemas import DiaryIn, DiaryOut, IsoDate
+from api.upsert import claim
 from api.views import diary_out
 
 router = APIRouter(prefix="/api/v1/sleepers/{sleeper_id}/diary", tags=["diary"])
@@ -31,15 +31,10 @@ def put_entry(
     entry_id: ClientIdPath, body: DiaryIn, sleeper: WritableSleeper, db: DB, response: Response
 ) -> DiaryOut:
     """Return the entry as stored."""
-    row = db.scalars(
-        select(DiaryEntry).where(
-            DiaryEntry.sleeper_id == sleeper.id, DiaryEntry.entry_id == entry_id
-        )
-    ).first()
-    created = row is None
-    if row is None:
-        row = DiaryEntry(sleeper_id=sleeper.id, entry_id=entry_id)
-        db.add(row)
+    row, created = claim(
+        db, DiaryEntry, {"sleeper_id": sleeper.id, "entry_id": entry_id},
+        {"entry_date": body.entry_date},
+    )
     row.entry_date, row.night_id, row.event_id = body.entry_date, body.night_id, body.event_id
     row.pain_0_10, row.sleep_disturbance_0_10 = body.pain_0_10, body.sleep_disturbance_0_10
     row.note, row.recorded_at = body.note, utcnow()
@@ -57,8 +52,8 @@ def put_entry(
 def list_entries(
     sleeper: ReadableSleeper,
     db: DB,
-    since: Annotated[dt.date | None, Query(description="Entries on or after this date.")] = None,
-    until: Annotated[dt.date | None, Query(description="Entries on or before this date.")] = None,
+    since: Annotated[IsoDate | None, Query(description="Entries on or after this date.")] = None,
+    until: Annotated[IsoDate | None, Query(description="Entries on or before this date.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[DiaryOut]:
     """Return diary entries in a date range."""

@@ -15,6 +15,7 @@ from api.models import Band, EventRow, Night
 from api.schemas import BandIn, BandOut, NightIn, NightOut
 from api.summaries import CRAMP_KINDS
 from api.timeutil import from_store, offset_minutes, to_store
+from api.upsert import claim
 from api.views import night_out
 
 router = APIRouter(prefix="/api/v1/sleepers/{sleeper_id}", tags=["nights"])
@@ -65,12 +66,7 @@ def night_counts(db: Session, night_pks: list[int]) -> dict[int, tuple[int, int]
 )
 def put_band(band_id: ClientIdPath, body: BandIn, sleeper: WritableSleeper, db: DB) -> BandOut:
     """Return the band as stored for this sleeper (idempotent)."""
-    band = db.scalars(
-        select(Band).where(Band.sleeper_id == sleeper.id, Band.band_id == band_id)
-    ).first()
-    if band is None:
-        band = Band(sleeper_id=sleeper.id, band_id=band_id)
-        db.add(band)
+    band, _created = claim(db, Band, {"sleeper_id": sleeper.id, "band_id": band_id}, {})
     band.name, band.firmware = body.name, body.firmware
     db.commit()
     return BandOut(
@@ -126,14 +122,10 @@ def put_night(
                 f"band {body.band_id!r} is not registered for this sleeper: "
                 "PUT /api/v1/sleepers/{sleeper_id}/bands/{band_id} first",
             )
-    night = db.scalars(
-        select(Night).where(Night.sleeper_id == sleeper.id, Night.night_id == night_id)
-    ).first()
     started_at = to_store(body.started_at)
-    created = night is None
-    if night is None:
-        night = Night(sleeper_id=sleeper.id, night_id=night_id, started_at=started_at)
-        db.add(night)
+    night, created = claim(
+        db, Night, {"sleeper_id": sleeper.id, "night_id": night_id}, {"started_at": started_at}
+    )
     moved = night.started_at != started_at
     night.started_at = started_at
     night.utc_offset_min = offset_minutes(body.started_at)

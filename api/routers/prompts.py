@@ -13,6 +13,7 @@ from api.models import Prompt
 from api.routers.nights import ClientIdPath
 from api.schemas import PromptIn, PromptOut
 from api.timeutil import offset_minutes, to_store
+from api.upsert import claim
 from api.views import prompt_out
 
 router = APIRouter(prefix="/api/v1/sleepers/{sleeper_id}/prompts", tags=["prompts"])
@@ -31,13 +32,10 @@ def put_prompt(
     prompt_id: ClientIdPath, body: PromptIn, sleeper: WritableSleeper, db: DB, response: Response
 ) -> PromptOut:
     """Return the prompt as stored; send it again when it escalates or is acknowledged."""
-    row = db.scalars(
-        select(Prompt).where(Prompt.sleeper_id == sleeper.id, Prompt.prompt_id == prompt_id)
-    ).first()
-    created = row is None
-    if row is None:
-        row = Prompt(sleeper_id=sleeper.id, prompt_id=prompt_id)
-        db.add(row)
+    row, created = claim(
+        db, Prompt, {"sleeper_id": sleeper.id, "prompt_id": prompt_id},
+        {"sent_at": to_store(body.sent_at), "channel": body.channel},
+    )
     row.event_id, row.night_id = body.event_id, body.night_id
     row.sent_at, row.channel, row.level = to_store(body.sent_at), body.channel, body.level
     row.escalated_at = None if body.escalated_at is None else to_store(body.escalated_at)

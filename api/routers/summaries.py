@@ -12,7 +12,7 @@ from api.deps import DB, ReadableSleeper
 from api.errors import problem_responses
 from api.models import Night
 from api.routers.nights import ClientIdPath, night_by_id
-from api.schemas import NightSummary, WeekSummary
+from api.schemas import IsoDate, NightSummary, WeekSummary
 from api.summaries import summarize_night, summarize_weeks
 from api.timeutil import night_date
 
@@ -54,10 +54,10 @@ def week_summaries(
     sleeper: ReadableSleeper,
     db: DB,
     since: Annotated[
-        dt.date | None, Query(description="First night date; default 12 weeks before `until`.")
+        IsoDate | None, Query(description="First night date; default 12 weeks before `until`.")
     ] = None,
     until: Annotated[
-        dt.date | None, Query(description="Last night date; default the latest night's.")
+        IsoDate | None, Query(description="Last night date; default the latest night's.")
     ] = None,
 ) -> list[WeekSummary]:
     """Return one summary per ISO week (Monday start) in the range, empty weeks included."""
