@@ -38,6 +38,7 @@ from crampwatch.recordings.edf_reader import (
     header_duration_s,
 )
 from crampwatch.recordings.edf_writer import EdfPlusWriter, SignalSpec
+from models import DEFAULT_CLASSIFIER
 from models.classifier import EpisodeClassifier
 from sensor.detector import DETECTOR_VERSION, Detector, DetectorConfig
 from sensor.records import Event, SampleBlock, SignalGap
@@ -55,7 +56,7 @@ class ReplayOptions:
     acc_labels: tuple[str, ...] | None = None
     chunk_s: float = DEFAULT_CHUNK_S
     include_provisional: bool = False
-    classifier: str = "model"  # "model" (shipped, rules if missing), "rules", or a model path
+    classifier: str = DEFAULT_CLASSIFIER  # "rules", "model" (shipped), or a model path
     edf_out: Path | None = None
 
 

@@ -8,7 +8,18 @@ from pathlib import Path
 
 from models.classifier import Classification, EpisodeClassifier
 
-__all__ = ["DEFAULT_MODEL_PATH", "Classification", "EpisodeClassifier", "load_default"]
+__all__ = [
+    "DEFAULT_CLASSIFIER",
+    "DEFAULT_MODEL_PATH",
+    "Classification",
+    "EpisodeClassifier",
+    "load_default",
+]
+
+# What replay, evaluate and the live session use unless told otherwise: the rule
+# classifier, which generalizes better across held-out families of nights than the
+# shipped learned model (leave-one-family-out table in models/MODEL_CARD.md).
+DEFAULT_CLASSIFIER = "rules"
 
 # The shipped model (and its manifest cramp_classifier.json beside it), made by
 # `crampwatch train`; see models/MODEL_CARD.md.

@@ -25,6 +25,7 @@ from crampwatch.replay import (
     replay_all,
     stated_duration_s,
 )
+from models import DEFAULT_CLASSIFIER
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,9 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="EMG channels by exact label (default: found by label)")
     parser.add_argument("--acc", nargs=3, metavar=("X", "Y", "Z"),
                         help="accelerometer channels by exact label, X Y Z order")
-    parser.add_argument("--classifier", default="model",
-                        help="'model' (shipped model; rules if it cannot load), 'rules', "
-                             "or a model file path")
+    parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
+                        help="'rules' (default: %(default)s), 'model' (the shipped learned "
+                             "model; rules if it cannot load) or a model file path")
     parser.add_argument("--jobs", type=int, default=None,
                         help="recordings replayed at once here (default: number of cores)")
     parser.add_argument("--scheduler", metavar="ADDRESS",

@@ -19,6 +19,7 @@ from crampwatch.live.sources import (
     serial_source,
 )
 from crampwatch.prompt.policy import PromptParams
+from models import DEFAULT_CLASSIFIER
 
 SOURCE_HELP = (
     "serial:/dev/ttyUSB0 (band on a serial port), ble:<address or name> (band over BLE), "
@@ -60,8 +61,9 @@ def add_store_options(parser: argparse.ArgumentParser, demo: bool = False) -> No
     g.add_argument("--upload", metavar="URL", help="also upload to this clinic API")
     g.add_argument("--upload-token", metavar="TOKEN", help="the clinic's hub token")
     g.add_argument("--sleeper", default="me", help="sleeper label in the local store")
-    g.add_argument("--classifier", default="model",
-                   help="'model' (shipped, rules if missing), 'rules', or a model file")
+    g.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
+                   help="'rules' (default: %(default)s), 'model' (shipped learned model) "
+                        "or a model file")
 
 
 def options_from_args(args: argparse.Namespace, data_dir: Path | None = None) -> RunOptions:

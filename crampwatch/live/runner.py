@@ -49,6 +49,7 @@ from crampwatch.summary import (
     render_summary,
     summarize_night,
 )
+from models import DEFAULT_CLASSIFIER
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class RunOptions:
     data_dir: Path
     new_night: bool = False
     prompt: PromptParams = field(default_factory=PromptParams)
-    classifier: str = "model"
+    classifier: str = DEFAULT_CLASSIFIER
     language: str = "en"
     sound: bool = True
     speak: bool = True
