@@ -17,6 +17,7 @@ from crampwatch.evaluate.report import text_report, write_html
 from crampwatch.evaluate.scoring import DEFAULT_TOLERANCE_S
 from crampwatch.prompt.policy import PromptParams
 from crampwatch.replay import ReplayOptions, replay_many
+from models import DEFAULT_CLASSIFIER
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,8 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--events", type=Path, help="replay output (JSON lines)")
     source.add_argument("--replay", action="store_true",
                         help="replay the truth's recordings first (all cores)")
-    parser.add_argument("--classifier", default="model",
-                        help="with --replay: 'model', 'rules' or a model path")
+    parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
+                        help="with --replay: 'rules' (default: %(default)s), 'model' or a "
+                        "model path")
     parser.add_argument("--jobs", type=int, default=None, help="with --replay: parallel jobs")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE_S,
                         help=f"overlap tolerance, s (default {DEFAULT_TOLERANCE_S}: any overlap)")
@@ -59,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--min-duration", type=float, default=prompt.min_duration_s,
                         metavar="SECONDS", help="prompt policy, as `crampwatch run`: a cramp "
                         f"must have run this long first (default {prompt.min_duration_s})")
+    parser.add_argument("--max-prompts-per-hour", type=int, default=prompt.max_prompts_per_hour,
+                        help="prompt policy, as `crampwatch run` (default "
+                             f"{prompt.max_prompts_per_hour})")
     parser.add_argument("--report", type=Path, help="write the HTML report here")
     parser.add_argument("--json", type=Path, help="write the summary figures as JSON here")
     parser.set_defaults(func=run)
@@ -88,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         events_path = args.events
     try:
         prompt = replace(PromptParams(), min_confidence=args.min_confidence,
-                         min_duration_s=args.min_duration)
+                         min_duration_s=args.min_duration,
+                         max_prompts_per_hour=args.max_prompts_per_hour)
     except ValueError as exc:
         raise UserError(f"prompt policy: {exc}") from None
     result = evaluate(truth, load_events(events_path), args.tolerance, prompt)

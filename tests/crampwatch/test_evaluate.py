@@ -159,6 +159,25 @@ def test_the_policy_settings_are_those_of_run_and_can_be_changed():
     assert {d.event_id for d in relaxed.false_alarms} == {"b/3", "b/4", "b/5"}
 
 
+def test_evaluate_command_takes_the_policy_options_of_run(tmp_path):
+    truth, events = _night_b()
+    truth_path = tmp_path / "a.json"
+    truth_path.write_text(json.dumps({"duration_s": EIGHT_H, "events": [
+        {"kind": str(t.kind), "start_s": t.start_s, "end_s": t.end_s} for t in truth]}))
+    events_path = tmp_path / "events.jsonl"
+    events_path.write_text("".join(json.dumps(d.__dict__) + "\n" for d in events))
+    out = tmp_path / "s.json"
+    base = ["evaluate", "--truth", str(truth_path), "--events", str(events_path),
+            "--json", str(out)]
+    assert main(base) == 0
+    expected = score_file("a", EIGHT_H, truth, events, prompt=PromptParams())
+    assert json.loads(out.read_text())["false_wakeups"] == expected.false_wakeups
+    assert main([*base, "--min-confidence", "0.5", "--min-duration", "1"]) == 0
+    saved = json.loads(out.read_text())
+    assert (saved["false_wakeups"], saved["prompts"]) == (3, 5)
+    assert saved["wakeup_latency_max_s"] == pytest.approx(2.0)  # b/2: 1001.0 + 1 s - 1000
+
+
 def test_final_only_events_are_replayed_from_an_estimate_and_say_so():
     truth, events = _night_b()
     finals = [d for d in events if d.final]
