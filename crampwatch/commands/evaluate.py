@@ -16,7 +16,7 @@ from crampwatch.evaluate.inputs import load_events, load_truth
 from crampwatch.evaluate.report import text_report, write_html
 from crampwatch.evaluate.scoring import DEFAULT_TOLERANCE_S
 from crampwatch.prompt.policy import PromptParams
-from crampwatch.replay import ReplayOptions, replay_many
+from crampwatch.replay import ReplayOptions, replay_all
 from models import DEFAULT_CLASSIFIER
 
 
@@ -43,11 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--events", type=Path, help="replay output (JSON lines)")
     source.add_argument("--replay", action="store_true",
-                        help="replay the truth's recordings first (all cores)")
+                        help="replay the truth's recordings first (all cores, or a Dask "
+                             "cluster with --scheduler)")
     parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
                         help="with --replay: 'rules' (default: %(default)s), 'model' or a "
                         "model path")
     parser.add_argument("--jobs", type=int, default=None, help="with --replay: parallel jobs")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="with --replay: one task per recording on an existing Dask "
+                             "cluster (tcp://host:8786), as `crampwatch replay --scheduler`")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE_S,
                         help=f"overlap tolerance, s (default {DEFAULT_TOLERANCE_S}: any overlap)")
     parser.add_argument("--by", action="append", default=[], metavar="KEY",
@@ -82,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         # Provisional calls too: the prompt policy, hence false wake-ups, acts on them.
         options = ReplayOptions(classifier=args.classifier, include_provisional=True)
         with events_path.open("w") as out:
-            for result in replay_many([t.edf for t in truth if t.edf], options, args.jobs):
+            for result in replay_all([str(t.edf) for t in truth if t.edf], options, args.jobs,
+                                     args.scheduler):
                 if result.error:
                     print(f"warning: {result.file} not replayed: {result.error}",
                           file=sys.stderr)
