@@ -91,7 +91,8 @@ def _known_at(d: DetectedEvent) -> float:
 
 def policy_feed(detected: Sequence[DetectedEvent]) -> tuple[str, list[tuple[float, Event]]]:
     """Return the basis and the (session time s, event) pairs the policy is fed, in order."""
-    has_provisional = any(not d.final for d in detected)
+    # No events at all is nothing to estimate: the policy has seen all there is.
+    has_provisional = not detected or any(not d.final for d in detected)
     fed: list[tuple[float, int, Event]] = []
     if has_provisional:
         # An episode never called a cramp is never tracked by the policy: left out.

@@ -286,6 +286,9 @@ def test_events_matching_no_recording_are_a_warning(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "events for recordings without truth ignored: ['night-01']" in err
     assert "no detected event matches any truth recording" in err
+    assert "only final events" not in err  # nothing paired, nothing estimated
+    result = evaluate(load_truth([truth]), load_events(events))
+    assert result.summary.prompt_basis == PROVISIONAL and result.summary.recall == 0.0
 
 
 def test_only_final_events_are_a_warning(tmp_path, capsys):
