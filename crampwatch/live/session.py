@@ -13,6 +13,13 @@ blocked by signal processing:
 
 On stop (Ctrl-C) or at the end of the source everything is flushed: queued blocks
 processed, open episodes closed, prompts stopped, outboxes given a last try.
+
+Only the source ends a night. What a band sends mid-stream is an event of the night,
+counted in the report and written to the journal, never a reason to stop: a new
+stream layout (a band that rebooted into another rate or other channel labels) closes
+the current pipeline and starts a fresh one, with a gap between; a block the
+pipeline refuses is reported and, after one retry on a fresh pipeline, dropped and
+counted; corrupt packets arrive from the bridge already quarantined.
 """
 
 from __future__ import annotations
@@ -45,9 +52,11 @@ from crampwatch.prompt.dispatcher import PromptDispatcher
 from crampwatch.prompt.policy import AckResponse, PromptAction, PromptDecision, PromptPolicy
 from firmware_bridge.events import (
     BandStatus,
+    DescriptorChanged,
     Disconnected,
     FramesDropped,
     Reconnected,
+    SequenceIgnored,
     StreamRestarted,
 )
 from firmware_bridge.link import BandLinkError
@@ -92,9 +101,25 @@ class SessionReport:
     # (night time the band went away, seconds until its samples resumed) per reconnection
     reconnect_gaps: list[tuple[float, float]] = field(default_factory=list)
     ended_by: str = ""
+    # Samples the pipeline processed, and samples reported lost before them, per group.
+    samples: dict[SignalGroup, int] = field(default_factory=dict)
+    lost_samples: dict[SignalGroup, int] = field(default_factory=dict)
+    corrupt_packets: int = 0  # quarantined packets and skipped frames the link reported
+    sequence_ignored: int = 0  # packets whose samples fitted but whose seq did not
+    stream_restarts: int = 0  # the band's stream began again (START, reboot, descriptor)
+    layout_changes: int = 0  # a new rate or new labels: a fresh pipeline took over
+    refused_blocks: int = 0  # blocks the pipeline refused twice (old and fresh): dropped
+    refused_samples: int = 0  # their samples
 
 
 PipelineFactory = Callable[[str], Pipeline]
+
+
+class _NewStream:
+    """Queue marker: the stream's layout changed; later blocks go to a fresh pipeline."""
+
+
+_NEW_STREAM = _NewStream()
 
 
 class LiveSession:
@@ -143,11 +168,16 @@ class LiveSession:
         self._processed_wall = -math.inf
         self.report = SessionReport(journal.night_id, journal.run)
         self._resumed = resumed
-        self._queue: asyncio.Queue[SampleBlock | None] = asyncio.Queue(self.params.queue_blocks)
+        self._queue: asyncio.Queue[SampleBlock | _NewStream | None] = asyncio.Queue(
+            self.params.queue_blocks)
         self._prompts: asyncio.Queue[list[PromptDecision] | None] = asyncio.Queue()
         self._pipeline: Pipeline | None = None
         self._offset_s: float | None = None
         self._group_end: dict[SignalGroup, float] = {}
+        self._layout: dict[SignalGroup, tuple[float, tuple[str, ...]]] = {}
+        self._new_stream_groups: set[SignalGroup] = set()  # awaiting their first new block
+        self._pipelines = 0  # pipelines made this run: each stream layout gets one
+        self._refusals: list[dict[str, object]] = []  # from the worker thread, to journal
         self._quality: QualityMonitor | None = None
         self._quality_reported = False
         self._flagged: set[str] = set()
@@ -184,7 +214,7 @@ class LiveSession:
         self.journal.write("run_start", source=self.source.description,
                            session_s=self.clock.now_s(), pace=self.source.pace)
         # Built before the band streams: loading a model must not make a backlog.
-        self._pipeline = await asyncio.to_thread(self.make_pipeline, self.journal.session_id)
+        self._pipeline = await asyncio.to_thread(self._new_pipeline)
         self._close_orphans()
         senders = [
             asyncio.create_task(box.run(send, self._stop), name=f"outbox-{name}")
@@ -295,9 +325,22 @@ class LiveSession:
             stop_wait.cancel()
 
     async def _on_item(self, item: object) -> None:
+        if isinstance(item, SampleBlock) and not np.isfinite(item.samples).all():
+            # A source must drop what it lost, not send NaN: refuse the block here, so
+            # its samples become a gap of the right size before the next block.
+            self.report.refused_blocks += 1
+            self.report.refused_samples += item.n_samples
+            self.journal.write("block_refused", group=item.group.value, samples=item.n_samples,
+                               session_s=self.clock.now_s(),
+                               reason="NaN or infinite samples")
+            return
         if isinstance(item, SampleBlock):
-            block = self._retime(item)
+            queued = item.group in self._new_stream_groups
+            new_layout = self._layout_changed(item)
+            block = self._retime(item, new_layout)
             self.clock.observe(block.t_end_s)
+            if new_layout and not queued:
+                await self._queue.put(_NEW_STREAM)
             self._check_quality(block)
             await self._queue.put(block)
         elif isinstance(item, BandStatus):
@@ -329,14 +372,59 @@ class LiveSession:
             self.status.connection = "streaming"
             self.journal.write("link", what="reconnected", down_s=item.down_s,
                                session_s=self.clock.now_s())
-        elif isinstance(item, FramesDropped | StreamRestarted):
+        elif isinstance(item, FramesDropped | StreamRestarted | SequenceIgnored):
+            if isinstance(item, FramesDropped):
+                self.report.corrupt_packets += item.count
+            elif isinstance(item, StreamRestarted):
+                self.report.stream_restarts += 1
+            else:
+                self.report.sequence_ignored += 1
             self.journal.write("link", what=type(item).__name__, detail=str(item),
                                session_s=self.clock.now_s())
+        elif isinstance(item, DescriptorChanged):
+            # The band restarts its stream under the new descriptor: whatever the rates
+            # and labels, a fresh pipeline takes it, after a gap nothing was lost in.
+            if self._group_end:
+                self.report.layout_changes += 1
+                self._new_stream_groups = set(self._group_end)
+                await self._queue.put(_NEW_STREAM)
+            d = item.descriptor
+            self.journal.write("link", what="DescriptorChanged", session_s=self.clock.now_s(),
+                               groups=[{"group": g.group.value, "rate_hz": g.rate_hz,
+                                        "labels": list(g.labels)} for g in d.groups])
         elif isinstance(item, SignalGap):
             pass  # the same loss rides on the next block (gap_before), counted there
 
-    def _retime(self, block: SampleBlock) -> SampleBlock:
-        """Return ``block`` on the night clock; a jump since the last block is a gap."""
+    def _layout_changed(self, block: SampleBlock) -> bool:
+        """Return True when ``block`` changes its group's rate or labels mid-night."""
+        layout = (block.fs_hz, tuple(block.labels))
+        old = self._layout.get(block.group)
+        self._layout[block.group] = layout
+        # The first block after a new descriptor starts a new stream whatever its layout
+        # (counted, and its fresh pipeline queued, when the descriptor came).
+        described = block.group in self._new_stream_groups
+        self._new_stream_groups.discard(block.group)
+        if old is None or (old == layout and not described):
+            return False
+        if not described:
+            self.report.layout_changes += 1
+        log.warning("%s stream changed from %g Hz %s to %g Hz %s: a fresh pipeline takes over",
+                    block.group.value, old[0], list(old[1]), layout[0], list(layout[1]))
+        self.journal.write("stream_layout", group=block.group.value, session_s=self.clock.now_s(),
+                           old_rate_hz=old[0], old_labels=list(old[1]),
+                           rate_hz=layout[0], labels=list(layout[1]))
+        # Quality was judged on the old channels: judge the new ones afresh.
+        if block.group is SignalGroup.EMG:
+            self._quality = None
+            self._quality_reported = False
+        return True
+
+    def _retime(self, block: SampleBlock, new_layout: bool = False) -> SampleBlock:
+        """Return ``block`` on the night clock; a jump since the last block is a gap.
+
+        At a ``new_layout`` the gap is recorded here (the fresh pipeline cannot see it),
+        with the samples the source counted lost (a restart of the band loses none).
+        """
         if self._offset_s is None:
             if not self._group_end:
                 # The run's first block starts the run's night time.
@@ -353,13 +441,22 @@ class LiveSession:
         prev_end = self._group_end.get(block.group)
         lost = block.lost_samples
         gap = block.gap_before
-        if prev_end is not None and t0 - prev_end > 0.5 / block.fs_hz:
+        if prev_end is not None and t0 < prev_end:
+            t0 = prev_end  # never overlap the previous block of this group
+        if new_layout and prev_end is not None:
+            boundary = SignalGap(block.group, prev_end, t0, lost)
+            self.report.gaps.append(boundary)
+            self.status.gaps += 1
+            self.journal.write("gap", group=block.group.value, start_s=prev_end, end_s=t0,
+                               lost_samples=lost, why="stream layout changed")
+        elif prev_end is not None and t0 - prev_end > 0.5 / block.fs_hz:
             gap = True
             lost = max(lost, round((t0 - prev_end) * block.fs_hz))
-        elif prev_end is not None and t0 < prev_end:
-            t0 = prev_end  # never overlap the previous block of this group
         retimed = dataclasses.replace(block, t0_s=t0, gap_before=gap, lost_samples=lost)
         self._group_end[block.group] = retimed.t_end_s
+        if lost:
+            self.report.lost_samples[block.group] = (
+                self.report.lost_samples.get(block.group, 0) + lost)
         if block.group is SignalGroup.EMG:
             self.report.blocks += 1
             if lost:
@@ -400,12 +497,12 @@ class LiveSession:
     async def _worker(self) -> None:
         done = False
         while not done:
-            block = await self._queue.get()
-            batch: list[SampleBlock] = []
-            if block is None:
+            item = await self._queue.get()
+            batch: list[SampleBlock | _NewStream] = []
+            if item is None:
                 done = True
             else:
-                batch.append(block)
+                batch.append(item)
                 while not self._queue.empty():
                     more = self._queue.get_nowait()
                     if more is None:
@@ -413,22 +510,99 @@ class LiveSession:
                         break
                     batch.append(more)
             if batch:
-                if self._pipeline is None:
-                    self._pipeline = self.make_pipeline(self.journal.session_id)
                 outputs = await asyncio.to_thread(self._process, batch)
+                await self._journal_refusals()
                 await self._handle(outputs)
-                self._processed_s = max(self._processed_s, max(b.t_end_s for b in batch))
+                ends = [b.t_end_s for b in batch if isinstance(b, SampleBlock)]
+                if ends:
+                    self._processed_s = max(self._processed_s, max(ends))
                 self._processed_wall = time.monotonic()
         if self._pipeline is not None:
-            outputs = await asyncio.to_thread(self._pipeline.finish)
+            outputs = await asyncio.to_thread(self._finish_pipeline)
+            await self._journal_refusals()
             await self._handle(outputs)
 
-    def _process(self, batch: list[SampleBlock]) -> list[Event | SignalGap]:
-        assert self._pipeline is not None
+    def _new_pipeline(self) -> Pipeline:
+        """Return a fresh pipeline; each after the run's first gets its own id suffix."""
+        self._pipelines += 1
+        sid = self.journal.session_id
+        # Episode numbers restart in a fresh Detector: the suffix keeps event ids unique.
+        return self.make_pipeline(sid if self._pipelines == 1 else f"{sid}.{self._pipelines}")
+
+    def _finish_pipeline(self) -> list[Event | SignalGap]:
+        """Return what closes when the current pipeline ends (it is dropped either way)."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is None:
+            return []
+        try:
+            return pipeline.finish()
+        except (ValueError, RuntimeError) as exc:
+            self._refusals.append({"what": "finish", "reason": str(exc)})
+            return []
+
+    def _process(self, batch: list[SampleBlock | _NewStream]) -> list[Event | SignalGap]:
         out: list[Event | SignalGap] = []
-        for block in merge_contiguous(batch):
-            out += self._pipeline.process(block)
+        segment: list[SampleBlock] = []
+        for item in batch:
+            if isinstance(item, SampleBlock):
+                segment.append(item)
+                continue
+            out += self._process_blocks(segment)
+            segment = []
+            out += self._finish_pipeline()  # a new layout: the next block makes a fresh one
+        return out + self._process_blocks(segment)
+
+    def _process_blocks(self, blocks: list[SampleBlock]) -> list[Event | SignalGap]:
+        out: list[Event | SignalGap] = []
+        for merged in merge_contiguous(blocks):
+            try:
+                out += self._feed_pipeline(merged)
+            except ValueError as exc:
+                out += self._refused(merged, exc)
+                # Find the culprit: the blocks that made up this run, one by one.
+                for block in blocks:
+                    if block.group is merged.group and merged.t0_s <= block.t0_s < merged.t_end_s:
+                        out += self._process_block(block)
         return out
+
+    def _process_block(self, block: SampleBlock) -> list[Event | SignalGap]:
+        """Return the pipeline's outputs for ``block``; a refusal never ends the night.
+
+        A block the pipeline refuses (the Detector's TimelineError and other ValueErrors)
+        closes that pipeline (its open episodes end there) and is tried once on a fresh
+        one; refused again, it is dropped and its samples counted.
+        """
+        out: list[Event | SignalGap] = []
+        for _ in range(2):
+            try:
+                return out + self._feed_pipeline(block)
+            except ValueError as exc:
+                out += self._refused(block, exc)
+        self.report.refused_blocks += 1
+        self.report.refused_samples += block.n_samples
+        return out
+
+    def _feed_pipeline(self, block: SampleBlock) -> list[Event | SignalGap]:
+        if self._pipeline is None:
+            self._pipeline = self._new_pipeline()
+        out = self._pipeline.process(block)
+        self.report.samples[block.group] = (
+            self.report.samples.get(block.group, 0) + block.n_samples)
+        return out
+
+    def _refused(self, block: SampleBlock, exc: ValueError) -> list[Event | SignalGap]:
+        """Note a refusal; return what the refusing pipeline closes as it is dropped."""
+        self._refusals.append({
+            "what": "block", "group": block.group.value, "t0_s": block.t0_s,
+            "samples": block.n_samples, "reason": str(exc),
+        })
+        return self._finish_pipeline()
+
+    async def _journal_refusals(self) -> None:
+        refusals, self._refusals = self._refusals, []
+        for r in refusals:
+            log.warning("the pipeline refused %s: %s", r["what"], r["reason"])
+            self.journal.write("pipeline_refused", session_s=self.clock.now_s(), **r)
 
     async def _handle(self, outputs: list[Event | SignalGap]) -> None:
         for out in outputs:

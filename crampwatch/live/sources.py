@@ -153,9 +153,13 @@ class VirtualBandSource(LinkSource):
 
 
 class PacedBlocks(LiveSource):
-    """Blocks from a recording, released at ``pace`` x real time as a band would send them."""
+    """Blocks from a recording, released at ``pace`` x real time as a band would send them.
 
-    def __init__(self, open_blocks: Callable[[], Iterator[SampleBlock]], description: str,
+    The recording may also yield link events (a capture's gaps, restarts, quarantined
+    packets): they pass at once, in order, for the session to count.
+    """
+
+    def __init__(self, open_blocks: Callable[[], Iterator[LinkItem]], description: str,
                  pace: float = 1.0) -> None:
         if not pace > 0:
             raise ValueError(f"pace must be > 0, got {pace}")
@@ -167,14 +171,17 @@ class PacedBlocks(LiveSource):
         blocks = self._open()
         return self._paced(blocks)
 
-    async def _paced(self, blocks: Iterator[SampleBlock]) -> AsyncIterator[LinkItem]:
+    async def _paced(self, items: Iterator[LinkItem]) -> AsyncIterator[LinkItem]:
         start = time.monotonic()
-        for block in blocks:
-            due = start + block.t_end_s / self.pace
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            yield block
+        for item in items:
+            if isinstance(item, SampleBlock):
+                due = start + item.t_end_s / self.pace
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            else:
+                await asyncio.sleep(0)  # a long run of events still lets the loop breathe
+            yield item
 
 
 def edf_source(path: str, pace: float = 1.0, chunk_s: float = 0.1) -> PacedBlocks:
@@ -191,13 +198,14 @@ def edf_source(path: str, pace: float = 1.0, chunk_s: float = 0.1) -> PacedBlock
 
 
 def capture_source(path: str, pace: float = 1.0) -> PacedBlocks:
-    """Return a source replaying a raw capture (blocks as the band sent them) at ``pace``."""
+    """Return a source replaying a raw capture at ``pace``: blocks as the band sent them,
+    and the link's events (gaps, restarts, new descriptors, quarantined packets)."""
     from firmware_bridge.capture import CaptureReader
 
     if not Path(path).is_file():
         raise UserError(f"no capture file at {path}")
 
-    def open_blocks() -> Iterator[SampleBlock]:
-        return CaptureReader(path).blocks()
+    def open_blocks() -> Iterator[LinkItem]:
+        return CaptureReader(path).items()
 
     return PacedBlocks(open_blocks, f"capture {path} at {pace:g}x", pace)
