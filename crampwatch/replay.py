@@ -201,7 +201,11 @@ def local_copy(path: str | os.PathLike[str]) -> Iterator[Path]:
                 shutil.copyfileobj(src, dst, 1 << 22)
         except (OSError, ValueError, ImportError) as exc:
             raise RecordingError(f"{url}: cannot fetch ({exc})") from None
-        yield Path(name)
+        try:
+            yield Path(name)
+        except RecordingError as exc:
+            # Name the recording the user gave, not the temporary copy.
+            raise RecordingError(str(exc).replace(name, url)) from None
     finally:
         Path(name).unlink(missing_ok=True)
 

@@ -223,3 +223,20 @@ def test_folder_replays_every_readable_file_and_lists_every_unreadable_one(night
     assert (f"{folder / 'm-short-header.edf'}: the header's record count is wrong: it says 1 "
             "data records") in report
     assert "h of signal in" in err and "x real time" in err
+
+
+def test_a_recording_given_as_an_fsspec_url_replays_like_its_path(nights, tmp_path, capsys):
+    pytest.importorskip("fsspec")
+    night = nights / "night-0.edf"
+    by_url, by_path = tmp_path / "url.jsonl", tmp_path / "path.jsonl"
+    assert main(["replay", night.as_uri(), "--events", str(by_url), "--classifier",
+                 "rules"]) == 0
+    assert main(["replay", str(night), "--events", str(by_path), "--classifier", "rules"]) == 0
+    url_lines = [json.loads(line) for line in by_url.read_text().splitlines()]
+    assert url_lines and {line["file"] for line in url_lines} == {night.as_uri()}
+    assert [{**line, "file": str(night)} for line in url_lines] == [
+        json.loads(line) for line in by_path.read_text().splitlines()]
+    broken = tmp_path / "cut.edf"
+    broken.write_bytes(night.read_bytes()[:100_000])
+    assert main(["replay", broken.as_uri(), "--classifier", "rules"]) == 1
+    assert f"{broken.as_uri()}: truncated" in capsys.readouterr().err
