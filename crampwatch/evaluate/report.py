@@ -244,11 +244,12 @@ def write_html(
     for s in scores:
         for miss in s.misses:
             cases.append(_miss_case(s.file, miss))
-        for fa in s.false_alarms:
+        for fa, at_s in zip(s.false_alarms, s.false_wakeup_at_s, strict=True):
             end = fa.end_s if fa.end_s is not None else fa.start_s
-            cases.append((s.file, f"false wake-up: {fa.kind} on {fa.channel} "
+            cases.append((s.file, f"false wake-up at {at_s:.1f} s: {fa.kind} on {fa.channel} "
                                   f"(confidence {fa.confidence:.2f})", fa.start_s, end,
-                          {f"detected {fa.kind}": (fa.start_s, end)}))
+                          {f"detected {fa.kind}": (fa.start_s, end),
+                           "prompt": (at_s, at_s)}))
     parts.append(f"<h2>Misses and false wake-ups ({len(cases)})</h2>")
     for file, title, start, end, marks in cases:
         edf = edfs.get(file)

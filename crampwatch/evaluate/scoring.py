@@ -18,12 +18,14 @@ Only cramps are scored for detection; look-alikes enter the confusion matrix.
   Precision = (cramp calls - false calls - fragments) / cramp calls.
 - **False wake-up**: a prompt the live prompt policy would have started (see
   :mod:`crampwatch.evaluate.wakeups`: its confidence and minimum-age rule and its rate
-  limits, fed the provisional calls in the order they were made) on an episode that
-  overlaps no truth cramp. Reported per 8 hours of recording.
-- **Wake-up latency** of a truth cramp: the earliest prompt-worthy time of an episode
-  overlapping it (the moment the policy's rule would prompt for it), minus the truth
-  start. A cramp is *woken* when a prompt was running at that moment; cramps with no
-  prompt-worthy episode are counted as not alerted.
+  limits, fed the provisional calls in the order they were made) at a moment when no
+  truth cramp runs (its interval widened by the tolerance). An episode that overlaps a
+  cramp but prompted before it began (a noise-floor step called a cramp minutes
+  earlier) or after it ended woke the sleeper for nothing. Reported per 8 hours.
+- **Wake-up latency** of a truth cramp: the earliest prompt-worthy time (the moment the
+  policy's rule would prompt) of an episode overlapping it, taken while the cramp runs,
+  minus the truth start. A cramp is *woken* when a prompt was running at that moment;
+  cramps with no such moment are counted as not alerted.
 - **Confusion matrix**: each truth event (any kind) against the kind of the final
   event that overlaps it most ("none" when none does); final events that overlap no
   truth event at all are counted in the "none" truth row.
@@ -110,6 +112,7 @@ class FileScore:
     basis: str = PROVISIONAL  # what the prompt replay saw (see crampwatch.evaluate.wakeups)
     outcomes: list[CrampOutcome] = field(default_factory=list)
     false_alarms: list[DetectedEvent] = field(default_factory=list)  # false wake-ups
+    false_wakeup_at_s: list[float] = field(default_factory=list)  # their prompts' times
     false_call_events: list[DetectedEvent] = field(default_factory=list)
     # For each cramp call, the indices (into outcomes) of the truth cramps it overlaps.
     call_cramps: list[tuple[int, ...]] = field(default_factory=list)
@@ -180,6 +183,9 @@ def score_file(
     def ov(t: TruthEvent, start: float, end: float) -> float:
         return _overlap_s(t.start_s, t.end_s, start, end, tolerance_s)
 
+    def running(t: TruthEvent, at_s: float) -> bool:
+        return t.start_s - tolerance_s <= at_s <= t.end_s + tolerance_s
+
     calls = [d for d in finals if d.is_cramp]
     score.cramp_calls = len(calls)
     for d in calls:
@@ -195,7 +201,8 @@ def score_file(
     for i, (t, a) in enumerate(cramp_truth):
         hits = [d for d, cramps in zip(calls, score.call_cramps, strict=True) if i in cramps]
         overlapping = [key for key, (s0, s1, _) in episodes.items() if ov(t, s0, s1) > 0]
-        worthy = [(wake.worthy_at_s[k], k) for k in overlapping if k in wake.worthy_at_s]
+        worthy = [(wake.worthy_at_s[k], k) for k in overlapping if k in wake.worthy_at_s
+                  and running(t, wake.worthy_at_s[k])]
         latency = min(worthy)[0] - t.start_s if worthy else None
         woken = any(wake.woken.get(k, False) for _, k in worthy)
         if hits:
@@ -210,11 +217,12 @@ def score_file(
                                                woken=woken, attributes=dict(a)))
 
     score.prompts = len(wake.prompts)
-    for _, key in wake.prompts:
-        s0, s1, rep = episodes[key]
-        if not any(ov(t, s0, s1) > 0 for t, _ in cramp_truth):
+    for at_s, key in wake.prompts:
+        rep = episodes[key][2]
+        if not any(running(t, at_s) for t, _ in cramp_truth):
             score.false_wakeups += 1
             score.false_alarms.append(rep)
+            score.false_wakeup_at_s.append(at_s)
 
     # Confusion matrix over all kinds.
     claimed: set[int] = set()
@@ -398,6 +406,7 @@ def _restrict(score: FileScore, keep: Sequence[int]) -> FileScore:
         basis=score.basis,
         outcomes=outcomes,
         false_alarms=score.false_alarms,
+        false_wakeup_at_s=score.false_wakeup_at_s,
         false_call_events=score.false_call_events,
         call_cramps=calls,
         attributes=score.attributes,

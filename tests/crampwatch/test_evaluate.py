@@ -147,6 +147,19 @@ def test_wake_up_latency_is_the_first_prompt_worthy_call_after_true_onset():
     assert s.false_wakeups_per_8h == pytest.approx(1.0)
 
 
+def test_a_prompt_before_the_cramp_began_is_a_false_wake_up_though_its_episode_overlaps():
+    truth = [_truth(400, 460, EventKind.TONIC)]
+    # A floor step read as one long episode from 100 s, called a cramp at once.
+    events = _episode("s/1", 100.0, [(100.5, "tonic", 0.9), (300.0, "tonic", 0.9)], 470,
+                      "tonic")
+    score = score_file("s", EIGHT_H, truth, events, prompt=POLICY)
+    assert score.found == 1  # the final call overlaps the cramp: found, as the scorer says
+    assert (score.prompts, score.false_wakeups) == (1, 1)  # but the prompt came at 102 s
+    (outcome,) = score.outcomes
+    assert outcome.wakeup_latency_s is None and not outcome.woken
+    assert summarize([score]).alerted_cramps == 0
+
+
 def test_the_policy_settings_are_those_of_run_and_can_be_changed():
     truth, events = _night_b()
     default = score_file("b", EIGHT_H, truth, events)  # PromptParams() as `crampwatch run`
@@ -417,6 +430,7 @@ def test_evaluate_command_prints_figures_and_writes_report_with_plots(tmp_path, 
     assert page.count("data:image/png;base64,") == 2
     assert "missed tonic cramp" in page or "missed clonic cramp" in page
     assert "By leg" in page
+    assert f"false wake-up at {start + 2.0:.1f} s" in page
 
 
 def test_evaluate_rejects_events_that_are_not_replay_output(tmp_path, capsys):
