@@ -325,6 +325,17 @@ def test_unknown_length_is_a_warning(tmp_path):
     assert any("recording length unknown" in w for w in loaded.warnings)
 
 
+def test_truth_events_after_the_recording_end_are_a_warning(tmp_path):
+    truth = tmp_path / "n.json"
+    truth.write_text(json.dumps({"duration_s": 600, "events": [
+        {"kind": "tonic", "start_s": 100, "end_s": 160},
+        {"kind": "clonic", "start_s": 700000, "end_s": 700060}]}))
+    result = evaluate(load_truth([truth]), {})
+    assert any("1 truth events start after the recording's end (600 s)" in w
+               for w in result.warnings)
+    assert result.summary.truth_cramps == 2 and result.summary.recall == 0.0
+
+
 # -- groups ---------------------------------------------------------------------------------
 
 def _family_nights(tmp_path: Path) -> tuple[Path, Path]:
