@@ -41,7 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "50/60 Hz and its wander, a noise-floor step, and per cramp its texture (real "
             "or motor-unit EMG), the sleeper's response and whether a movement set it off; "
             "cramps are 30-600 uV. The truth file records what each night and cramp drew "
-            "(\"variation\" and per-event attributes), so results can be grouped by family.\n\n"
+            "(\"variation\" and per-event attributes), so results can be grouped by family. "
+            "Real texture comes from datasets/uci-lower-limb-emg and, where the openhdemg "
+            "package is installed, from the HD-EMG recording it ships (texture_source=hdemg; "
+            "exclude it for nights that are the same on every machine).\n\n"
             f"Families and values: {families}."
         ),
         epilog=(
@@ -195,7 +198,10 @@ def run(args: argparse.Namespace) -> int:
                 done[0] = seconds
 
             name = f"{args.prefix}-{i:03d}"
-            files = generate_night(config, args.seed + i, args.out, name, library, advance)
+            try:
+                files = generate_night(config, args.seed + i, args.out, name, library, advance)
+            except RealEmgUnavailable as exc:
+                raise UserError(str(exc)) from None
             log.info("wrote %s and %s", files.edf, files.truth)
     print(f"wrote {args.nights} night(s) to {args.out}", file=sys.stderr)
     return 0

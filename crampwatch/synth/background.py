@@ -33,6 +33,8 @@ WANDER_UV = (3.0, 20.0)
 HEART_RATE_BPM = (52.0, 72.0)
 # Generation works on blocks of this many seconds, each drawing from its own RNG.
 NOISE_BLOCK_S = 1.0
+# Grid of the slowly changing parts (baseline wander, floor level), s.
+COARSE_STEP_S = 0.01
 # A wandering mains frequency moves smoothly between knots: knot-to-knot correlation
 # and the largest excursion, Hz (inference: a few tenths of a hertz, Mewett 2004).
 WANDER_KNOT_CORRELATION = 0.8
@@ -178,13 +180,22 @@ class Background:
         if h2:
             hum += h2 * np.sin(2 * phase + 0.4)
         ecg = self._ecg(start, n)
+        # Wander (< 1 Hz) and the floor level change slowly: computed on a coarse grid
+        # and interpolated, which saves most of the per-sample work.
+        t_coarse = np.arange(t[0], t[-1] + COARSE_STEP_S, COARSE_STEP_S)
         for c, ch in enumerate(self.channels):
             wander = sum(
-                a * np.sin(2 * np.pi * f * t + p)
+                a * np.sin(2 * np.pi * f * t_coarse + p)
                 for a, f, p in zip(ch.wander_uv, ch.wander_hz, ch.wander_phase, strict=True)
             )
+            level = self.level(t_coarse, c)
+            if self.floor_step is not None and self.floor_step.ramp_s < 1.0:
+                level = self.level(t, c)  # a sharp step stays sharp
+            else:
+                level = np.interp(t, t_coarse, level)
             out[:, c] = (
-                self.level(t, c) * noise[:, c] + ch.mains_uv * hum + ch.ecg_uv * ecg + wander
+                level * noise[:, c] + ch.mains_uv * hum + ch.ecg_uv * ecg
+                + np.interp(t, t_coarse, wander)
             )
         self._next_sample = start + n
         return out

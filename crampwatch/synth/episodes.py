@@ -154,7 +154,9 @@ def _texture(ep: Episode, ctx: RenderContext, drive: np.ndarray, rng: np.random.
     if ep.attrs.get("texture") == "real":
         if ctx.library is None:
             raise ValueError("real-EMG texture asked for but no real-EMG library was given")
-        return ctx.library.carrier(drive.shape[0] / ctx.emg_fs_hz, ctx.emg_fs_hz, rng) * drive
+        source = str(ep.attrs.get("texture_source", "uci"))
+        carrier = ctx.library.carrier(drive.shape[0] / ctx.emg_fs_hz, ctx.emg_fs_hz, rng, source)
+        return carrier * drive
     return motor_unit_emg(drive, ctx.emg_fs_hz, rng, units)
 
 
@@ -445,7 +447,7 @@ def _render_myoclonus(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
         col = ep.columns[int(rng.integers(len(ep.columns)))]
         i0, i1 = int(t * fs), int((t + width) * fs)
         drive = _burst_drive(i1 - i0, fs, [(0.0, width)], 0.5)
-        x = motor_unit_emg(drive, fs, rng, CRAMP_UNITS)
+        x = _texture(ep, ctx, drive, rng, CRAMP_UNITS)
         out.emg_add[i0:i1, col] += _scale_active(
             x, drive, ep.strength_uv * rng.uniform(0.5, 1.5)
         )
@@ -557,7 +559,10 @@ def _render_stretch(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
     ramp = ep.params["ramp_s"]
     shape = _smoothstep(t / ramp) * (1 - _smoothstep((t - (t[-1] - ramp)) / ramp))
     calf_col, shin_col = ep.columns[0], ctx.layout.shin
-    if _uses_real(ep, ctx) and ctx.library is not None:
+    if ep.attrs.get("texture_source", "uci") != "uci":
+        calf = _voluntary(ep, ctx, rng, n)
+        shin = _voluntary(ep, ctx, rng, n)
+    elif _uses_real(ep, ctx) and ctx.library is not None:
         texture = ctx.library.contraction_texture(ep.duration_s + 0.5, fs, rng)
         calf, shin = texture.emg[:n, 0], texture.emg[:n, 1]
     else:

@@ -21,7 +21,7 @@ from crampwatch.synth.background import Background
 from crampwatch.synth.episodes import Episode, RenderContext, Rendering, render
 from crampwatch.synth.layout import Layout, leg_layout
 from crampwatch.synth.plan import NightConfig, NightPlan, plan_night
-from crampwatch.synth.real_emg import RealEmgLibrary
+from crampwatch.synth.real_emg import RealEmgLibrary, RealEmgUnavailable
 from crampwatch.synth.truth import NightTruth, TruthEvent
 from crampwatch.synth.variation import draw_night
 from sensor.records import EventKind, SampleBlock, SignalGroup
@@ -102,6 +102,21 @@ def generate_night(
     wants_real = cfg.use_real_emg or "real" in cfg.vary.get("texture", ())
     if wants_real and library is None:
         library = RealEmgLibrary()
+    if library is not None and wants_real:
+        # Which real recording each real-texture episode draws from (own stream).
+        source_rng = np.random.default_rng([seed, 7])
+        allowed = cfg.vary.get("texture_source", library.sources)
+        sources = [s for s in library.sources if s in allowed]
+        for ep in plan.episodes:
+            if ep.attrs.get("texture") == "real":
+                if not sources:
+                    raise RealEmgUnavailable(
+                        f"no real-EMG source left to draw: allowed {', '.join(allowed)}, "
+                        f"installed {', '.join(library.sources)}"
+                    )
+                ep.attrs["texture_source"] = sources[int(source_rng.integers(len(sources)))]
+                if ep.kind is EventKind.WALKING:
+                    ep.attrs["texture_source"] = "uci"  # the only real gait recordings
     render_afs = afs if afs is not None else NO_ACC_RENDER_HZ
     ctx = RenderContext(fs, render_afs, layout, library if wants_real else None,
                         variation.mains_hz)
@@ -118,7 +133,8 @@ def generate_night(
         channels=layout.emg_labels + layout.acc_labels,
         rest_rms_uv={label: ch.rest_rms_uv
                      for label, ch in zip(layout.emg_labels, background.channels, strict=True)},
-        variation=variation.to_json(),
+        variation={**variation.to_json(), "real_sources": list(library.sources)
+                   if library is not None and wants_real else []},
     )
     specs = [emg_spec(label, fs) for label in layout.emg_labels]
     if afs is not None:

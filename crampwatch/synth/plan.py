@@ -231,7 +231,9 @@ def _vary_lookalike(item: _Item, layout: Layout, rng: np.random.Generator,
     """Draw a look-alike's texture (the cramps' pools) and, for PLM, whether the calf joins."""
     calf_heavy = item.episodes[0].kind is EventKind.PLM and draw(space, "plm", rng) == "calf_heavy"
     for ep in item.episodes:
-        ep.attrs["texture"] = draw(space, "texture", rng) or "synthetic"
+        texture = draw(space, "texture", rng)
+        if texture is not None:  # else the reference texture (see night._truth_event)
+            ep.attrs["texture"] = texture
         if ep.kind is EventKind.PLM:
             ep.attrs["plm"] = "calf_heavy" if calf_heavy else "shin"
             if calf_heavy:

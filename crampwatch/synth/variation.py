@@ -36,6 +36,9 @@ FAMILIES: Mapping[str, tuple[str, ...]] = {
     "floor_step": ("yes", "no"),
     # Per episode: texture from real surface EMG or from the motor-unit model.
     "texture": ("real", "synthetic"),
+    # Per real-texture episode: which real recording ("hdemg" only where the openhdemg
+    # package is installed; see real_emg.py).
+    "texture_source": ("uci", "hdemg"),
     # Per tonic cramp: what the sleeper does once woken (DOMAIN.md "During a cramp").
     "response": ("none", "stretch", "knead", "stand_walk"),
     # Per cramp: set off by a movement (a turn, pointing the foot) or rising from rest.

@@ -425,3 +425,21 @@ def test_synth_command_pins_and_excludes(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["synth", "--help"])
     assert "--exclude" in capsys.readouterr().out
+
+
+def test_real_texture_source_is_recorded_and_can_be_held_out(tmp_path):
+    from crampwatch.synth.real_emg import packaged_hdemg_path
+
+    cfg = _varied(4.0, texture="real", texture_source="uci")
+    truth = NightTruth.read(generate_night(cfg, 14, tmp_path, "uci").truth)
+    assert truth.variation["real_sources"]
+    textured = [e for e in truth.events if e.attributes["texture"] == "real"]
+    assert textured and all(e.attributes["texture_source"] == "uci" for e in textured)
+    if packaged_hdemg_path() is None:
+        pytest.skip("openhdemg (its shipped HD-EMG sample) is not installed")
+    cfg = _varied(4.0, texture="real", texture_source="hdemg")
+    truth = NightTruth.read(generate_night(cfg, 14, tmp_path, "hd").truth)
+    assert all(e.attributes["texture_source"] == ("uci" if e.kind is EventKind.WALKING
+                                                  else "hdemg")
+               for e in truth.events if e.attributes["texture"] == "real")
+    assert any(e.is_cramp for e in truth.events)
