@@ -60,6 +60,8 @@ def summary_rows(summary: Summary) -> list[tuple[str, str]]:
          + f" ({summary.cramp_calls} calls: {summary.fragments} fragments, "
            f"{summary.false_calls} on no cramp)"),
         ("cramp F1", _fmt(summary.f1, "", 3)),
+        ("cramp calls on no cramp", f"{summary.false_calls} "
+                                    f"({_fmt(summary.false_calls_per_8h, ' per 8 h')})"),
         ("false wake-ups", f"{summary.false_wakeups} "
                            f"({_fmt(summary.false_wakeups_per_8h, ' per 8 h')}; "
                            f"{summary.prompts} prompts in all)"),

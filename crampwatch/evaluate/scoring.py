@@ -256,6 +256,7 @@ class Summary:
     f1: float | None
     cramp_calls: int
     false_calls: int
+    false_calls_per_8h: float | None  # what the outside scorer calls false alarms per 8 h
     fragments: int
     false_wakeups: int
     false_wakeups_per_8h: float | None
@@ -343,6 +344,7 @@ def summarize(scores: Sequence[FileScore]) -> Summary:
         f1=f1,
         cramp_calls=calls,
         false_calls=false_calls,
+        false_calls_per_8h=false_calls / hours * HOURS_PER_NIGHT if hours > 0 else None,
         fragments=fragments,
         false_wakeups=wakeups,
         false_wakeups_per_8h=wakeups / hours * HOURS_PER_NIGHT if hours > 0 else None,

@@ -72,6 +72,7 @@ def test_extra_calls_on_one_cramp_are_fragments_against_precision():
     assert s.kind_accuracy == pytest.approx(0.5)
     assert s.onset_abs_median_s == pytest.approx(0.65)
     assert s.onset_abs_max_s == pytest.approx(0.8)
+    assert s.false_calls_per_8h == pytest.approx(1.0)
     assert score.confusion == {
         ("tonic", "tonic"): 1, ("clonic", "tonic"): 1, ("plm", "plm"): 1,
         ("none", "clonic"): 1,
