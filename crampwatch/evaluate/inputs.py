@@ -475,6 +475,6 @@ def pairing_warnings(truth: Sequence[TruthFile], paired: Mapping[str, Sequence[D
             f"({final_only[:3]}{'...' if len(final_only) > 3 else ''}): the live prompt "
             "policy acts on provisional calls, so false wake-ups and wake-up latency are "
             "estimated (each episode taken as a cramp call from its first_cramp_call_s, or "
-            "its start, with its final confidence); replay with `crampwatch replay "
+            "its start, until its end; erring towards waking); replay with `crampwatch replay "
             "--provisional` (or evaluate --replay) for the policy's own decisions")
     return out

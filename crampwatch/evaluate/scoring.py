@@ -1,8 +1,10 @@
 """Scores detected events against ground truth, per file, over a set of nights, and per group.
 
-Matching rule (the one the project's outside scorer applies)
-------------------------------------------------------------
-Only cramps are scored for detection; look-alikes enter the confusion matrix.
+Matching rule
+-------------
+Only cramps are scored for detection; look-alikes enter the confusion matrix. Found
+cramps, fragments, false calls, precision, F1, kinds and onset are counted as the
+project's outside scorer counts them; false wake-ups and latency add the prompt policy.
 
 - A detected event *overlaps* a truth event when their intervals, each widened by
   ``tolerance_s`` on both sides (default 0: any overlap), share more than an instant.

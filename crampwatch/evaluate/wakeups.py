@@ -18,8 +18,10 @@ Two answers per recording:
 
 The policy sees provisional calls; a recording whose events hold only final lines
 (``crampwatch replay`` without ``--provisional``) is replayed from an estimate: each
-episode is taken as called a cramp from its ``first_cramp_call_s`` (else its start),
-with its final confidence, until its end. :attr:`WakeupReplay.basis` says which.
+episode ever called a cramp is taken as called one from its ``first_cramp_call_s``
+(else its start) until its end, with its final confidence when it ended a cramp and
+as confident enough otherwise (the estimate errs towards waking).
+:attr:`WakeupReplay.basis` says which.
 """
 
 from __future__ import annotations
