@@ -28,6 +28,9 @@ CROSSTALK_RANGE = (0.02, 0.08)
 # Contact loss: junk amplitude and the amplifier's clipping level, uV (inference).
 CONTACT_JUNK_UV = (200.0, 2000.0)
 CLIP_UV = 6000.0
+# Motor-unit trains are modelled at no less than this rate, then decimated (inference:
+# a 0.5-1.2 ms potential needs ~1 kHz to keep its shape).
+MODEL_MIN_FS_HZ = 1000.0
 
 
 @dataclass
@@ -157,7 +160,15 @@ def _texture(ep: Episode, ctx: RenderContext, drive: np.ndarray, rng: np.random.
         source = str(ep.attrs.get("texture_source", "uci"))
         carrier = ctx.library.carrier(drive.shape[0] / ctx.emg_fs_hz, ctx.emg_fs_hz, rng, source)
         return carrier * drive
-    return motor_unit_emg(drive, ctx.emg_fs_hz, rng, units)
+    fs = ctx.emg_fs_hz
+    k = int(np.ceil(MODEL_MIN_FS_HZ / fs))
+    if k <= 1 or drive.shape[0] < 32:
+        return motor_unit_emg(drive, fs, rng, units)
+    # Potentials of ~1 ms are narrower than a sample at a sleep lab's 256 Hz: model
+    # them at k times the rate and decimate as the amplifier's anti-alias filter would.
+    fine = np.interp(np.arange(drive.shape[0] * k) / k, np.arange(drive.shape[0]), drive)
+    x = motor_unit_emg(fine, fs * k, rng, units)
+    return signal.resample_poly(x, 1, k)[: drive.shape[0]]
 
 
 def _span(t0_s: float, t1_s: float, fs_hz: float, n: int) -> tuple[int, int]:
