@@ -49,6 +49,13 @@ never duplicates anything.
 """
 
 
+def create_worker_app() -> FastAPI:
+    """Return the app for one of several server processes (``uvicorn --factory``): settings
+    from the environment, and a store that must already be migrated (the parent did it)."""
+    settings = Settings.from_env()
+    return create_app(settings, Store.open(settings.database_url, run_migrations=False))
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """Return the app for ``settings`` (from the environment if None) on ``store``.
 

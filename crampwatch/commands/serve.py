@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 
 from crampwatch.errors import UserError
@@ -31,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="migrate the schema to the newest revision, then exit")
     parser.add_argument("--cookie-secure", action="store_true",
                         help="send the session cookie over HTTPS only (behind TLS)")
+    parser.add_argument("--max-body-bytes", type=int,
+                        help="refuse request bodies larger than this with 413 (default 16 MiB, "
+                        "or CRAMPWATCH_MAX_BODY_BYTES)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (default 1); several need a server database "
+                        "such as PostgreSQL to be of use")
     parser.add_argument("--log-level", default="info",
                         choices=("critical", "error", "warning", "info", "debug"))
     parser.set_defaults(func=run)
@@ -38,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
+    from sqlalchemy import make_url
 
     from api.app import create_app
     from api.settings import Settings, SettingsError
@@ -45,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be 1-65535, got {args.port}")
+    if not 1 <= args.workers <= 64:
+        raise UserError(f"--workers must be 1-64, got {args.workers}")
     try:
         settings = Settings.from_env()
         overrides = {}
@@ -52,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
             overrides["database_url"] = args.database_url
         if args.cookie_secure:
             overrides["cookie_secure"] = True
+        if args.max_body_bytes is not None:
+            overrides["max_body_bytes"] = args.max_body_bytes
         settings = dataclasses.replace(settings, **overrides)
     except SettingsError as exc:
         raise UserError(str(exc)) from exc
@@ -65,12 +77,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"store at {settings.database_url} is at the newest schema", file=sys.stderr)
         store.close()
         return 0
-    app = create_app(settings, store)
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
     print(
-        f"crampwatch: serving {settings.database_url} on http://{args.host}:{args.port}/ "
-        "(pages at /, API docs at /docs)",
+        f"crampwatch: serving {shown} on http://{args.host}:{args.port}/ "
+        f"with {args.workers} worker(s) (pages at /, API docs at /docs)",
         file=sys.stderr,
     )
+    if args.workers > 1:
+        # Each worker process builds its own app from the environment (migrated above).
+        store.close()
+        os.environ.update(
+            CRAMPWATCH_DATABASE_URL=settings.database_url,
+            CRAMPWATCH_SESSION_TTL_S=str(settings.session_ttl_s),
+            CRAMPWATCH_COOKIE_SECURE="1" if settings.cookie_secure else "0",
+            CRAMPWATCH_MAX_BODY_BYTES=str(settings.max_body_bytes),
+        )
+        uvicorn.run(
+            "api.app:create_worker_app", factory=True, workers=args.workers,
+            host=args.host, port=args.port, log_level=args.log_level,
+        )
+        return 0
+    app = create_app(settings, store)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     finally:
