@@ -180,8 +180,10 @@ def render(episode: Episode, ctx: RenderContext) -> Rendering:
     """Return the signals an episode adds to the night, from its start sample."""
     rng = np.random.default_rng(episode.seed)
     fs, afs = ctx.emg_fs_hz, ctx.acc_fs_hz
-    n = max(1, round(episode.duration_s * fs))
-    m = max(1, round(episode.duration_s * afs))
+    # A cramp whose sleeper walks on renders that walk too, past its own end.
+    span_s = episode.duration_s + episode.params.get("render_extra_s", 0.0)
+    n = max(1, round(span_s * fs))
+    m = max(1, round(span_s * afs))
     emg = np.zeros((n, len(ctx.layout.emg_labels)))
     acc = np.zeros((m, 3))
     rendering = Rendering(
@@ -215,8 +217,9 @@ def _render_tonic(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
         np.minimum(np.arange(n) // 100, n // 100 + 15)
     ]
     drive = plateau * np.clip(wobble, 0.6, 1.4)
+    t_end = (max(1, round(ep.duration_s * fs)) - 1) / fs  # the calf's last sample
     drive *= _smoothstep((t - onset_s) / rise_s) * (
-        1.0 - _smoothstep((t - (t[-1] - decay_s)) / decay_s)
+        1.0 - _smoothstep((t - (t_end - decay_s)) / decay_s)
     )
     for i, col in enumerate(ep.columns):
         level = 1.0 if i == 0 else ep.params.get("second_level", 0.7)
@@ -619,6 +622,11 @@ def _render_pop(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
     )
 
 
+def _render_nothing(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
+                    out: Rendering) -> None:
+    """A label for signals another episode renders (the walk on after a cramp)."""
+
+
 _RENDERERS = {
     "tonic_cramp": _render_tonic,
     "clonic_cramp": _render_clonic,
@@ -635,6 +643,7 @@ _RENDERERS = {
     "stretch": _render_stretch,
     "contact_loss": _render_contact_loss,
     "electrode_pop": _render_pop,
+    "walking_on": _render_nothing,
 }
 
 SUBTYPES: tuple[str, ...] = tuple(_RENDERERS)

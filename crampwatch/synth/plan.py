@@ -155,6 +155,10 @@ STAND_S = (3.0, 15.0)  # standing, pressing the heel down
 MIN_WALK_S = 8.0
 LIEDOWN_S = (1.5, 3.0)
 KNEAD_S = (5.0, 30.0)
+# Half of those who stand walk on after the cramp has let go (inference), for 5-30 s:
+# a walking event of its own that starts where the cramp ends.
+WALK_ON_SHARE = 0.5
+WALK_ON_S = (5.0, 30.0)
 # A movement that sets a cramp off: motion and both muscles for 1-3 s (issue 11).
 TRIGGER_S = (1.0, 3.0)
 
@@ -192,8 +196,13 @@ def _vary_cramp(ep: Episode, rng: np.random.Generator, space: Space) -> None:
             if ep.duration_s < need:
                 ep.end_s = ep.start_s + need
             p["getup_s"], p["stand_s"], p["liedown_s"] = getup, stand, liedown
-            # Back in bed before the calf lets go: the walk ends, then they lie down.
-            p["walk_end_s"] = ep.duration_s - tail - liedown
+            if rng.random() < WALK_ON_SHARE:
+                # The calf lets go during the walk; they walk on, then lie down.
+                p["walk_end_s"] = ep.duration_s + float(rng.uniform(*WALK_ON_S))
+                p["render_extra_s"] = p["walk_end_s"] + liedown - ep.duration_s
+            else:
+                # Back in bed before the calf lets go: the walk ends, then they lie down.
+                p["walk_end_s"] = ep.duration_s - tail - liedown
             p["step_hz"] = float(rng.uniform(0.7, 1.0))
             p["shin_ratio"] = float(rng.uniform(0.5, 1.2))
         elif response == "stretch":
@@ -218,12 +227,30 @@ def _vary_cramp(ep: Episode, rng: np.random.Generator, space: Space) -> None:
     if "wake_s" in p:
         # Seconds after the cramp's start: the sleeper wakes and responds until...
         ep.attrs["wake_s"] = round(p["wake_s"], 3)
+        # ...the response ends (back in bed; past the cramp's end when they walk on).
         ends = {
             "stand_walk": p.get("walk_end_s", 0.0) + p.get("liedown_s", 0.0),
             "knead": p["wake_s"] + p.get("knead_s", 0.0),
         }
-        ep.attrs["response_end_s"] = round(
-            ends.get(response, ep.duration_s - p.get("decay_s", 2.0)), 3)
+        end = ends.get(response, ep.duration_s - p.get("decay_s", 2.0))
+        ep.attrs["response_end_s"] = round(end, 3)
+        if "render_extra_s" in p:
+            ep.attrs["walks_on_s"] = round(p["render_extra_s"], 3)
+
+
+def _walking_on(cramp: Episode, layout: Layout) -> Episode | None:
+    """Return the walk that goes on after a cramp with a standing response, if it does.
+
+    It is rendered with the cramp (one continuous walk); this episode only labels it.
+    """
+    extra = cramp.params.get("render_extra_s", 0.0)
+    if extra <= 0:
+        return None
+    return Episode(
+        EventKind.WALKING, "walking_on", cramp.end_s, cramp.end_s + extra,
+        (layout.calf[0], layout.shin), cramp.params["response_uv"], {}, 0,
+        {"texture": cramp.attrs["texture"], "after_cramp": True},
+    )
 
 
 def _vary_lookalike(item: _Item, layout: Layout, rng: np.random.Generator,
@@ -363,14 +390,19 @@ def plan_night(cfg: NightConfig, layout: Layout, rng: np.random.Generator,
         _vary_cramp(cramp, var_rng, space)
         group = [cramp]
         duration = cramp.end_s
+        walking_on = _walking_on(cramp, layout)
+        if walking_on is not None:
+            group.append(walking_on)
+            duration = walking_on.end_s
         # After a cramp the sleeper may stand, press the heel down and walk (DOMAIN.md advice).
         if cramp.kind is EventKind.TONIC and rng.random() < 0.35:
             walk = _walking(rng, layout, float(rng.uniform(15.0, 60.0)))
             offset = duration + float(rng.uniform(cfg.min_gap_s, cfg.min_gap_s + 15.0))
             walk.start_s, walk.end_s = offset, offset + walk.duration_s
             _vary_lookalike(_Item([walk], walk.duration_s, 0), layout, var_rng, space)
-            group.append(walk)
-            duration = walk.end_s
+            if cramp.attrs.get("response") != "stand_walk":  # they are up already
+                group.append(walk)
+                duration = walk.end_s
         items.append(_Item(group, duration, 0))
     for name, rate in cfg.rates_per_hour.items():
         count = int(rng.poisson(rate * hours))

@@ -198,7 +198,8 @@ def test_every_episode_family_is_drawn():
                     responses.add(ep.attrs["response"])
                     if ep.attrs["response"] != "none":
                         assert 5.0 <= ep.attrs["wake_s"] - ep.params.get("trigger_s", 0) <= 40.0
-                        assert ep.attrs["wake_s"] < ep.attrs["response_end_s"] <= ep.duration_s
+                        end = ep.duration_s + ep.attrs.get("walks_on_s", 0.0)
+                        assert ep.attrs["wake_s"] < ep.attrs["response_end_s"] <= end + 1e-3
                 assert 30.0 <= ep.strength_uv <= 600.0
             else:
                 lookalike_textures.add(ep.attrs["texture"])
@@ -318,11 +319,33 @@ def test_standing_response_is_upright_and_walks_inside_the_cramp(tmp_path):
     assert np.median(shank) > 0.8  # upright: gravity along the shank
     before = acc[int((cramp.start_s - 5) * afs) : int(cramp.start_s * afs), 0]
     assert abs(np.median(before)) < 0.6  # lying before
-    # Calf keeps cramping to the end of the truth interval, and rests after it.
+    # Calf keeps cramping to the end of the truth interval, and rests after it...
     calf = rms[:, 0]
     rest = np.median(calf[max(0, int(cramp.start_s) - 20) : int(cramp.start_s) - 2])
-    assert np.median(calf[int(up0) : int(up1)]) > 5 * rest
-    assert np.median(calf[int(cramp.end_s) + 3 : int(cramp.end_s) + 8]) < 2 * rest
+    assert np.median(calf[int(up0) : int(min(up1, cramp.end_s - 3))]) > 5 * rest
+    walks_on = [e for e in truth.events if e.kind is EventKind.WALKING
+                and e.start_s == pytest.approx(cramp.end_s)]
+    if "walks_on_s" not in a:
+        assert not walks_on
+        assert np.median(calf[int(cramp.end_s) + 3 : int(cramp.end_s) + 8]) < 2 * rest
+        return
+    # ...unless they walk on: a walking event of its own, upright, from the cramp's end.
+    (walk,) = walks_on
+    assert walk.end_s - walk.start_s == pytest.approx(a["walks_on_s"], abs=0.01)
+    assert walk.attributes["after_cramp"] is True
+    assert np.median(acc[int((walk.start_s + 1) * afs) : int((walk.start_s + 4) * afs), 0]) > 0.8
+
+
+def test_standing_sleeper_may_walk_on_after_the_cramp(tmp_path):
+    seen = set()
+    for seed in range(3, 9):
+        _, _, _, truth = _one_tonic(tmp_path, seed, response="stand_walk",
+                                          acc_fs_hz="50", triggered_by_movement="no")
+        (cramp,) = [e for e in truth.events if e.is_cramp]
+        seen.add("walks_on_s" in cramp.attributes)
+        if seen == {True, False}:
+            break
+    assert seen == {True, False}
 
 
 def test_stretch_response_fires_the_shin_during_the_cramp(tmp_path):
