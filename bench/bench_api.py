@@ -1,6 +1,7 @@
 """Event store figures: ingest rate (events/s) and events-query latency for one sleeper
 with a million events in the store, all through the real HTTP API (uvicorn on 127.0.0.1 in
-its own process, a SQLite file in WAL mode; the client is api.client / httpx).
+its own process, one worker; the client is api.client / httpx), on a SQLite file in WAL mode
+and, with --database-url, on a PostgreSQL server too, side by side.
 
 The store is bulk-loaded first (plain executemany into the same tables, not through the API: the
 load is setup, not the figure). Then it measures:
@@ -11,6 +12,10 @@ load is setup, not the figure). Then it measures:
 
     .venv/bin/python bench/bench_api.py                 # 1 000 000 events
     .venv/bin/python bench/bench_api.py --events 100000 # quicker
+    .venv/bin/python bench/bench_api.py --database-url postgresql://USER@HOST:PORT/postgres
+
+With --database-url the bench makes a database of its own on that server (the URL's user
+needs CREATEDB), runs the same figures there, and drops it afterwards.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert
+from sqlalchemy import create_engine, insert, make_url, text
 
 from api.client import HubClient
 from api.models import Night, Role, Sleeper
@@ -77,6 +82,7 @@ def bulk_load(store: Store, n_events: int, seed: int = 1) -> tuple[int, str]:
         sleeper_id, other_id = sleeper.id, other.id
     n_nights = max(1, n_events // EVENTS_PER_NIGHT)
     now = dt.datetime(2026, 1, 1)
+    postgres = store.engine.dialect.name == "postgresql"
     with store.engine.begin() as connection:
         nights = [
             {
@@ -100,7 +106,14 @@ def bulk_load(store: Store, n_events: int, seed: int = 1) -> tuple[int, str]:
             "model_version, final, received_at, updated_at"
         )
         sql = f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * 18)})"
-        stamp = _sqlite_time(now)
+        stamp: object = now if postgres else _sqlite_time(now)
+        stamp_of = (lambda t: t) if postgres else _sqlite_time
+        copy = copying = None
+        if postgres:
+            # COPY: PostgreSQL's bulk path (executemany would take minutes for a million).
+            cursor = connection.connection.driver_connection.cursor()
+            copying = cursor.copy(f"COPY events ({columns}) FROM STDIN")
+            copy = copying.__enter__()
         batch: list[tuple] = []
         for i in range(n_events):
             k = min(i // EVENTS_PER_NIGHT, n_nights - 1)
@@ -123,25 +136,34 @@ def bulk_load(store: Store, n_events: int, seed: int = 1) -> tuple[int, str]:
                     "right",
                     start_s,
                     start_s + duration_s,
-                    _sqlite_time(start_at),
+                    stamp_of(start_at),
                     duration_s,
                     kind,
                     rng.uniform(0.5, 1.0),
                     json.dumps({"peak_rel": round(rng.uniform(2, 20), 2)}),
                     "bench",
                     "bench",
-                    1,
+                    True if postgres else 1,
                     stamp,
                     stamp,
                 )
             )
             if len(batch) == 100_000:
-                connection.exec_driver_sql(sql, batch)
-                batch.clear()
-        if batch:
-            connection.exec_driver_sql(sql, batch)
+                _flush(connection, copy, sql, batch)
+        _flush(connection, copy, sql, batch)
+        if copying is not None:
+            copying.__exit__(None, None, None)
         connection.exec_driver_sql("ANALYZE")
     return sleeper_id, token
+
+
+def _flush(connection, copy, sql: str, batch: list[tuple]) -> None:  # type: ignore[no-untyped-def]
+    if copy is not None:
+        for row in batch:
+            copy.write_row(row)
+    elif batch:
+        connection.exec_driver_sql(sql, batch)
+    batch.clear()
 
 
 def _event(event_id: str, start_s: float) -> dict:
@@ -159,63 +181,50 @@ def _event(event_id: str, start_s: float) -> dict:
     }
 
 
-def _pcts(samples_s: list[float]) -> str:
+def _pcts(samples_s: list[float]) -> tuple[float, float]:
     ms = sorted(s * 1000 for s in samples_s)
-    p50 = statistics.median(ms)
-    p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
-    return f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  (n={len(ms)})"
+    return statistics.median(ms), ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="events in the store")
-    parser.add_argument("--queries", type=int, default=200, help="requests per query shape")
-    parser.add_argument("--ingest-batches", type=int, default=40, help="500-event uploads")
-    parser.add_argument("--keep", action="store_true", help="keep the store file afterwards")
-    args = parser.parse_args()
+def _pct_text(samples_s: list[float]) -> str:
+    p50, p99 = _pcts(samples_s)
+    return f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  (n={len(samples_s)})"
 
-    workdir = Path(tempfile.mkdtemp(prefix="crampwatch-bench-"))
-    url = f"sqlite:///{workdir / 'bench.db'}"
+
+def _serve(url: str) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, "CRAMPWATCH_DATABASE_URL": url},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{base}/api/v1/me", timeout=1)
+            return server, base
+        except httpx.TransportError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise SystemExit("uvicorn did not start") from None
+            time.sleep(0.1)
+
+
+def measure(url: str, name: str, args: argparse.Namespace) -> dict[str, str]:
+    """Load the store at ``url``, serve it, print its figures; return them for the table."""
+    figures: dict[str, str] = {}
     store = Store.open(url)
     t0 = time.perf_counter()
     sleeper_id, token = bulk_load(store, args.events)
     load_s = time.perf_counter() - t0
     store.close()
-    size_mb = (workdir / "bench.db").stat().st_size / 1e6
     print(
-        f"bulk load: {args.events:,} events in {load_s:.1f} s "
-        f"({args.events / load_s:,.0f} events/s, executemany; store {size_mb:.0f} MB)"
+        f"[{name}] bulk load: {args.events:,} events in {load_s:.1f} s "
+        f"({args.events / load_s:,.0f} events/s, {'COPY' if 'postgres' in url else 'executemany'})"
     )
-
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, "CRAMPWATCH_DATABASE_URL": url},
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = _serve(url)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/api/v1/me", timeout=1)
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("uvicorn did not start") from None
-                time.sleep(0.1)
-
         with HubClient(base, token, sleeper_id=sleeper_id, timeout_s=60) as hub:
             start = dt.datetime(2026, 2, 1, 22, 0, tzinfo=dt.UTC)
             hub.put_night("ingest-batch", start)
@@ -225,15 +234,17 @@ def main() -> None:
             for first in range(0, n, 500):
                 hub.upload_events("ingest-batch", events[first : first + 500])
             batch_s = time.perf_counter() - t0
-            print(
-                f"ingest, batches of 500 over HTTP: {n / batch_s:,.0f} events/s "
-                f"({n:,} events in {batch_s:.1f} s)"
-            )
+            figures["ingest, batches of 500 (events/s)"] = f"{n / batch_s:,.0f}"
+            print(f"[{name}] ingest, batches of 500 over HTTP: {n / batch_s:,.0f} events/s "
+                  f"({n:,} events in {batch_s:.1f} s)")
+            n_retry = min(5000, n)
             retry_t0 = time.perf_counter()
-            summary = hub.upload_events("ingest-batch", events[:5000])
+            summary = hub.upload_events("ingest-batch", events[:n_retry])
             retry_s = time.perf_counter() - retry_t0
-            assert summary.created == 0 and summary.unchanged == 5000
-            print(f"ingest, retried batches (all unchanged): {5000 / retry_s:,.0f} events/s")
+            assert summary.created == 0 and summary.unchanged == n_retry
+            figures["ingest, retried batches (events/s)"] = f"{n_retry / retry_s:,.0f}"
+            print(f"[{name}] ingest, retried batches (all unchanged): "
+                  f"{n_retry / retry_s:,.0f} events/s")
 
             hub.put_night("ingest-live", start + dt.timedelta(days=1))
             singles = []
@@ -241,10 +252,10 @@ def main() -> None:
                 t1 = time.perf_counter()
                 hub.upload_events("ingest-live", [_event(f"live{i:05d}", i * 10.0)])
                 singles.append(time.perf_counter() - t1)
-            print(
-                f"ingest, one event per request (live path): "
-                f"{len(singles) / sum(singles):,.0f} events/s; {_pcts(singles)}"
-            )
+            p50, p99 = _pcts(singles)
+            figures["ingest, one event per request p50/p99 (ms)"] = f"{p50:.1f} / {p99:.1f}"
+            print(f"[{name}] ingest, one event per request (live path): "
+                  f"{len(singles) / sum(singles):,.0f} events/s; {_pct_text(singles)}")
 
         n_nights = max(1, args.events // EVENTS_PER_NIGHT)
         mid = NIGHT_0 + dt.timedelta(days=n_nights // 2)
@@ -276,11 +287,9 @@ def main() -> None:
                 ).json()
                 cursor = page["next_cursor"]
             shapes["page after a cursor (100)"] = {"limit": 100, "cursor": cursor}
-            print(
-                f"events query, {args.events:,} events of one sleeper in the store "
-                f"(HTTP, {args.queries} requests each):"
-            )
-            for name, params in shapes.items():
+            print(f"[{name}] events query, {args.events:,} events of one sleeper in the store "
+                  f"(HTTP, {args.queries} requests each):")
+            for shape, params in shapes.items():
                 times, count = [], 0
                 for _ in range(args.queries):
                     t1 = time.perf_counter()
@@ -288,12 +297,63 @@ def main() -> None:
                     times.append(time.perf_counter() - t1)
                     response.raise_for_status()
                     count = len(response.json()["items"])
-                print(f"  {name:28} {count:5d} items  {_pcts(times)}")
+                p50, p99 = _pcts(times)
+                figures[f"query: {shape} p50/p99 (ms)"] = f"{p50:.1f} / {p99:.1f}"
+                print(f"  {shape:28} {count:5d} items  {_pct_text(times)}")
     finally:
         server.terminate()
         server.wait(timeout=10)
+    return figures
+
+
+def _own_postgres_database(url: str) -> tuple[str, object]:
+    """Create a database for the bench on the server at ``url``; return its URL and a
+    function that drops it."""
+    server_url = make_url(url)
+    if server_url.drivername in ("postgresql", "postgres"):
+        server_url = server_url.set(drivername="postgresql+psycopg")
+    name = f"crampwatch_bench_{os.getpid()}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+    return server_url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the store")
+    parser.add_argument("--queries", type=int, default=200, help="requests per query shape")
+    parser.add_argument("--ingest-batches", type=int, default=40, help="500-event uploads")
+    parser.add_argument("--database-url", help="also measure on this PostgreSQL server")
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite file afterwards")
+    args = parser.parse_args()
+
+    results: dict[str, dict[str, str]] = {}
+    workdir = Path(tempfile.mkdtemp(prefix="crampwatch-bench-"))
+    try:
+        results["SQLite"] = measure(f"sqlite:///{workdir / 'bench.db'}", "SQLite", args)
+        size_mb = (workdir / "bench.db").stat().st_size / 1e6
+        print(f"[SQLite] store file {size_mb:.0f} MB")
+    finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+    if args.database_url:
+        url, drop = _own_postgres_database(args.database_url)
+        try:
+            results["PostgreSQL"] = measure(url, "PostgreSQL", args)
+        finally:
+            drop()  # type: ignore[operator]
+    names = list(results)
+    print(f"\nside by side, {args.events:,} events in the store, one uvicorn worker:")
+    print(f"  {'figure':48}" + "".join(f"{n:>16}" for n in names))
+    for key in results[names[0]]:
+        print(f"  {key:48}" + "".join(f"{results[n].get(key, '-'):>16}" for n in names))
 
 
 if __name__ == "__main__":
