@@ -18,13 +18,17 @@ PRIVATE_DIR_MODE = 0o700
 def make_engine(database_url: str) -> Engine:
     """Return an engine for ``database_url``; SQLite files get WAL and enforced foreign keys,
     and are created owner-only (0600, in a 0700 folder when the folder is new)."""
-    is_sqlite = database_url.startswith("sqlite")
+    url = make_url(database_url)
+    if url.drivername in ("postgresql", "postgres"):
+        # The driver this project installs ('postgres' extra); SQLAlchemy's default is psycopg2.
+        url = url.set(drivername="postgresql+psycopg")
+    is_sqlite = url.drivername.startswith("sqlite")
     if is_sqlite:
         path = sqlite_path(database_url)
         if path is not None:
             make_private_file(path)
     connect_args = {"check_same_thread": False, "timeout": 30} if is_sqlite else {}
-    engine = create_engine(database_url, connect_args=connect_args, pool_pre_ping=not is_sqlite)
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=not is_sqlite)
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
