@@ -571,7 +571,9 @@ def _render_stretch(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
     fs = ctx.emg_fs_hz
     t = _times(n, fs)
     ramp = ep.params["ramp_s"]
-    shape = _smoothstep(t / ramp) * (1 - _smoothstep((t - (t[-1] - ramp)) / ramp))
+    # The leg starts moving a little before the muscles (motion-led), both end with it.
+    lead = ep.params.get("lead_s", 0.0)
+    shape = _smoothstep((t - lead) / ramp) * (1 - _smoothstep((t - (t[-1] - ramp)) / ramp))
     calf_col, shin_col = ep.columns[0], ctx.layout.shin
     if ep.attrs.get("texture_source", "uci") != "uci":
         calf = _voluntary(ep, ctx, rng, n)
@@ -579,6 +581,9 @@ def _render_stretch(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
     elif _uses_real(ep, ctx) and ctx.library is not None:
         texture = ctx.library.contraction_texture(ep.duration_s + 0.5, fs, rng)
         calf, shin = texture.emg[:n, 0], texture.emg[:n, 1]
+    elif "texture" in ep.attrs:
+        calf = _texture(ep, ctx, 0.7 * shape, rng, VOLUNTARY_UNITS)
+        shin = _texture(ep, ctx, 0.7 * shape, rng, VOLUNTARY_UNITS)
     else:
         calf = motor_unit_emg(0.7 * shape, fs, rng, VOLUNTARY_UNITS)
         shin = motor_unit_emg(0.7 * shape, fs, rng, VOLUNTARY_UNITS)

@@ -102,11 +102,14 @@ def generate_night(
     wants_real = cfg.use_real_emg or "real" in cfg.vary.get("texture", ())
     if wants_real and library is None:
         library = RealEmgLibrary()
+    real_sources: list[str] = []
     if library is not None and wants_real:
         # Which real recording each real-texture episode draws from (own stream).
         source_rng = np.random.default_rng([seed, 7])
         allowed = cfg.vary.get("texture_source", library.sources)
         sources = [s for s in library.sources if s in allowed]
+        if "real" in cfg.vary.get("texture", ()):
+            real_sources = sources
         for ep in plan.episodes:
             if ep.attrs.get("texture") == "real":
                 if not sources:
@@ -133,8 +136,7 @@ def generate_night(
         channels=layout.emg_labels + layout.acc_labels,
         rest_rms_uv={label: ch.rest_rms_uv
                      for label, ch in zip(layout.emg_labels, background.channels, strict=True)},
-        variation={**variation.to_json(), "real_sources": list(library.sources)
-                   if library is not None and wants_real else []},
+        variation={**variation.to_json(), "real_sources": real_sources},
     )
     specs = [emg_spec(label, fs) for label in layout.emg_labels]
     if afs is not None:

@@ -261,6 +261,8 @@ def _vary_lookalike(item: _Item, layout: Layout, rng: np.random.Generator,
         texture = draw(space, "texture", rng)
         if texture is not None:  # else the reference texture (see night._truth_event)
             ep.attrs["texture"] = texture
+        if ep.kind is EventKind.STRETCH and texture is not None:
+            ep.params["lead_s"] = float(min(rng.uniform(0.2, 1.0), ep.duration_s / 4))
         if ep.kind is EventKind.PLM:
             ep.attrs["plm"] = "calf_heavy" if calf_heavy else "shin"
             if calf_heavy:
