@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from models.classifier import Classification
 from models.decision import DecisionParams, decision_age_s
@@ -115,9 +115,10 @@ class RuleParams:
     # another muscle started is shin-led (PLM) or a whole-leg movement (inference).
     cramp_max_calf_delay_s: float = 0.5
     # The calf active alone on a still leg this long is involuntary, however the
-    # episode began (a turn or a pointed foot can set a cramp off, DOMAIN.md): longer
-    # than any PLM (<= 10 s, AASM) and than a movement's calf part (inference).
-    cramp_alone_s: float = 10.0
+    # episode began (a turn or a pointed foot can set a cramp off, DOMAIN.md): a
+    # voluntary movement ends with its motion and a PLM fires the shin; the sleeper may
+    # wake and respond a few seconds after the trigger (inference).
+    cramp_alone_s: float = 6.0
 
     # --- clonic cramp: >= 3-4 bursts separated by relaxation, lying, not at step rate
     # (DOMAIN.md; bruxism phasic: >= 3 bursts of 0.25-2 s)
@@ -210,6 +211,9 @@ class RuleTrace:
     """The truth value of every kind's rule for one update (for explanation and tests)."""
 
     scores: dict[EventKind, float] = field(default_factory=dict)
+    # How well the course fits each cramp kind, before the cramp gate (onset, site,
+    # loudness): what tells tonic from clonic once an episode is known to be a cramp.
+    shapes: dict[EventKind, float] = field(default_factory=dict)
 
     def best(self) -> tuple[EventKind, float, float]:
         """Return (kind, truth, runner-up truth) of the best-fitting rule."""
@@ -404,16 +408,32 @@ class RuleClassifier:
             if settled
             else 0.0
         )
-        scores[EventKind.TONIC] = cramp_gate * sustained * tonic_length * (1.0 - jerky)
         clonic_bursts = _within(
             burst_med, p.clonic_burst_min_s, p.clonic_burst_max_s, p.width_burst_s, 0.5
         )
         relaxes = _below(duty, p.clonic_max_duty_cycle, p.width_ratio, 0.5)
-        scores[EventKind.CLONIC] = cramp_gate * max(
-            many_bursts * relaxes * clonic_bursts * (1.0 - long_burst),
-            sustained * tonic_length * jerky,
-        )
-        return RuleTrace(scores)
+        shapes = {
+            EventKind.TONIC: sustained * tonic_length * (1.0 - jerky),
+            EventKind.CLONIC: max(
+                many_bursts * relaxes * clonic_bursts * (1.0 - long_burst),
+                sustained * tonic_length * jerky,
+            ),
+        }
+        for kind, shape in shapes.items():
+            scores[kind] = cramp_gate * shape
+        return RuleTrace(scores, shapes)
+
+    def cramp_kind(self, update: EpisodeUpdate) -> EventKind | None:
+        """Return tonic or clonic, whichever course the update shows if it is a cramp.
+
+        Judged as if the episode ended with this update (None when neither fits at all).
+        """
+        if update.phase is not EpisodePhase.CLOSED:
+            end = update.end_s if update.end_s is not None else update.known_at_s
+            update = replace(update, phase=EpisodePhase.CLOSED, end_s=end)
+        shapes = self.trace(update).shapes
+        kind = max(shapes, key=shapes.__getitem__)
+        return kind if shapes[kind] > 0.05 else None
 
 
 def _nanmax(*values: float) -> float:

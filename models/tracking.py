@@ -9,7 +9,11 @@ course is still its own: :class:`EpisodeCalls` wraps any
 cramp (provisionally or finally), keeps it a cramp until it ends:
 
 - a later cramp call refines the kind (a clonic cramp shows its bursts over time);
-- a later look-alike call is replaced by the last cramp call (kind and confidence).
+- a later look-alike call is replaced by the last cramp call (kind and confidence);
+- when it closes, the kind is read from its course up to the last update at which the
+  calf was still active alone (``alone_now_s`` > 0: before the response), where the
+  classifier can say (``cramp_kind``), so kneading or walking does not make a tonic
+  cramp look clonic.
 
 Episodes never called a cramp are passed through unchanged. State is per episode id
 and dropped when the episode closes.
@@ -27,6 +31,7 @@ class EpisodeCalls:
     def __init__(self, classifier: EpisodeClassifier) -> None:
         self.classifier = classifier
         self._cramp: dict[int, Classification] = {}
+        self._calm: dict[int, EpisodeUpdate] = {}
 
     @property
     def version(self) -> str:
@@ -34,16 +39,29 @@ class EpisodeCalls:
 
     def classify(self, update: EpisodeUpdate) -> Classification:
         """Return the call on this update, a cramp if the episode was ever called one."""
+        eid = update.episode_id
+        if update.features.get("alone_now_s", 1.0) != 0.0:
+            self._calm[eid] = update  # the muscle alone, no response (yet)
         call = self.classifier.classify(update)
-        held = self._cramp.get(update.episode_id)
+        held = self._cramp.get(eid)
         if call.kind.is_cramp:
-            self._cramp[update.episode_id] = call
+            self._cramp[eid] = held = call
         elif held is not None:
             call = held
         if update.phase is EpisodePhase.CLOSED:
-            self._cramp.pop(update.episode_id, None)
+            calm = self._calm.pop(eid, None)
+            self._cramp.pop(eid, None)
+            if held is not None:
+                call = self._final_kind(call, calm or update)
         return call
+
+    def _final_kind(self, call: Classification, course: EpisodeUpdate) -> Classification:
+        """Return the cramp call with its kind read from the course before any response."""
+        cramp_kind = getattr(self.classifier, "cramp_kind", None)
+        kind = cramp_kind(course) if cramp_kind is not None else None
+        return call if kind is None else Classification(kind, call.confidence)
 
     def forget(self) -> None:
         """Drop every episode's state (a new stream starts)."""
         self._cramp.clear()
+        self._calm.clear()

@@ -19,9 +19,9 @@ the last ``history_s`` (20 s).
 - A step of the floor itself (gel drying, a cable moved: broadband noise that rises
   2-4x and stays) is learned within ``step_hold_s``: a rejected level that has stayed
   within ``step_stationary_ratio`` of itself for that long, and that never went above
-  ``step_max_ratio`` x the baseline since it rose, is the new floor. A cramp is louder
-  (30-600 uV over a 2-5 uV floor) and never that steady from its start to its end, so
-  it is not learned this way.
+  ``step_max_ratio`` x the baseline since it rose (or since it last fell by that ratio:
+  a floor step during a cramp is learned once the cramp is over), is the new floor.
+  A cramp is louder (30-600 uV over a 2-5 uV floor), so it is not learned this way.
 - Segments below ``floor_uv`` are a flat line (no contact), never rest either.
 - Segments holding frames that are not valid (filter settling after a gap) are skipped.
 
@@ -148,6 +148,8 @@ class AdaptiveBaseline:
         """Return True when channel c's run of rejected levels is a step of the floor."""
         if self.step_segments <= 0:
             return False
+        if low * self.step_stationary_ratio < self._run_max[c]:
+            self._run_max[c] = low  # the level fell (a cramp ended): judge what stays
         self._run_max[c] = max(self._run_max[c], low)
         recent = self._run_recent[c]
         recent.append(low)

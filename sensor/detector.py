@@ -733,6 +733,7 @@ class Detector:
             "recent_coact_fraction": coact,
             "recent_motion_g": motion,
             "alone_s": ep.alone_max_s,
+            "alone_now_s": ep.alone_run_s,
         }
 
     def _acc_features(self, ep: Episode, cur_end_s: float, now_s: float) -> dict[str, float]:

@@ -50,6 +50,8 @@ FEATURES: dict[str, str] = {
     "recent_motion_g": "g, RMS dynamic acceleration in the last 3 s",
     "alone_s": "s, longest stretch of the episode with this muscle active alone (other "
     "muscle not co-active, leg still): the involuntary part of a cramp",
+    "alone_now_s": "s, length of the current such stretch (0 while the other muscle or "
+    "the leg moves: the sleeper responding)",
     "leg_muscles": "channels of the leg with activity in this episode (sensor.legs)",
     "calf_delay_s": "s, calf onset minus the leg episode's onset (0: the calf led; NaN: "
     "no calf activity)",
