@@ -11,6 +11,7 @@ as every earlier recording is done, exactly as a local run would.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -137,7 +138,7 @@ def replay_on_cluster(
         while next_index < len(futures):
             for future in finished.next_batch(block=False):
                 i = index_of[future.key]
-                results[i] = _result_of(future, str(paths[i]))
+                results[i] = _result_of(future, str(paths[i]), client, scheduler)
                 futures[i] = None  # let the cluster forget the task's result
                 future.release()
                 if progress is not None:
@@ -156,25 +157,58 @@ def replay_on_cluster(
             now = time.monotonic()
             if now - last_status >= 2.0:
                 last_status = now
-                workers = client.scheduler_info().get("workers", {})
+                try:
+                    workers = client.nthreads()  # {worker address: threads}, a small reply
+                except (OSError, TimeoutError) as exc:
+                    if client.status not in ("closing", "closed"):
+                        continue
+                    # The scheduler is gone for good: what is done is kept, the rest named.
+                    for i in range(next_index, len(futures)):
+                        if i not in results:
+                            results[i] = ReplayResult(
+                                file=str(paths[i]), error=f"the Dask scheduler at {scheduler} "
+                                f"went away before this recording was done ({exc})")
+                            futures[i] = None
+                    continue
                 if not workers and not warned_no_workers:
                     warned_no_workers = True
                     log.warning("the cluster at %s has no workers yet: the recordings wait "
                                 "for one", scheduler)
                 if status is not None:
                     status({"workers": len(workers),
-                            "threads": sum(w.get("nthreads", 0) for w in workers.values()),
+                            "threads": sum(workers.values()),
                             "done": next_index + len(results), "total": len(futures)})
             if next_index < len(futures) and next_index not in results:
                 time.sleep(POLL_S)
     finally:
         pending = [f for f in futures if f is not None]
-        if pending:
-            client.cancel(pending)
-        client.close()
+        with contextlib.suppress(OSError, TimeoutError), _quiet_if_lost(client):
+            if pending and client.status == "running":
+                client.cancel(pending)
+            client.close()
 
 
-def _result_of(future: Any, path: str) -> ReplayResult:
+@contextlib.contextmanager
+def _quiet_if_lost(client: Any) -> Iterator[None]:
+    """Silence distributed's tracebacks of its cancelled reconnection when the scheduler died.
+
+    The loss is already reported per recording; the traceback adds nothing.
+    """
+    if client.status == "running":
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in ("distributed.utils", "distributed.client")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _result_of(future: Any, path: str, client: Any, scheduler: str) -> ReplayResult:
     """Return the task's result, or one carrying why the task itself failed."""
     if future.status == "finished":
         result = future.result()
@@ -185,6 +219,9 @@ def _result_of(future: Any, path: str) -> ReplayResult:
         exc = future.exception()
         # KilledWorker: the worker died replaying this file (out of memory, a crash).
         return ReplayResult(file=path, error=f"{type(exc).__name__} on the cluster: {exc}")
+    if client.status != "running":
+        return ReplayResult(file=path, error=f"the Dask scheduler at {scheduler} went away "
+                                             "before this recording was done")
     return ReplayResult(file=path, error=f"task {future.status} on the cluster")
 
 
