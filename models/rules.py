@@ -287,9 +287,10 @@ class RuleClassifier:
 
         # An accelerometer that is absent says nothing: posture unknown counts as lying
         # (a night recording), motion unknown as quiet, with the rules that need them
-        # weighted down instead.
-        lying = _below(upright, p.walking_upright, p.width_ratio, 0.8)
-        quiet_onset = _below(motion_onset, p.cramp_quiet_motion_g, p.width_motion_g, 0.8)
+        # weighted down instead. Only slightly below certain: a night without an
+        # accelerometer must still wake the sleeper within the alert budget.
+        lying = _below(upright, p.walking_upright, p.width_ratio, 0.95)
+        quiet_onset = _below(motion_onset, p.cramp_quiet_motion_g, p.width_motion_g, 0.95)
         # Motion later in an episode is no veto: a sleeper woken by a cramp grabs the leg.
         moving = _above(motion_onset, p.movement_motion_g, p.width_motion_g, 0.0)
         ratio = coact_ratio(f)
