@@ -23,7 +23,7 @@ from crampwatch.synth.layout import Layout, leg_layout
 from crampwatch.synth.plan import NightConfig, NightPlan, plan_night
 from crampwatch.synth.real_emg import RealEmgLibrary, RealEmgUnavailable
 from crampwatch.synth.truth import NightTruth, TruthEvent
-from crampwatch.synth.variation import draw_night
+from crampwatch.synth.variation import draw_night, family_rng
 from sensor.records import EventKind, SampleBlock, SignalGroup
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,7 @@ def generate_night(
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 0])
     mains = cfg.mains_hz if cfg.mains_hz is not None else float(rng.choice([50.0, 60.0]))
-    var_rng = np.random.default_rng([seed, 5])
-    variation = draw_night(cfg.vary, cfg.duration_s, var_rng, cfg.emg_fs_hz, cfg.acc_fs_hz,
+    variation = draw_night(cfg.vary, cfg.duration_s, (seed, 5), cfg.emg_fs_hz, cfg.acc_fs_hz,
                            cfg.leg, mains)
     fs, afs = variation.emg_fs_hz, variation.acc_fs_hz
     layout = leg_layout(variation.leg, cfg.extra_calf, variation.labels, afs is not None)
@@ -105,11 +104,12 @@ def generate_night(
     real_sources: list[str] = []
     if library is not None and wants_real:
         # Which real recording each real-texture episode draws from (own stream).
-        source_rng = np.random.default_rng([seed, 7])
+        source_rng = family_rng((seed, 7), "texture_source")
         allowed = cfg.vary.get("texture_source", library.sources)
         sources = [s for s in library.sources if s in allowed]
         if "real" in cfg.vary.get("texture", ()):
             real_sources = sources
+        series_source: dict[float, str] = {}
         for ep in plan.episodes:
             if ep.attrs.get("texture") == "real":
                 if not sources:
@@ -117,7 +117,10 @@ def generate_night(
                         f"no real-EMG source left to draw: allowed {', '.join(allowed)}, "
                         f"installed {', '.join(library.sources)}"
                     )
-                ep.attrs["texture_source"] = sources[int(source_rng.integers(len(sources)))]
+                source = sources[int(source_rng.integers(len(sources)))]
+                # The bursts of one series share their source.
+                ep.attrs["texture_source"] = series_source.setdefault(
+                    ep.params.get("series", -1.0 - len(series_source)), source)
                 if ep.kind is EventKind.WALKING:
                     ep.attrs["texture_source"] = "uci"  # the only real gait recordings
     render_afs = afs if afs is not None else NO_ACC_RENDER_HZ

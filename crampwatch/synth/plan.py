@@ -6,8 +6,9 @@ with at least ``min_gap_s`` of quiet between them so each is its own event.
 
 The families of :mod:`crampwatch.synth.variation` that vary per episode (texture,
 the sleeper's response to a tonic cramp, a movement setting the cramp off, calf-heavy
-PLM) are drawn from their own random stream after the episodes, so holding one out
-leaves the rest of the night as it was.
+PLM) are drawn from streams of their own, one per episode and family, so holding one
+family out leaves every other family's draws as they were (episodes may move in time
+when a response lengthens a cramp).
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ import numpy as np
 
 from crampwatch.synth.episodes import Episode
 from crampwatch.synth.layout import Layout
-from crampwatch.synth.variation import VARIED_CRAMP_RMS_UV, Space, draw, full_space
+from crampwatch.synth.variation import (
+    VARIED_CRAMP_RMS_UV,
+    Space,
+    draw,
+    family_rng,
+    full_space,
+)
 from sensor.records import EventKind
 
 # Look-alikes per hour of sleep (inference from the PSG literature's typical counts;
@@ -163,11 +170,14 @@ WALK_ON_S = (5.0, 30.0)
 TRIGGER_S = (1.0, 3.0)
 
 
-def _vary_cramp(ep: Episode, rng: np.random.Generator, space: Space) -> None:
+def _vary_cramp(ep: Episode, var_rng: np.random.Generator, space: Space) -> None:
     """Draw the cramp's texture, response and trigger; stretch it if the response needs time."""
-    texture = draw(space, "texture", rng) or "synthetic"
+    key = (int(var_rng.integers(2**62)),)
+    texture = draw(space, "texture", family_rng(key, "texture")) or "synthetic"
+    rng = family_rng(key, "response")
     response = draw(space, "response", rng) if ep.kind is EventKind.TONIC else None
-    triggered = draw(space, "triggered_by_movement", rng) == "yes"
+    trigger_rng = family_rng(key, "triggered_by_movement")
+    triggered = draw(space, "triggered_by_movement", trigger_rng) == "yes"
     p = ep.params
     if response is None:
         # Reference behaviour: the legacy reach for the leg is a knead without squeezing.
@@ -177,11 +187,12 @@ def _vary_cramp(ep: Episode, rng: np.random.Generator, space: Space) -> None:
     else:
         p["grab_at_s"] = -1.0
     if triggered:
-        p["trigger_s"] = float(rng.uniform(*TRIGGER_S))
+        t_rng = trigger_rng
+        p["trigger_s"] = float(t_rng.uniform(*TRIGGER_S))
         # The calf's own contraction takes over within the movement.
-        p["cramp_onset_s"] = float(rng.uniform(0.3, 0.8)) * p["trigger_s"]
-        p["trigger_turn"] = float(rng.random() < 0.5)
-        p["trigger_uv"] = float(np.exp(rng.uniform(np.log(20.0), np.log(150.0))))
+        p["cramp_onset_s"] = float(t_rng.uniform(0.3, 0.8)) * p["trigger_s"]
+        p["trigger_turn"] = float(t_rng.random() < 0.5)
+        p["trigger_uv"] = float(np.exp(t_rng.uniform(np.log(20.0), np.log(150.0))))
     lead = p.get("trigger_s", 0.0)
     if response != "none" and "response" in space:
         wake = lead + float(rng.uniform(*WAKE_S))
@@ -253,16 +264,22 @@ def _walking_on(cramp: Episode, layout: Layout) -> Episode | None:
     )
 
 
-def _vary_lookalike(item: _Item, layout: Layout, rng: np.random.Generator,
+def _vary_lookalike(item: _Item, layout: Layout, var_rng: np.random.Generator,
                     space: Space) -> None:
     """Draw a look-alike's texture (the cramps' pools) and, for PLM, whether the calf joins."""
+    key = (int(var_rng.integers(2**62)),)
+    rng = family_rng(key, "plm")
     calf_heavy = item.episodes[0].kind is EventKind.PLM and draw(space, "plm", rng) == "calf_heavy"
+    # One texture per series: the same sleeper's muscle throughout.
+    texture = draw(space, "texture", family_rng(key, "texture"))
     for ep in item.episodes:
-        texture = draw(space, "texture", rng)
         if texture is not None:  # else the reference texture (see night._truth_event)
             ep.attrs["texture"] = texture
+            if len(item.episodes) > 1:
+                ep.params["series"] = float(key[0] % 2**31)
         if ep.kind is EventKind.STRETCH and texture is not None:
-            ep.params["lead_s"] = float(min(rng.uniform(0.2, 1.0), ep.duration_s / 4))
+            lead = family_rng(key, "stretch_lead").uniform(0.2, 1.0)
+            ep.params["lead_s"] = float(min(lead, ep.duration_s / 4))
         if ep.kind is EventKind.PLM:
             ep.attrs["plm"] = "calf_heavy" if calf_heavy else "shin"
             if calf_heavy:

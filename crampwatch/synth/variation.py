@@ -14,7 +14,8 @@ groups results by family all speak the same words.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,6 +175,15 @@ def _check_value(family: str, value: str) -> None:
         )
 
 
+def family_rng(key: Sequence[int], family: str) -> np.random.Generator:
+    """Return the random stream of one family under ``key`` (a night or episode seed).
+
+    Each family draws from its own stream, so pinning or holding out one family
+    leaves what the others draw as it was.
+    """
+    return np.random.default_rng([*key, zlib.crc32(family.encode())])
+
+
 def draw(space: Space, family: str, rng: np.random.Generator) -> str | None:
     """Return a value of ``family`` drawn uniformly from the space, or None if not varied."""
     values = space.get(family)
@@ -245,29 +255,38 @@ FLOOR_STEP_WINDOW = (0.05, 0.9)
 def draw_night(
     space: Space,
     duration_s: float,
-    rng: np.random.Generator,
+    key: Sequence[int],
     emg_fs_hz: float,
     acc_fs_hz: float | None,
     leg: str,
     mains_hz: float,
 ) -> NightVariation:
-    """Return one night's variation: drawn families from ``space``, the fixed settings else."""
-    value = draw(space, "emg_fs_hz", rng)
+    """Return one night's variation: drawn families from ``space``, the fixed settings else.
+
+    ``key`` seeds the night's family streams (:func:`family_rng`).
+    """
+    def pick(family: str) -> str | None:
+        return draw(space, family, family_rng(key, family))
+
+    value = pick("emg_fs_hz")
     emg = float(value) if value is not None else float(emg_fs_hz)
-    value = draw(space, "acc_fs_hz", rng)
+    value = pick("acc_fs_hz")
     acc = acc_fs_hz
     if value is not None:
         acc = None if value == "none" else float(value)
-    leg_value = draw(space, "leg", rng) or leg.upper()
-    labels = draw(space, "labels", rng) or "emg"
-    value = draw(space, "mains_hz", rng)
+    leg_value = pick("leg") or leg.upper()
+    labels = pick("labels") or "emg"
+    value = pick("mains_hz")
     mains = float(value) if value is not None else float(mains_hz)
+    rng = family_rng(key, "wandering")
     wandering = draw(space, "wandering", rng) == "yes"
     wander_sd = (float(rng.uniform(*WANDERING_SD_HZ)) if wandering else STEADY_WANDER_SD_HZ)
     harmonics = REFERENCE_HARMONICS
     if "mains_hz" in space or "wandering" in space:
+        rng = family_rng(key, "harmonics")
         harmonics = (float(rng.uniform(*HARMONIC_2_RANGE)), float(rng.uniform(*HARMONIC_3_RANGE)))
     step = None
+    rng = family_rng(key, "floor_step")
     if draw(space, "floor_step", rng) == "yes":
         lo, hi = FLOOR_STEP_WINDOW
         ramp = float(rng.uniform(*FLOOR_STEP_RAMP_S)) if rng.random() < 0.5 else 0.0

@@ -161,8 +161,7 @@ def test_every_night_family_is_drawn_and_recorded():
                                  ("emg_fs_hz", "acc_fs_hz", "leg", "labels", "mains_hz",
                                   "wandering", "floor_step")}
     for seed in range(120):
-        v = draw_night(full_space(), 3600.0, np.random.default_rng([seed, 5]), 2000.0, 100.0,
-                       "R", 50.0)
+        v = draw_night(full_space(), 3600.0, (seed, 5), 2000.0, 100.0, "R", 50.0)
         record = v.to_json()
         seen["emg_fs_hz"].add(f"{record['emg_fs_hz']:g}")
         seen["acc_fs_hz"].add("none" if record["acc_fs_hz"] is None
@@ -298,7 +297,7 @@ def test_floor_step_raises_the_floor_for_the_rest_of_the_night(tmp_path):
 
 def _one_tonic(tmp_path: Path, seed: int, **pins: str) -> tuple[np.ndarray, np.ndarray | None,
                                                                  float, NightTruth]:
-    cfg = _varied(5.0, **pins)
+    cfg = _varied(5.0, **{"floor_step": "no", **pins})
     cfg = NightConfig.varied(duration_s=cfg.duration_s, cramps_min=1, cramps_max=1,
                              clonic_fraction=0.0, vary=cfg.vary, every_kind=False,
                              rates_per_hour={})
@@ -390,7 +389,8 @@ def test_movement_triggered_cramp_starts_with_the_movement(tmp_path):
 def test_calf_heavy_plm_recruits_the_calf(tmp_path):
     cfg = NightConfig.varied(duration_s=900.0, cramps_min=0, cramps_max=0, every_kind=True,
                              rates_per_hour={"plm_series": 1.0},
-                             vary={**_varied().vary, "plm": ("calf_heavy",)})
+                             vary={**_varied().vary, "plm": ("calf_heavy",),
+                                   "floor_step": ("no",)})
     files = generate_night(cfg, 2, tmp_path, "plm")
     truth = NightTruth.read(files.truth)
     plms = [e for e in truth.events if e.kind is EventKind.PLM]
@@ -400,7 +400,10 @@ def test_calf_heavy_plm_recruits_the_calf(tmp_path):
     calf, shin = labels.index(plms[0].channels[1]), labels.index(plms[0].channels[0])
     for e in (e for e in plms if e.end_s - e.start_s > 1.5):
         t = int(e.start_s + 0.5)
-        assert rms[t, calf] > 0.4 * rms[t, shin] and rms[t, calf] > 5 * np.median(rms[:, calf])
+        before = np.median(rms[max(0, int(e.start_s) - 4) : int(e.start_s) - 1, calf])
+        assert rms[t, calf] > 0.4 * rms[t, shin] and rms[t, calf] > 2 * before
+    # One texture through a series.
+    assert len({(e.attributes["texture"], e.attributes.get("texture_source")) for e in plms}) == 1
 
 
 def test_night_at_256_hz_without_acc_replays(tmp_path):
@@ -466,3 +469,26 @@ def test_real_texture_source_is_recorded_and_can_be_held_out(tmp_path):
                                                   else "hdemg")
                for e in truth.events if e.attributes["texture"] == "real")
     assert any(e.is_cramp for e in truth.events)
+
+
+def test_holding_a_family_out_leaves_the_other_families_as_they_were():
+    full = full_space()
+    held = build_space("all", exclude=[("emg_fs", "2000"), ("response", "stand_walk")])
+    for seed in range(10):
+        a = draw_night(full, 3600.0, (seed, 5), 2000.0, 100.0, "R", 50.0).to_json()
+        b = draw_night(held, 3600.0, (seed, 5), 2000.0, 100.0, "R", 50.0).to_json()
+        assert b["emg_fs_hz"] != 2000.0
+        assert {k: v for k, v in a.items() if k != "emg_fs_hz"} == {
+            k: v for k, v in b.items() if k != "emg_fs_hz"}
+    cfg = NightConfig.varied(duration_s=8 * 3600.0, cramps_min=4, cramps_max=4)
+    for seed in range(5):
+        cramps = []
+        for space in (full, held):
+            plan = plan_night(NightConfig.varied(duration_s=cfg.duration_s, cramps_min=4,
+                                                 cramps_max=4, vary=space),
+                              leg_layout(), np.random.default_rng([seed, 0]),
+                              np.random.default_rng([seed, 6]))
+            cramps.append(sorted(
+                (e.attrs["texture"], e.attrs["triggered_by_movement"], round(e.strength_uv, 6))
+                 for e in plan.episodes if e.kind.is_cramp))
+        assert cramps[0] == cramps[1]
