@@ -307,6 +307,7 @@ class VirtualBand:
         self._next_status_dev_us = 0.0
         self._buzz_until_dev_us = 0.0
         self._frames_per_packet = self._pick_frames()
+        self._unasked: list[OutPacket] = []  # packets the band sends on its own, next due()
 
     # --- clock --------------------------------------------------------------------------
 
@@ -470,7 +471,7 @@ class VirtualBand:
         with self._lock:
             host_us = self._host_clock() if host_us is None else host_us
             dev_now = self.device_time_us(host_us)
-            out: list[OutPacket] = []
+            out, self._unasked = self._unasked, []
             while self.streaming and not self.exhausted and self._packet_close_dev_us() <= dev_now:
                 packet = self._next_data_packet()
                 if packet is not None:
@@ -550,6 +551,28 @@ class VirtualBand:
         """Send nothing for ``seconds`` of host time; samples taken meanwhile are lost."""
         with self._lock:
             self.faults.stall_until_host_us = int(self._host_clock() + seconds * 1e6)
+
+    def reboot(self, rates_hz: dict[SignalGroup, float] | None = None) -> None:
+        """Brown out and come back streaming unasked: seq, indices and clock from zero.
+
+        With ``rates_hz`` the band comes back with other rates (a band that rebooted into
+        other settings) and sends its new DESCRIPTOR first, as after SET_RATE. The signal
+        carries on where it was (resampled to the new rates).
+        """
+        with self._lock:
+            self._boot_host_us = self._host_clock()
+            for group, rate_hz in (rates_hz or {}).items():
+                self.source.set_rate(group, rate_hz)
+                self.descriptor = self.descriptor.replace_rate(group, round(rate_hz * 1000))
+            self._frames_per_packet = self._pick_frames()
+            if rates_hz:
+                self._unasked.append(OutPacket(self.descriptor.encode()))
+            self.streaming = True
+            self.exhausted = False
+            self._seq = 0
+            self._t0_dev_us = int(self.device_time_us(self._boot_host_us))
+            self._next = {g.group: 0 for g in self.descriptor.groups}
+            self._next_status_dev_us = 0.0
 
     def disconnect(self) -> None:
         """Ask the transport to drop the connection (serial: the port dies)."""

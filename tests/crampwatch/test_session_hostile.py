@@ -20,7 +20,7 @@ from crampwatch.cli import main
 from crampwatch.live.night import NightJournal
 from crampwatch.live.runner import make_pipeline_factory
 from crampwatch.live.session import LiveSession, SessionReport
-from crampwatch.live.sources import LiveSource, PacedBlocks, capture_source
+from crampwatch.live.sources import LinkSource, LiveSource, PacedBlocks, capture_source
 from crampwatch.pipeline import Pipeline
 from crampwatch.prompt.dispatcher import PromptDispatcher
 from crampwatch.prompt.guidance import load_guidance
@@ -198,3 +198,60 @@ def test_crampwatch_run_on_a_capture_with_a_new_descriptor_exits_0(tmp_path: Pat
                  "--no-sound", "--no-diary", "--quiet", "--classifier", "rules",
                  "--data-dir", str(tmp_path / "home")])
     assert code == 0
+
+
+@pytest.mark.slow
+def test_a_band_rebooting_into_another_rate_on_the_serial_link_does_not_end_the_night(
+    tmp_path: Path,
+):
+    """The real path: virtual band on a pseudo-terminal, pyserial link, capture, session."""
+    from firmware_bridge.capture import CaptureReader
+    from firmware_bridge.clock import ClockParams
+    from firmware_bridge.events import DescriptorChanged
+    from firmware_bridge.pty_band import PtyBand
+    from firmware_bridge.serial_link import SerialLink
+    from firmware_bridge.virtual_band import ArraySource, VirtualBand
+    from tests.firmware_bridge.band_helpers import EMG_LABELS, signal
+
+    speed = 10.0
+    emg, acc = signal(40.0, seed=5)  # bursts of activity every 2 s
+    band = VirtualBand(ArraySource(emg, 2000.0, EMG_LABELS, acc, 100.0), speed=speed)
+    links: list[SerialLink] = []
+
+    def make_link(capture):
+        links.append(SerialLink(pty.port, capture=capture,
+                                clock=ClockParams(device_speed=speed)))
+        return links[-1]
+
+    journal, _ = NightJournal.start(tmp_path / "home")
+    dispatcher = PromptDispatcher(journal.session_id, load_guidance(), [],
+                                  PromptLog(journal.dir / "prompts.jsonl"))
+    session = LiveSession(LinkSource(make_link, "virtual band on a pty"),
+                          make_pipeline_factory("rules"), journal, PromptPolicy(), dispatcher)
+
+    async def night() -> SessionReport:
+        running = asyncio.create_task(session.run())
+        while band.samples_taken(EMG) < 20 * 2000 and not running.done():
+            await asyncio.sleep(0.02)
+        band.reboot({EMG: 1000.0})  # back after a brown-out, sampling at 1 kHz
+        while not band.exhausted and not running.done():
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)  # the last packets cross the link
+        session.request_stop("the band played its whole signal")
+        return await running
+
+    with PtyBand(band) as pty:
+        report = asyncio.run(night())
+    journal.close()
+    assert report.ended_by == "the band played its whole signal"
+    assert report.layout_changes == 1 and report.stream_restarts == 1
+    stats = links[0].assembler.stats
+    assert report.samples[EMG] == stats.samples[EMG]
+    assert report.lost_samples.get(EMG, 0) == stats.samples_lost.get(EMG, 0)
+    assert any(e.session_id.endswith(".2") for e in report.events)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        replayed = list(CaptureReader(journal.dir / "capture-r1-c1.cwcap").items())
+    assert any(isinstance(i, DescriptorChanged) for i in replayed)
+    rates = {i.fs_hz for i in replayed if isinstance(i, SampleBlock) and i.group is EMG}
+    assert rates == {2000.0, 1000.0}
