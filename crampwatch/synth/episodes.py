@@ -299,18 +299,15 @@ def _render_trigger(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
 
 def _response_stretch(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
                       out: Rendering) -> None:
-    """Pull the toes up: the shin fires in holds of ~10 s (Hallegraeff 2012), the leg moves."""
+    """Pull the toes up: the shin fires in holds of ~10 s, the leg moves as each starts."""
     p = ep.params
-    end = ep.duration_s - p.get("decay_s", 2.0)
-    t = p["wake_s"]
     shin_uv = max(15.0, p["shin_ratio"] * min(ep.strength_uv, p["response_uv"] * 2))
-    for _ in range(3):
-        if t + 3.0 > end:
-            break
-        hold = min(float(rng.uniform(8.0, 12.0)), end - t)
+    k = 0
+    while f"hold{k}_at_s" in p:
+        t, hold = p[f"hold{k}_at_s"], p[f"hold{k}_s"]
         _add_voluntary_burst(ep, ctx, rng, out, t, t + hold, (ctx.layout.shin,), shin_uv, 0.5)
         _add_motion(ctx, rng, out, t, t + min(2.0, hold), p["motion_g"], 10.0)
-        t += hold + float(rng.uniform(2.0, 5.0))
+        k += 1
 
 
 def _response_knead(ep: Episode, ctx: RenderContext, rng: np.random.Generator,

@@ -162,6 +162,9 @@ STAND_S = (3.0, 15.0)  # standing, pressing the heel down
 MIN_WALK_S = 8.0
 LIEDOWN_S = (1.5, 3.0)
 KNEAD_S = (5.0, 30.0)
+STRETCH_HOLDS = 3
+STRETCH_HOLD_S = (8.0, 12.0)
+STRETCH_REST_S = (2.0, 5.0)
 # Half of those who stand walk on after the cramp has let go (inference), for 5-30 s:
 # a walking event of its own that starts where the cramp ends.
 WALK_ON_SHARE = 0.5
@@ -221,6 +224,15 @@ def _vary_cramp(ep: Episode, var_rng: np.random.Generator, space: Space) -> None
                 ep.end_s = ep.start_s + wake + 10.0 + tail
             p["shin_ratio"] = float(rng.uniform(0.3, 1.2))
             p["motion_g"] = float(rng.uniform(0.03, 0.15))
+            # Holds of ~10 s, up to three, with a few seconds between (Hallegraeff 2012).
+            t, end = wake, ep.duration_s - p.get("decay_s", 2.0)
+            for k in range(STRETCH_HOLDS):
+                hold = min(float(rng.uniform(*STRETCH_HOLD_S)), end - t)
+                if hold < 3.0:
+                    break
+                p[f"hold{k}_at_s"], p[f"hold{k}_s"] = t, hold
+                p["stretch_end_s"] = t + hold
+                t += hold + float(rng.uniform(*STRETCH_REST_S))
         elif response == "knead":
             if ep.duration_s < wake + KNEAD_S[0] + tail:
                 ep.end_s = ep.start_s + wake + KNEAD_S[0] + tail
@@ -242,6 +254,7 @@ def _vary_cramp(ep: Episode, var_rng: np.random.Generator, space: Space) -> None
         ends = {
             "stand_walk": p.get("walk_end_s", 0.0) + p.get("liedown_s", 0.0),
             "knead": p["wake_s"] + p.get("knead_s", 0.0),
+            "stretch": p.get("stretch_end_s", p["wake_s"]),
         }
         end = ends.get(response, ep.duration_s - p.get("decay_s", 2.0))
         ep.attrs["response_end_s"] = round(end, 3)
