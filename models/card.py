@@ -28,6 +28,44 @@ def _metrics_table(metrics: Mapping[str, Any]) -> list[str]:
         lines.append(f"| {label} | " + " | ".join(row) + " |")
     return lines
 
+# The cramp rule both classifiers follow (models.rules, models.tracking, sensor.legs),
+# in words a clinician can check; part of every model card.
+CRAMP_RULE: tuple[str, ...] = (
+    "## The cramp rule (what both classifiers follow)",
+    "",
+    "The default classifier is the rule classifier (`models.rules`, "
+    "`models.DEFAULT_CLASSIFIER`): it generalizes across held-out families of nights "
+    "where this learned model does not (`bench/bench_families.py`).",
+    "",
+    "- **One event per leg.** The calf and shin channels of one leg fuse into one episode "
+    "(`sensor.legs`): from the first muscle's onset to the last muscle's end, with the "
+    "calf's course as its evidence and which muscle led (`calf_delay_s`), how many "
+    "muscles took part and the other muscle's level as features.",
+    "- **A cramp is the calf's involuntary activity**, loud (at least 5x the sleeper's "
+    "resting level: 30-600 uV over a 2-5 uV floor) and either",
+    "  - involuntary from its onset: the calf leads (within 0.5 s), the leg lies still, "
+    "the shin is not co-contracting at a comparable level, no rhythmic stepping or "
+    "tremor; called as it runs once sustained for 1-2 s (tonic) or after 3 bursts with "
+    "relaxation (clonic); or",
+    "  - persisting alone: whatever set it off (a turn, a pointed foot), the calf stays "
+    "active alone, shin quiet and leg still, for 6 s. A look-alike that outlasts its own "
+    "motion this way is no look-alike.",
+    "- **The sleeper's response does not undo it.** Once called a cramp, the episode stays "
+    "a cramp to its end (`models.tracking`): pulling the toes up (shin fires), kneading "
+    "(leg moves), standing and walking belong to the cramp. The cramp ends when the calf's "
+    "activity ends. Its kind is read from its course before the response: **tonic** when "
+    "it holds one unbroken contraction (> 10 s) with a steady envelope, **clonic** when it "
+    "shows >= 3 bursts of 0.25-2 s with relaxation, or a swinging envelope.",
+    "- **Look-alikes, by their own course:** a stretch or a turn is motion-led, both "
+    "muscles from the start, and ends with the motion; PLM is shin-led, 0.5-10 s, "
+    "periodic; walking is upright and rhythmic; a hypnic jerk lasts < 0.5 s; electrode "
+    "trouble shows mains, clipping, a flat line or low-frequency junk.",
+    "- **A step of the noise floor is not a cramp** (`sensor.baseline`): a level 2-4.5x "
+    "the old floor that holds steady for 8 s is learned as the new floor, and is too weak "
+    "to be called a cramp meanwhile.",
+    "",
+)
+
 
 def render_model_card(manifest: ModelManifest, model_file: str) -> str:
     """Return the model card (Markdown) of a saved model."""
@@ -57,6 +95,7 @@ def render_model_card(manifest: ModelManifest, model_file: str) -> str:
         "and a leg accelerometer during sleep. Not a diagnosis. Not validated on real cramps: "
         "no labelled real night-cramp recordings were available; see the limits below.",
         "",
+        *CRAMP_RULE,
         "## Training data",
         "",
         f"- Command: `{t.get('command', 'crampwatch train')}` (seeded, reproducible).",
