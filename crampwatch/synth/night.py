@@ -86,8 +86,12 @@ def generate_night(
 ) -> NightFiles:
     """Write ``name``.edf and ``name``.truth.json into out_dir; return their paths.
 
-    The same config and seed give the same files. ``progress`` is called with the
-    seconds generated after each chunk.
+    The night's rates, leg, labels, mains and floor step, and each episode's texture,
+    response and trigger, are drawn from ``cfg.vary`` (see
+    :mod:`crampwatch.synth.variation`) and recorded in the truth. The same config and
+    seed give the same files, given the same real-EMG sources installed (exclude
+    ``texture_source`` "hdemg" for nights that are the same on every machine).
+    ``progress`` is called with the seconds generated after each chunk.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
