@@ -208,6 +208,9 @@ async def run_live(
                 await asyncio.wait_for(box.send_due(send), options.params.final_upload_s)
         summary, text, plot = _summarize(journal, state, report)
         out.write("\n" + text + "\n")
+        trouble = stream_trouble(report)
+        if trouble:
+            out.write(f"  band stream: {trouble}\n")
         if plot is not None:
             out.write(f"  plot: {plot}\n")
         if options.diary:
@@ -235,6 +238,22 @@ async def run_live(
         if server is not None and serving is not None:
             server.should_exit = True
             await serving
+
+
+def stream_trouble(report: SessionReport) -> str:
+    """Return one line on what the band's stream did wrong in the night ('' if nothing)."""
+    parts = []
+    for n, what in (
+        (report.stream_restarts, "stream restart(s)"),
+        (report.layout_changes, "new stream layout(s), each with a fresh detector"),
+        (report.corrupt_packets, "corrupt packet(s) or damaged stretch(es) skipped"),
+        (report.sequence_ignored, "wrong sequence number(s) ignored"),
+        (report.refused_blocks, f"block(s) the detector refused ({report.refused_samples} "
+                                "samples dropped)"),
+    ):
+        if n:
+            parts.append(f"{n} {what}")
+    return "; ".join(parts)
 
 
 async def _ask_diary(

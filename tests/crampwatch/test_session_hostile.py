@@ -191,13 +191,16 @@ def test_a_block_the_pipeline_refuses_is_dropped_counted_and_the_night_goes_on(
 
 
 @pytest.mark.slow
-def test_crampwatch_run_on_a_capture_with_a_new_descriptor_exits_0(tmp_path: Path):
+def test_crampwatch_run_on_a_capture_with_a_new_descriptor_exits_0(tmp_path: Path, capsys):
     ops = [Op.OK] * 300 + [Op.NEW_DESCRIPTOR] + [Op.OK] * 300 + [Op.WILD_TIME] + [Op.OK] * 10
     truth = write_hostile_capture(tmp_path / "night.cwcap", ops)
     code = main(["run", "--source", f"capture:{truth.path}", "--pace", "1000", "--no-serve",
                  "--no-sound", "--no-diary", "--quiet", "--classifier", "rules",
                  "--data-dir", str(tmp_path / "home")])
     assert code == 0
+    said = capsys.readouterr().out
+    assert "band stream: 1 stream restart(s); 1 new stream layout(s)" in said
+    assert "1 corrupt packet(s)" in said
 
 
 @pytest.mark.slow
