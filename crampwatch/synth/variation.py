@@ -230,6 +230,7 @@ class NightVariation:
             "wandering": self.wandering,
             "mains_wander_sd_hz": round(self.mains_wander_sd_hz, 4),
             "harmonics": [round(h, 4) for h in self.harmonics],
+            "floor_step": step is not None,
             "floor_step_s": None if step is None else round(step.start_s, 3),
             "floor_step_factor": None if step is None else round(step.factor, 3),
             "floor_step_ramp_s": None if step is None else round(step.ramp_s, 3),
