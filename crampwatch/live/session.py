@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -177,7 +177,7 @@ class LiveSession:
         self._layout: dict[SignalGroup, tuple[float, tuple[str, ...]]] = {}
         self._new_stream_groups: set[SignalGroup] = set()  # awaiting their first new block
         self._pipelines = 0  # pipelines made this run: each stream layout gets one
-        self._refusals: list[dict[str, object]] = []  # from the worker thread, to journal
+        self._refusals: list[dict[str, Any]] = []  # from the worker thread, to journal
         self._quality: QualityMonitor | None = None
         self._quality_reported = False
         self._flagged: set[str] = set()
@@ -578,8 +578,7 @@ class LiveSession:
                 return out + self._feed_pipeline(block)
             except ValueError as exc:
                 out += self._refused(block, exc)
-        self.report.refused_blocks += 1
-        self.report.refused_samples += block.n_samples
+        self._refusals[-1]["dropped"] = True  # counted on the loop, with the NaN refusals
         return out
 
     def _feed_pipeline(self, block: SampleBlock) -> list[Event | SignalGap]:
@@ -601,6 +600,9 @@ class LiveSession:
     async def _journal_refusals(self) -> None:
         refusals, self._refusals = self._refusals, []
         for r in refusals:
+            if r.get("dropped"):
+                self.report.refused_blocks += 1
+                self.report.refused_samples += int(r["samples"])
             log.warning("the pipeline refused %s: %s", r["what"], r["reason"])
             self.journal.write("pipeline_refused", session_s=self.clock.now_s(), **r)
 
