@@ -4,23 +4,28 @@ with "I'm OK" / "I stretched" buttons that acknowledge it.
 :func:`bedside_router` returns a FastAPI router to mount on any app (the clinic API app
 or a bare one). Every request needs the bedside token (``?token=`` for the page and the
 event stream, which browsers open without custom headers).
+
+The event stream is sse-starlette's ``EventSourceResponse``: it watches for the client
+going away (a closed page, a phone off the Wi-Fi) and ends the stream without an error,
+so a page that comes and goes never disturbs the session or the other channels.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from crampwatch.prompt.channels.bedside import BedsideHub
 from crampwatch.prompt.policy import AckResponse
 
 KEEPALIVE_S = 15.0  # proxies and browsers drop an idle event stream after ~30-60 s
+RETRY_MS = 2000  # how soon a browser re-opens a dropped stream
 
 
 class AckRequest(BaseModel):
@@ -52,10 +57,8 @@ def bedside_router(hub: BedsideHub, token: str, prefix: str = "/bedside") -> API
         return HTMLResponse(_PAGE.replace("__TOKEN__", literal))
 
     @router.get("/stream", summary="Live prompt notices as server-sent events")
-    async def stream() -> StreamingResponse:
-        return StreamingResponse(
-            _sse(hub), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
-        )
+    async def stream() -> EventSourceResponse:
+        return EventSourceResponse(_events(hub), ping=KEEPALIVE_S, sep="\n")
 
     @router.get("/state", summary="The notice the page should show now (null: none)")
     async def state() -> dict[str, object]:
@@ -77,29 +80,16 @@ def new_bedside_token() -> str:
     return secrets.token_urlsafe(16)
 
 
-async def _sse(hub: BedsideHub) -> AsyncIterator[bytes]:
-    messages = hub.subscribe()
-    next_message: asyncio.Task[dict[str, object]] | None = None
-    try:
-        yield b"retry: 2000\n\n"
-        while True:
-            if next_message is None:
-                next_message = asyncio.ensure_future(anext(messages))
-            done, _ = await asyncio.wait({next_message}, timeout=KEEPALIVE_S)
-            if not done:
-                yield b": keepalive\n\n"
-                continue
-            try:
-                message = next_message.result()
-            except StopAsyncIteration:
-                yield b"event: end\ndata: {}\n\n"
-                return
-            next_message = None
-            yield f"data: {json.dumps(message)}\n\n".encode()
-    finally:
-        if next_message is not None:
-            next_message.cancel()
-        await messages.aclose()
+async def _events(hub: BedsideHub) -> AsyncIterator[ServerSentEvent]:
+    """Yield the page's state, then every message, then an ``end`` event when the night ends.
+
+    A client that goes away cancels this generator where it waits; the hub's
+    subscription ends with it (its ``finally`` lets the page go).
+    """
+    yield ServerSentEvent(retry=RETRY_MS)
+    async for message in hub.subscribe():
+        yield ServerSentEvent(json.dumps(message))
+    yield ServerSentEvent("{}", event="end")
 
 
 _PAGE = """<!doctype html>
