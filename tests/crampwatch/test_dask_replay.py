@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,22 +34,33 @@ def cohort(tmp_path_factory) -> Path:
     return out
 
 
-def _replay(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crampwatch", "replay", *args],
+@pytest.fixture
+def cluster(tmp_path_factory) -> Iterator[str]:
+    """A running scheduler with two one-thread workers; its address.
+
+    One per test: workers import the code when they start, and the comparison is
+    with a local run of the code as it is at that moment.
+    """
+    with dask_cluster(tmp_path_factory.mktemp("dask")) as address:
+        yield address
+
+
+def _crampwatch(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "crampwatch", *args],
                           capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.slow
-def test_cluster_replay_is_byte_identical_to_local_and_names_the_corrupt_file(cohort,
+def test_cluster_replay_is_byte_identical_to_local_and_names_the_corrupt_file(cohort, cluster,
                                                                               tmp_path):
     on_cluster, local = tmp_path / "cluster.jsonl", tmp_path / "local.jsonl"
     edf_cluster, edf_local = tmp_path / "edf-cluster", tmp_path / "edf-local"
-    with dask_cluster(tmp_path / "dask") as address:
-        # Both runs back to back, so both load the code as it is now.
-        ran = _replay(str(cohort), "--events", str(on_cluster), "--edf-out", str(edf_cluster),
-                      "--scheduler", address)
-        ref = _replay(str(cohort), "--events", str(local), "--edf-out", str(edf_local),
-                      "--jobs", "2")
+    address = cluster
+    # Both runs back to back, so both load the code as it is now.
+    ran = _crampwatch("replay", str(cohort), "--events", str(on_cluster), "--edf-out",
+                      str(edf_cluster), "--scheduler", address)
+    ref = _crampwatch("replay", str(cohort), "--events", str(local), "--edf-out",
+                      str(edf_local), "--jobs", "2")
     assert ran.returncode == 1, ran.stderr
     assert ref.returncode == 1, ref.stderr
     assert on_cluster.read_bytes() == local.read_bytes()
@@ -68,6 +80,20 @@ def test_cluster_replay_is_byte_identical_to_local_and_names_the_corrupt_file(co
     for name in GOOD:
         written = f"{Path(name).stem}.events.edf"
         assert (edf_cluster / written).read_bytes() == (edf_local / written).read_bytes()
+
+
+@pytest.mark.slow
+def test_evaluate_replaying_on_the_cluster_scores_as_a_local_replay(cohort, cluster, tmp_path):
+    truth = [str(cohort / f"{Path(name).stem}.truth.json") for name in GOOD]
+    ran = _crampwatch("evaluate", "--truth", *truth, "--replay", "--scheduler", cluster,
+                      "--json", str(tmp_path / "cluster.json"))
+    ref = _crampwatch("evaluate", "--truth", *truth, "--replay", "--jobs", "2",
+                      "--json", str(tmp_path / "local.json"))
+    assert ran.returncode == 0, ran.stderr
+    assert ref.returncode == 0, ref.stderr
+    assert ran.stdout == ref.stdout
+    assert (json.loads((tmp_path / "cluster.json").read_text())
+            == json.loads((tmp_path / "local.json").read_text()))
 
 
 def test_unreachable_scheduler_is_one_clear_message(cohort, tmp_path, monkeypatch, capsys):
