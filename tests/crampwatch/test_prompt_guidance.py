@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import io
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from crampwatch.prompt.channels.terminal import TerminalChannel
 from crampwatch.prompt.guidance import (
+    GuidanceBook,
     GuidanceError,
     Region,
     available_languages,
     load_guidance,
     region_of,
 )
+from crampwatch.prompt.notice import PromptNotice
+from crampwatch.prompt.policy import PromptAction, PromptDecision
 from sensor.records import EventKind, Muscle
+from tests.crampwatch.prompt_helpers import event
 
 
 def test_every_muscle_and_cramp_kind_has_guidance() -> None:
@@ -78,3 +85,89 @@ def test_translation_missing_a_text_is_refused(tmp_path: Path) -> None:
 def test_unknown_language_names_the_available_ones() -> None:
     with pytest.raises(GuidanceError, match="languages available: en"):
         load_guidance("tlh")
+
+
+# English, independent of the file's own standing_words: a word removed there is still caught.
+_STANDING_EN = re.compile(r"(?<!\w)(stand|walk|get(ting)? up|rise|on your feet)", re.I)
+
+
+def _all_lists(book: GuidanceBook) -> dict[str, tuple[str, ...]]:
+    lists = {"red_flag": book.red_flag_text, "see_a_doctor": book.see_a_doctor,
+             "prevention": book.prevention}
+    for (region, kind), g in book.entries.items():
+        lists[f"{region.value}.{kind.value}.now"] = g.now
+        lists[f"{region.value}.{kind.value}.after"] = g.after
+    return lists
+
+
+@pytest.mark.parametrize("language", available_languages())
+def test_safety_line_comes_before_any_standing(language: str) -> None:
+    book = load_guidance(language)
+    standing_lists = 0
+    for where, lines in _all_lists(book).items():
+        first = next((i for i, s in enumerate(lines) if book.mentions_standing(s)
+                      or (language == "en" and s != book.before_standing
+                          and _STANDING_EN.search(s))), None)
+        if first is None:
+            continue
+        standing_lists += 1
+        assert book.before_standing in lines[:first], (where, lines)
+        assert lines.count(book.before_standing) == 1, where
+    assert standing_lists >= 5  # calf, foot and leg guidance and the red flag say stand
+    for title in [book.red_flag_title, book.see_a_doctor_title, book.disclaimer,
+                  *(g.title for g in book.entries.values())]:
+        assert not book.mentions_standing(title), title
+
+
+def test_safety_line_says_light_hold_on_and_sit_back_if_dizzy() -> None:
+    line = load_guidance().before_standing.lower()
+    assert "light on" in line and "hold on to something" in line
+    assert "sit back down" in line and "dizzy" in line
+
+
+def test_calf_prompt_on_the_terminal_says_safety_before_standing() -> None:
+    book = load_guidance()
+    d = PromptDecision(PromptAction.START, "p-1", 102.0, 0, event())
+    text = TerminalChannel(io.StringIO(), width=200).render(
+        PromptNotice("night-1", d, book.for_cramp(d.event.channel.muscle, d.event.kind), book,
+                     datetime(2026, 1, 1, tzinfo=UTC)))
+    assert text.index("Before you stand up") < text.index("You can also stand")
+    assert text.index("Pull your toes") < text.index("Before you stand up")  # in bed first
+
+
+def test_loader_puts_the_safety_line_before_a_new_standing_step(tmp_path: Path) -> None:
+    source = (Path(load_guidance.__globals__["GUIDANCE_DIR"]) / "en.toml").read_text("utf-8")
+    old = '"Stretch the tight muscle gently and hold for 10 seconds, three times.",\n]'
+    assert old in source
+    edited = source.replace(old, old[:-1] + '  "Get up and walk it off.",\n]', 1)
+    path = tmp_path / "xx.toml"
+    path.write_text(edited, encoding="utf-8")
+    book = load_guidance(path=path)
+    now = book.for_cramp(Muscle.TIBIALIS_ANTERIOR, EventKind.TONIC).now
+    assert now[-2:] == (book.before_standing, "Get up and walk it off.")
+
+
+def test_a_file_without_the_safety_line_or_with_standing_in_a_title_is_refused(
+    tmp_path: Path,
+) -> None:
+    source = (Path(load_guidance.__globals__["GUIDANCE_DIR"]) / "en.toml").read_text("utf-8")
+    path = tmp_path / "xx.toml"
+    path.write_text(re.sub(r"(?m)^before_standing = .*$", "", source), encoding="utf-8")
+    with pytest.raises(GuidanceError, match=r"safety\.before_standing"):
+        load_guidance(path=path)
+    path.write_text(source.replace('title = "Calf cramp"', 'title = "Calf cramp: stand up"'),
+                    encoding="utf-8")
+    with pytest.raises(GuidanceError, match=r"calf\.tonic\.title mentions standing"):
+        load_guidance(path=path)
+
+
+def test_only_advice_the_domain_notes_give() -> None:
+    book = load_guidance()
+    text = " ".join(s for lines in _all_lists(book).values() for s in lines).lower()
+    # Raised legs, showers at night and "urgent" triage are not in DOMAIN.md's guidance.
+    for phrase in ("raised", "shower", "urgent", "hot", "point your foot"):
+        assert phrase not in text, phrase
+    foot = " ".join(book.for_cramp(Muscle.FOOT, EventKind.TONIC).now).lower()
+    assert "cool floor" in foot and "toes up" in foot
+    after = book.for_cramp(Muscle.GASTROCNEMIUS, EventKind.TONIC).after
+    assert any("massage" in s.lower() for s in after) and any("warm" in s for s in after)

@@ -3,12 +3,20 @@
 Each ``<language>.toml`` next to this module holds every string the sleeper reads or
 hears (DOMAIN.md, "What the sleeper is told"). The loader checks that a file has every
 region x kind and every shared section, so a translation cannot silently miss a text.
+
+Before standing, the sleeper hears the safety line (light on, hold on to something, sit
+back down if dizzy: falls at night are the real danger for older sleepers, DOMAIN.md).
+The loader puts ``[safety].before_standing`` in front of the first line of every list
+that mentions one of ``[safety].standing_words``, so neither an edit nor a translation
+can tell anyone to stand or walk before it.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +84,12 @@ class GuidanceBook:
     see_a_doctor: tuple[str, ...]
     prevention: tuple[str, ...]
     entries: dict[tuple[Region, EventKind], Guidance]
+    before_standing: str
+    standing_words: tuple[str, ...]
+
+    def mentions_standing(self, text: str) -> bool:
+        """Return True when ``text`` tells the sleeper to stand or walk (not the safety line)."""
+        return text != self.before_standing and _mentions(text, self.standing_words)
 
     def for_cramp(self, muscle: Muscle, kind: EventKind) -> Guidance:
         """Return the guidance for a cramp of ``kind`` in ``muscle``; refuses non-cramp kinds."""
@@ -127,25 +141,58 @@ def load_guidance(language: str = DEFAULT_LANGUAGE, path: Path | None = None) ->
             raise GuidanceError(f"{file}: {'.'.join(keys)} must be a list of non-empty strings")
         return tuple(node)
 
+    safety = text("safety", "before_standing")
+    standing = tuple(w.strip().lower() for w in lines("safety", "standing_words"))
+
+    def steps(*keys: str) -> tuple[str, ...]:
+        return _safety_first(lines(*keys), safety, standing)
+
+    def title(*keys: str) -> str:
+        value = text(*keys)
+        if _mentions(value, standing):
+            raise GuidanceError(
+                f"{file}: {'.'.join(keys)} mentions standing; a title has no room for the "
+                "safety line, so say it in the steps"
+            )
+        return value
+
     entries: dict[tuple[Region, EventKind], Guidance] = {}
     for region in Region:
         for kind in CRAMP_KINDS:
             entries[(region, kind)] = Guidance(
                 region=region,
                 kind=kind,
-                title=text(region.value, kind.value, "title"),
-                now=lines(region.value, kind.value, "now"),
-                after=lines(region.value, kind.value, "after"),
+                title=title(region.value, kind.value, "title"),
+                now=steps(region.value, kind.value, "now"),
+                after=steps(region.value, kind.value, "after"),
             )
     return GuidanceBook(
         language=text("language"),
-        disclaimer=text("disclaimer"),
+        disclaimer=title("disclaimer"),
         ack_ok=text("acknowledge", "ok"),
         ack_stretched=text("acknowledge", "stretched"),
-        red_flag_title=text("red_flag", "title"),
-        red_flag_text=lines("red_flag", "text"),
-        see_a_doctor_title=text("see_a_doctor", "title"),
-        see_a_doctor=lines("see_a_doctor", "text"),
-        prevention=lines("prevention", "text"),
+        red_flag_title=title("red_flag", "title"),
+        red_flag_text=steps("red_flag", "text"),
+        see_a_doctor_title=title("see_a_doctor", "title"),
+        see_a_doctor=steps("see_a_doctor", "text"),
+        prevention=steps("prevention", "text"),
         entries=entries,
+        before_standing=safety,
+        standing_words=standing,
     )
+
+
+def _mentions(text: str, words: Sequence[str]) -> bool:
+    """Return True when a word of ``text`` starts with one of ``words`` (any case)."""
+    lowered = text.lower()
+    return any(re.search(r"(?<!\w)" + re.escape(w), lowered) for w in words)
+
+
+def _safety_first(lines: tuple[str, ...], safety: str, words: Sequence[str]) -> tuple[str, ...]:
+    """Return ``lines`` with ``safety`` before the first line that mentions standing."""
+    for i, line in enumerate(lines):
+        if line == safety:
+            return lines  # already said before any standing
+        if _mentions(line, words):
+            return (*lines[:i], safety, *lines[i:])
+    return lines
