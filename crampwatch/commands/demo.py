@@ -18,7 +18,7 @@ import httpx
 
 from crampwatch.commands.run import add_prompt_options, add_store_options, options_from_args
 from crampwatch.errors import UserError
-from crampwatch.live.demo_night import make_demo_night, night_blocks
+from crampwatch.live.demo_night import describe_night, make_demo_night, night_blocks
 from crampwatch.live.localstore import LocalStore, clinician_token
 from crampwatch.live.runner import LiveResult, run_live
 from crampwatch.live.scoring import score_prompts
@@ -64,10 +64,12 @@ def run(args: argparse.Namespace) -> int:
     options = options_from_args(args, data_dir=data_dir)
     options.new_night = True
     options.linger_s = args.linger
-    print(f"demo: generating a {args.minutes:g}-minute synthetic night "
-          f"({args.cramps} cramps and look-alikes) in {data_dir}/synthetic", flush=True)
+    print(f"demo: generating a {args.minutes:g}-minute synthetic night in "
+          f"{data_dir}/synthetic", flush=True)
     files = make_demo_night(data_dir / "synthetic", args.minutes, args.seed, args.cramps)
     truth = NightTruth.read(files.truth)
+    # Counted from the night itself: cramps that did not fit are not announced.
+    print(f"demo: playing {describe_night(truth, cramps_asked=args.cramps)}", flush=True)
     source = VirtualBandSource(night_blocks(files.edf), speed=args.pace)
     try:
         result = asyncio.run(_demo(source, options, args))
