@@ -109,6 +109,7 @@ def test_unreachable_scheduler_is_one_clear_message(cohort, tmp_path, monkeypatc
     assert events.read_text() == "kept\n"
 
 
+@pytest.mark.slow
 def test_local_replay_needs_no_dask_and_scheduler_says_what_to_install(cohort):
     # distributed and dask made unimportable, as on a machine without the cluster extra.
     script = (
