@@ -25,6 +25,7 @@ import numpy as np
 from firmware_bridge.clock import ClockMapper, ClockParams
 from firmware_bridge.events import (
     BandStatus,
+    ClockStepped,
     DescriptorChanged,
     FramesDropped,
     LinkItem,
@@ -72,6 +73,7 @@ class AssemblerStats:
     quarantined: int = 0  # DATA packets that fitted no stream (corrupt), samples reported lost
     bad_sequence: int = 0  # packets whose samples fitted but whose seq did not (seq ignored)
     descriptor_changes: int = 0
+    clock_steps: int = 0  # the band's clock jumped under a continuing stream
     samples: dict[SignalGroup, int] = field(default_factory=dict)
     samples_lost: dict[SignalGroup, int] = field(default_factory=dict)
 
@@ -226,12 +228,19 @@ class PacketAssembler:
         elif self._expect_start:
             problem = "START was acknowledged: a new stream begins"
         held = self._held
-        if held is not None:
-            if not self._misfit(held, packet, host_us) and self._could_begin(held.packet):
+        if held is not None and not self._misfit(held, packet, host_us):
+            if last is not None and not self._expect_start and not self._misfit(
+                    last, held.packet, held.host_us, check_time=False):
+                # Two packets agree on a new clock, and their samples continue the stream.
+                self._held = None
+                out += self._clock_stepped(last, held)
+                return out + self._accept(arrival, new_stream=False)
+            if self._could_begin(held.packet):
                 # Two packets agree: the held one began a new stream.
                 self._held = None
                 out += self._accept(held, new_stream=True)
                 return out + self._accept(arrival, new_stream=False)
+        if held is not None:
             out += self._quarantine_held("the next packet continues neither it nor the stream")
         self._held = _Arrival(packet, host_us, emg_counts, acc_counts, problem)
         return out
@@ -271,8 +280,25 @@ class PacketAssembler:
         most = 255 * (p.seq + 1)
         return p.emg_first <= most and p.acc_first <= most
 
-    def _misfit(self, ref: _Arrival, p: DataPacket, host_us: int) -> str:
-        """Return why ``p`` cannot follow ``ref`` in one stream ('' when it can)."""
+    def _clock_stepped(self, last: _Arrival, held: _Arrival) -> list[LinkItem]:
+        """Re-learn the band's clock at ``held``, whose samples continue the stream."""
+        p, r = held.packet, last.packet
+        rate = self._descriptor.emg.rate_hz
+        step_s = ((p.t_us - r.t_us) - ((p.emg_first - r.emg_first) % _WRAP) * 1e6 / rate) / 1e6
+        self.stats.clock_steps += 1
+        self._mapper = ClockMapper(self.clock_params)
+        self._origin_session_us = None
+        self._t0_dev_us = p.t_us - p.emg_first * 1e6 / rate
+        self._last_newest_dev_us = float("-inf")
+        t_s = self._last_arrival[1] if self._last_arrival is not None else 0.0
+        return [ClockStepped(t_s, step_s), *self._accept(held, new_stream=False)]
+
+    def _misfit(self, ref: _Arrival, p: DataPacket, host_us: int,
+                check_time: bool = True) -> str:
+        """Return why ``p`` cannot follow ``ref`` in one stream ('' when it can).
+
+        ``check_time=False`` checks the sample indices only (not the device clock).
+        """
         desc = self._descriptor
         r = ref.packet
         f = desc.emg.rate_hz
@@ -282,7 +308,7 @@ class PacketAssembler:
                     f"{(r.emg_first + r.n_emg) % _WRAP}")
         dt_us = p.t_us - r.t_us
         off_us = dt_us - de * 1e6 / f
-        if abs(off_us) > _TIME_SLACK_US + 1e6 / f:
+        if check_time and abs(off_us) > _TIME_SLACK_US + 1e6 / f:
             return f"device time {p.t_us} us is {off_us / 1e6:+.6g} s off its sample index"
         acc = desc.acc
         if acc is not None:
@@ -295,7 +321,7 @@ class PacketAssembler:
             if abs(da / acc.rate_hz - de / f) > spread:
                 return f"ACC sample {p.acc_first} disagrees with EMG sample {p.emg_first}"
         ahead_s = dt_us / 1e6 / self.clock_params.device_speed - (host_us - ref.host_us) / 1e6
-        if ahead_s > _MAX_LATENCY_S + 0.02 * abs(dt_us) / 1e6:
+        if check_time and ahead_s > _MAX_LATENCY_S + 0.02 * abs(dt_us) / 1e6:
             return f"the band's clock ran {ahead_s:.6g} s ahead of the host's"
         return ""
 

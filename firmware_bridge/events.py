@@ -77,6 +77,18 @@ class SequenceIgnored:
 
 
 @dataclass(frozen=True)
+class ClockStepped:
+    """The band's clock jumped by ``step_s`` while its samples ran on: clock re-learned.
+
+    Two packets agreed on the new clock and their indices continue the stream; the
+    new time is placed by the host clock, nothing counted lost.
+    """
+
+    t_s: float
+    step_s: float
+
+
+@dataclass(frozen=True)
 class Disconnected:
     """The transport went away; ``will_reconnect`` says whether the link tries again."""
 
@@ -105,6 +117,6 @@ class CaptureStopped:
 
 LinkEvent = (
     SignalGap | BandStatus | StreamRestarted | DescriptorChanged | FramesDropped
-    | SequenceIgnored | Disconnected | Reconnected | CaptureStopped
+    | SequenceIgnored | ClockStepped | Disconnected | Reconnected | CaptureStopped
 )
 LinkItem = SampleBlock | LinkEvent

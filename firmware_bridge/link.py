@@ -442,11 +442,13 @@ class BandLink(abc.ABC):
 
     def _end(self, failure: BandLinkError | None = None) -> None:
         if self._items is not None:
-            if self.assembler is not None and not self._items.ended:
-                # A packet held back for checking is decided now, not lost silently.
-                for item in self.assembler.finish():
-                    self._items.put(item)
-            self._items.end(failure)
+            try:
+                if self.assembler is not None and not self._items.ended:
+                    # A packet held back for checking is decided now, not lost silently.
+                    for item in self.assembler.finish():
+                        self._items.put(item)
+            finally:
+                self._items.end(failure)
 
     def _require_descriptor(self) -> Descriptor:
         if self.descriptor is None:

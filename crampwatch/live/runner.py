@@ -248,6 +248,7 @@ def stream_trouble(report: SessionReport) -> str:
         (report.layout_changes, "new stream layout(s), each with a fresh detector"),
         (report.corrupt_packets, "corrupt packet(s) or damaged stretch(es) skipped"),
         (report.sequence_ignored, "wrong sequence number(s) ignored"),
+        (report.clock_steps, "jump(s) of the band's clock re-learned"),
         (report.refused_blocks, f"block(s) the detector refused ({report.refused_samples} "
                                 "samples dropped)"),
     ):

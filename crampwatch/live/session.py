@@ -52,6 +52,7 @@ from crampwatch.prompt.dispatcher import PromptDispatcher
 from crampwatch.prompt.policy import AckResponse, PromptAction, PromptDecision, PromptPolicy
 from firmware_bridge.events import (
     BandStatus,
+    ClockStepped,
     DescriptorChanged,
     Disconnected,
     FramesDropped,
@@ -106,6 +107,7 @@ class SessionReport:
     lost_samples: dict[SignalGroup, int] = field(default_factory=dict)
     corrupt_packets: int = 0  # quarantined packets and skipped frames the link reported
     sequence_ignored: int = 0  # packets whose samples fitted but whose seq did not
+    clock_steps: int = 0  # the band's clock jumped under a continuing stream (re-learned)
     stream_restarts: int = 0  # the band's stream began again (START, reboot, descriptor)
     layout_changes: int = 0  # a new rate or new labels: a fresh pipeline took over
     refused_blocks: int = 0  # blocks the pipeline refused twice (old and fresh): dropped
@@ -372,11 +374,13 @@ class LiveSession:
             self.status.connection = "streaming"
             self.journal.write("link", what="reconnected", down_s=item.down_s,
                                session_s=self.clock.now_s())
-        elif isinstance(item, FramesDropped | StreamRestarted | SequenceIgnored):
+        elif isinstance(item, FramesDropped | StreamRestarted | SequenceIgnored | ClockStepped):
             if isinstance(item, FramesDropped):
                 self.report.corrupt_packets += item.count
             elif isinstance(item, StreamRestarted):
                 self.report.stream_restarts += 1
+            elif isinstance(item, ClockStepped):
+                self.report.clock_steps += 1
             else:
                 self.report.sequence_ignored += 1
             self.journal.write("link", what=type(item).__name__, detail=str(item),

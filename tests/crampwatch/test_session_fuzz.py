@@ -1,11 +1,12 @@
 """Whole live sessions fed hostile band streams: the night ends when the stream does.
 
 Each example writes a capture of a band that drops packets, repeats them, sends wild
-sequence numbers, device times near 2^63 and sample indices 2^31 away, reboots, comes
-back with another rate or other channel labels, and whose capture file has damaged
-records and junk; the live session (capture source, real pipeline, journal) plays
-it. The session must end because the stream ended, having processed every sample
-the band delivered and reported lost exactly the samples really dropped.
+sequence numbers, device times near 2^63 and sample indices 2^31 away, whose clock
+jumps, that reboots, comes back with another rate or other channel labels, and whose
+capture file has damaged records and junk; the live session (capture source, real
+pipeline, journal) plays it. The session must end because the stream ended, having
+processed every sample the band delivered and reported lost exactly the samples
+really dropped.
 
 ``CRAMPWATCH_FUZZ_SESSIONS`` sets the number of streams (200 by default; the
 acceptance figure is 1,000: ``CRAMPWATCH_FUZZ_SESSIONS=1000 .venv/bin/python -m pytest
@@ -45,6 +46,7 @@ def test_a_hostile_stream_never_ends_the_night_early(ops: list[Op], seed: int) -
         assert_whole_night(report, truth)
         assert report.stream_restarts == truth.restarts
         assert report.layout_changes == truth.descriptors
+        assert report.clock_steps == truth.clock_steps
         # Every quarantined packet and damaged stretch was counted (adjacent damage
         # may be one stretch).
         assert truth.quarantined <= report.corrupt_packets

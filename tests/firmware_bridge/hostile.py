@@ -45,12 +45,13 @@ class Op(enum.Enum):
     JUNK = "junk"  # junk bytes between two records (no packet consumed)
     REBOOT = "reboot"  # the band reboots: seq and indices from 0, its clock from boot
     NEW_DESCRIPTOR = "new_descriptor"  # the band comes back with another rate or labels
+    CLOCK_STEP = "clock_step"  # the band's clock jumps; its samples run on
 
 
 # Ops that take a packet's samples away from the hub (it never gets them, or must not
 # believe them).
 LOSING = {Op.DROP, Op.WILD_TIME, Op.WILD_INDEX, Op.WILD_ACC_INDEX, Op.CORRUPT}
-BREAKS = {Op.REBOOT, Op.NEW_DESCRIPTOR}
+BREAKS = {Op.REBOOT, Op.NEW_DESCRIPTOR, Op.CLOCK_STEP}
 
 LABEL_SETS = (("EMG R Gastroc", "EMG R Tib Ant"), ("EMG L Gastroc", "EMG L Tib Ant"))
 ACC_LABELS = ("ACC X", "ACC Y", "ACC Z")
@@ -78,6 +79,7 @@ class HostileStream:
     damaged_records: int = 0
     restarts: int = 0
     descriptors: int = 0
+    clock_steps: int = 0
 
 
 def normalise(ops: list[Op]) -> list[Op]:
@@ -164,6 +166,12 @@ def write_hostile_capture(path: Path, ops: list[Op], seed: int = 0) -> HostileSt
             if op is Op.JUNK:
                 raw.write(rng.integers(0, 256, int(rng.integers(1, 300)), dtype=np.uint8)
                           .tobytes())
+                continue
+            if op is Op.CLOCK_STEP:
+                # Forward or back, by anything from a second to a year.
+                step = int(rng.integers(10**6, 366 * 86_400 * 10**6)) * int(rng.choice([-1, 1]))
+                band.boot_us = max(0, band.boot_us + step)
+                truth.clock_steps += 1
                 continue
             if op in BREAKS:
                 down = int(rng.integers(1, 100))

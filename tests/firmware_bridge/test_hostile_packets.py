@@ -18,6 +18,7 @@ from firmware_bridge.capture import (
     iter_records,
 )
 from firmware_bridge.events import (
+    ClockStepped,
     DescriptorChanged,
     FramesDropped,
     SequenceIgnored,
@@ -106,6 +107,21 @@ def test_two_wild_packets_in_a_row_are_both_quarantined():
     _, items = _feed(packets)
     assert _count(items, "lost") == {EMG: 80, ACC: 4}
     assert not any(isinstance(i, StreamRestarted) for i in items)
+
+
+@pytest.mark.parametrize("step_s", [-3600.0, 2.5, 40 * 86_400.0])
+def test_a_clock_that_jumps_under_a_running_stream_is_re_learned_not_quarantined(step_s):
+    band = HostileBand()
+    packets = _packets(100, band)
+    band.boot_us += round(step_s * 1e6)
+    packets += _packets(100, band)
+    asm, items = _feed(packets)
+    steps = [i for i in items if isinstance(i, ClockStepped)]
+    assert len(steps) == 1 and steps[0].step_s == pytest.approx(step_s, abs=1e-6)
+    assert asm.stats.quarantined == 0 and asm.stats.clock_steps == 1
+    assert _count(items, "lost") == {EMG: 0, ACC: 0}
+    assert _count(items, "samples") == {EMG: 200 * 40, ACC: 200 * 2}
+    _contiguous_in_time(items)  # placed by the host clock: no hole, no overlap
 
 
 def test_a_band_reboot_is_still_a_restart_not_a_corrupt_packet():
