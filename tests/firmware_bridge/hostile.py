@@ -169,8 +169,9 @@ def write_hostile_capture(path: Path, ops: list[Op], seed: int = 0) -> HostileSt
                 continue
             if op is Op.CLOCK_STEP:
                 # Forward or back, by anything from a second to a year.
-                step = int(rng.integers(10**6, 366 * 86_400 * 10**6)) * int(rng.choice([-1, 1]))
-                band.boot_us = max(0, band.boot_us + step)
+                step = int(rng.integers(10**6, 366 * 86_400 * 10**6))
+                back = rng.random() < 0.5 and band.boot_us >= step
+                band.boot_us += -step if back else step
                 truth.clock_steps += 1
                 continue
             if op in BREAKS:
