@@ -87,9 +87,14 @@ class PendingFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                        suffix=".partial")
+        if self.path.is_dir():
+            raise UserError(f"{self.path}: is a folder; give a file name to write")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                            suffix=".partial")
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot write here ({exc.strerror or exc})") from None
         os.close(handle)
         self.temp_path = Path(name)
         self._done = False
