@@ -37,6 +37,8 @@ PLUGIN_NAME = "crampwatch-replay"
 # Workers report a recording's progress at most this often (one small message each).
 PROGRESS_INTERVAL_S = 1.0
 CONNECT_TIMEOUT_S = 15.0
+# Packages whose versions decide the events: a worker with others gives other results.
+RESULT_PACKAGES = ("crampwatch", "numpy", "scipy", "scikit-learn", "skops", "pyedflib")
 # How often the client looks for finished tasks and progress messages.
 POLL_S = 0.2
 
@@ -119,6 +121,7 @@ def replay_on_cluster(
     client = connect(scheduler)
     futures: list[Any] = []
     try:
+        _warn_on_version_mismatch(client)
         client.register_plugin(ReplayWorkerPlugin(), name=PLUGIN_NAME)
         topic = f"crampwatch-replay-{uuid.uuid4().hex}"
         messages: queue.SimpleQueue[tuple[int, float]] = queue.SimpleQueue()
@@ -206,6 +209,23 @@ def _quiet_if_lost(client: Any) -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+def _warn_on_version_mismatch(client: Any) -> None:
+    """Log each worker whose result-deciding packages differ from this machine's."""
+    try:
+        versions = client.get_versions(packages=list(RESULT_PACKAGES))
+    except (OSError, TimeoutError, ValueError) as exc:
+        log.warning("could not compare package versions with the workers (%s)", exc)
+        return
+    mine = versions["client"]["packages"]
+    for address, info in versions.get("workers", {}).items():
+        theirs = info.get("packages", {})
+        differ = [f"{name} {theirs.get(name)} (here {mine.get(name)})"
+                  for name in RESULT_PACKAGES if theirs.get(name) != mine.get(name)]
+        if differ:
+            log.warning("worker %s runs %s: its events may differ from a local run; install "
+                        "the same versions there", address, ", ".join(differ))
 
 
 def _result_of(future: Any, path: str, client: Any, scheduler: str) -> ReplayResult:
