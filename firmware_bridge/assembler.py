@@ -215,7 +215,8 @@ class PacketAssembler:
             return [FramesDropped(1, str(exc))]
         arrival = _Arrival(packet, host_us, emg_counts, acc_counts)
         last = self._last
-        if last is not None and packet == last.packet:
+        if (last is not None and packet == last.packet) or (
+                self._held is not None and packet == self._held.packet):
             self.stats.duplicates += 1
             return []
         out: list[LinkItem] = []

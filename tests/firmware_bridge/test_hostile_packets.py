@@ -99,6 +99,13 @@ def test_a_sample_index_that_jumps_by_2_31_is_quarantined(jump: int):
     _contiguous_in_time(items)
 
 
+def test_a_stream_whose_first_packet_comes_twice_loses_nothing():
+    packets = _packets(10)
+    asm, items = _feed([packets[0], *packets])
+    assert asm.stats.duplicates == 1 and asm.stats.quarantined == 0
+    assert _count(items, "samples") == {EMG: 400, ACC: 20}
+
+
 def test_two_wild_packets_in_a_row_are_both_quarantined():
     packets = _packets(100)
     for k in (50, 51):
