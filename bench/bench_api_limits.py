@@ -154,7 +154,8 @@ def measure(url: str, name: str, args: argparse.Namespace) -> None:
                 try:
                     response = httpx.post(f"{base}/nights/big/events", content=_bloated_batch(),
                                           headers=headers, timeout=300)
-                    answer = f"{response.status_code} {response.json()['detail'][:60]}..."
+                    body = response.json()
+                    answer = f"{response.status_code} {str(body.get('detail', body))[:60]}..."
                 except httpx.TransportError as exc:  # the server may close once it has said 413
                     answer = f"connection closed by the server ({type(exc).__name__})"
                 took = time.perf_counter() - t0
