@@ -82,13 +82,15 @@ def test_serve_answers_http_with_settings_from_the_environment(empty_database_ur
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
+        # Generous: on a busy machine the imports alone have taken over 30 s.
+        deadline = time.monotonic() + 180
         while True:
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/api/v1/me", timeout=1)
                 break
             except httpx.TransportError:
                 if server.poll() is not None or time.monotonic() > deadline:
+                    server.kill()  # else reading its stderr waits for it forever
                     raise AssertionError(server.stderr.read().decode()) from None
                 time.sleep(0.1)
         assert response.status_code == 401
