@@ -130,6 +130,11 @@ class RuleParams:
     # envelope then swings (CV of the envelope within bursts above this), a tonic cramp's
     # holds steady once its rise is over (inference from "jerky tension", DOMAIN.md).
     tonic_max_envelope_cv: float = 0.4
+    # A clonic cramp relaxes: relaxations of >= 0.3 s in cycles of <= 2-4 s ("jerky
+    # tension alternating with relaxation", DOMAIN.md) are >= 15 % of its time; a tonic
+    # cramp "does not let go" (inference). Judged once the muscle was alone this long.
+    clonic_min_relaxed: float = 0.15
+    dip_min_alone_s: float = 2.0
 
     # --- provisional calls on open episodes. (age_s, confidence) knots of the tonic
     # call's confidence, linear in between: called from 1 s of sustained calf activity
@@ -327,7 +332,9 @@ class RuleClassifier:
             _below(duration, p.jerk_max_duration_s, p.width_duration_s / 5, 0.0) if final else 0.0,
             short_bursts * _above(duration, p.jerk_max_duration_s, p.width_duration_s / 5, 0.0),
         )
-        walking_like = _above(upright, p.walking_upright, p.width_ratio, 0.3) * step_rate
+        # Without an accelerometer, calf and shin alternating at step rate is walking's
+        # own signature (DOMAIN.md look-alikes), so unknown posture weighs little.
+        walking_like = _above(upright, p.walking_upright, p.width_ratio, 0.7) * step_rate
         scores[EventKind.WALKING] = walking_like * not_junk
         # Both muscles with a leg that moves a lot is a turn, not a stretch in place.
         scores[EventKind.STRETCH] = cocontraction * (1.0 - 0.5 * moving) * not_junk
@@ -381,13 +388,16 @@ class RuleClassifier:
             lying * quiet_onset * no_coact * calf_led * (1.0 - walking_like) * (1.0 - rhythmic)
         )
         # ... or the calf went on alone, on a still leg, long after whatever set it off.
+        # Shaking now (the last seconds), not a turn that is over: a tremor goes on.
+        rhythmic_now = _above(g("recent_rhythm_strength"), p.tremor_rhythm_strength,
+                              p.width_ratio, rhythmic)
         persists = _above(g("alone_s"), p.cramp_alone_s, p.width_duration_s * 2, 0.0) * (
-            1.0 - rhythmic
+            1.0 - rhythmic_now
         )
         cramp_gate = calf * loud * not_junk * max(onset_involuntary, persists)
         # A look-alike ends with its motion (DOMAIN.md): one that outlasts it is none.
         for kind in (EventKind.JERK, EventKind.WALKING, EventKind.STRETCH, EventKind.MOVEMENT,
-                     EventKind.PLM):
+                     EventKind.PLM, EventKind.TREMOR):
             if kind in scores:
                 scores[kind] *= 1.0 - persists
         long_burst = _above(g("burst_duration_max_s"), p.tonic_min_duration_s,
@@ -404,11 +414,17 @@ class RuleClassifier:
             sustained = max(sustained, long_burst)
         # The envelope's steadiness counts once the rise is over (past the tonic length).
         settled = final or duration >= p.tonic_min_duration_s
-        jerky = (
-            _above(g("envelope_cv"), p.tonic_max_envelope_cv, p.width_ratio, 0.0)
-            if settled
-            else 0.0
-        )
+        # Relaxing while alone (before any response) is the clearest sign of a clonic
+        # cramp; the envelope's swing speaks where that is not known yet.
+        dip = g("alone_dip_fraction")
+        if not math.isnan(dip) and g("alone_s") >= p.dip_min_alone_s:
+            jerky = _above(dip, p.clonic_min_relaxed, p.width_ratio / 2, 0.0)
+        else:
+            jerky = (
+                _above(g("envelope_cv"), p.tonic_max_envelope_cv, p.width_ratio, 0.0)
+                if settled
+                else 0.0
+            )
         clonic_bursts = _within(
             burst_med, p.clonic_burst_min_s, p.clonic_burst_max_s, p.width_burst_s, 0.5
         )

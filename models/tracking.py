@@ -15,11 +15,15 @@ cramp (provisionally or finally), keeps it a cramp until it ends:
   classifier can say (``cramp_kind``), so kneading or walking does not make a tonic
   cramp look clonic.
 
-Episodes never called a cramp are passed through unchanged. State is per episode id
-and dropped when the episode closes.
+An episode never called a cramp while it ran is a cramp at its end only if the call
+on its last update is as sure as a wake-up would need (judged as a running episode),
+so the log and the wake-ups tell the same story. State is per episode id and dropped
+when the episode closes.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from models.classifier import Classification, EpisodeClassifier
 from sensor.records import EpisodePhase, EpisodeUpdate
@@ -44,6 +48,10 @@ class EpisodeCalls:
             self._calm[eid] = update  # the muscle alone, no response (yet)
         call = self.classifier.classify(update)
         held = self._cramp.get(eid)
+        if call.kind.is_cramp and held is None and update.phase is EpisodePhase.CLOSED:
+            # Never a cramp while it ran: only a call as sure as a wake-up makes it one.
+            call = self.classifier.classify(replace(update, phase=EpisodePhase.UPDATED,
+                                                    end_s=None))
         if call.kind.is_cramp:
             self._cramp[eid] = held = call
         elif held is not None:

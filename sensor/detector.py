@@ -150,6 +150,10 @@ class EpisodeConfig:
     # ... and the leg is still: "little leg motion" (DOMAIN.md), above a clonic cramp's
     # own twitches (~0.04 g) (inference).
     alone_max_motion_g: float = 0.05
+    # A relaxation frame is below this share of the window's contraction level (its 90th
+    # percentile envelope): a clonic cramp relaxes to rest, a tonic one's 100 ms RMS
+    # seldom falls below a third of its level (inference).
+    dip_level: float = 0.3
 
     def __post_init__(self) -> None:
         if self.end_quiet_s < 2.0:
@@ -181,6 +185,9 @@ class AccelConfig:
     rhythm_high_hz: float = 4.0
     rhythm_window_s: float = 20.0  # ALMA trains last 10-20 s (DOMAIN.md)
     max_lag_s: float = 10.0  # go on without ACC when it stalls this far behind EMG
+    # Rhythm of the last seconds only (is the leg shaking now?): long enough for two
+    # cycles at 0.5 Hz, short enough that a finished turn leaves it soon (inference).
+    recent_rhythm_window_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -697,7 +704,7 @@ class Detector:
         cfg = self.config.episode
         on_ratio = self.config.onset.on_ratio
         h = self._hist
-        active = coact = motion = NAN
+        active = coact = motion = rhythm_strength = dip = NAN
         if h.n:
             i1 = int(np.searchsorted(h.t_end, t, side="right"))
             i0 = int(np.searchsorted(h.t_end, t - cfg.recent_window_s, side="right"))
@@ -709,6 +716,9 @@ class Detector:
                     rel_c = h.env[i0:i1, c] / h.base[i0:i1, c]
                     act_c = valid & (rel_c > on_ratio)
                     active = float(act_c.sum()) / n_ok
+                    env_c = h.env[i0:i1, c][valid]
+                    # Relaxations: frames far below the window's contraction level.
+                    dip = float(np.mean(env_c < cfg.dip_level * np.percentile(env_c, 90)))
                     if tr.other is not None:
                         o = tr.other
                         rel_o = h.env[i0:i1, o] / h.base[i0:i1, o]
@@ -716,6 +726,9 @@ class Detector:
                         coact = float(act_o.sum()) / n_ok
         if self._has_acc and self._acc is not None:
             motion = motion_rms_g(self._acc.dynamic(t - cfg.recent_window_s, t))
+            a = self.config.accel
+            _, rhythm_strength = rhythm(self._acc.dynamic(t - a.recent_rhythm_window_s, t),
+                                        self._acc.fs_hz, a.rhythm_low_hz, a.rhythm_high_hz)
         dt = t - ep.alone_t if math.isfinite(ep.alone_t) else 0.0
         ep.alone_t = t
         alone = (
@@ -726,14 +739,21 @@ class Detector:
         if alone:
             ep.alone_run_s += dt
             ep.alone_max_s = max(ep.alone_max_s, ep.alone_run_s)
+            if math.isfinite(dip) and dt > 0:
+                ep.alone_dip_sum += dip * dt
+                ep.alone_dip_s += dt
         else:
             ep.alone_run_s = 0.0
         return {
             "recent_active_fraction": active,
             "recent_coact_fraction": coact,
             "recent_motion_g": motion,
+            "recent_rhythm_strength": rhythm_strength,
             "alone_s": ep.alone_max_s,
             "alone_now_s": ep.alone_run_s,
+            "alone_dip_fraction": (
+                ep.alone_dip_sum / ep.alone_dip_s if ep.alone_dip_s > 0 else NAN
+            ),
         }
 
     def _acc_features(self, ep: Episode, cur_end_s: float, now_s: float) -> dict[str, float]:

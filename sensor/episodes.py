@@ -116,6 +116,8 @@ class Episode:
     alone_t: float = -math.inf
     alone_run_s: float = 0.0
     alone_max_s: float = 0.0
+    alone_dip_sum: float = 0.0  # relaxation share x time, summed while alone
+    alone_dip_s: float = 0.0
 
     @property
     def last_end_s(self) -> float:
