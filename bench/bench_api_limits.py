@@ -1,5 +1,5 @@
 """What hostile or heavy clients cost the server: peak resident memory (RSS) of a real
-`crampwatch serve` process (uvicorn on 127.0.0.1, one worker) while
+`crampwatch serve` (uvicorn on 127.0.0.1; one worker, or --workers N, summed) while
 
 1. a 257 MB upload is attempted (a 1000-event batch bloated with snippets), once with its
    Content-Length and once streamed without one (chunked);
@@ -11,6 +11,7 @@ probe, so each figure is that probe's own peak.
 
     .venv/bin/python bench/bench_api_limits.py
     .venv/bin/python bench/bench_api_limits.py --database-url postgresql://USER@HOST:PORT/postgres
+    .venv/bin/python bench/bench_api_limits.py --database-url ... --skip-sqlite --workers 4
 """
 
 from __future__ import annotations
@@ -52,16 +53,34 @@ def _status_kb(pid: int, field: str) -> int:
     raise RuntimeError(f"no {field} for process {pid}")
 
 
+def _tree(pid: int) -> list[int]:
+    """Return ``pid`` and its descendants (uvicorn's worker processes)."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").iterdir():
+            todo.extend(int(c) for c in (task / "children").read_text().split())
+    return pids
+
+
+def _rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Return the summed RSS (MB) of a server process and its workers."""
+    return sum(_status_kb(p, field) for p in _tree(pid)) / 1024
+
+
 class RssWatch:
-    """Peak RSS (MB) of a process over a block, sampled and from the kernel's high-water mark."""
+    """Peak RSS (MB) of a server (all its processes) over a block: sampled every 10 ms, and
+    for a single process also its kernel high-water mark."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
 
     def __enter__(self) -> RssWatch:
-        with contextlib.suppress(OSError):  # "5" resets VmHWM to the current RSS (Linux >= 4)
-            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
-        self.before_mb = _status_kb(self.pid, "VmRSS") / 1024
+        for pid in _tree(self.pid):
+            with contextlib.suppress(OSError):  # "5" resets VmHWM to the current RSS
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
+        self.before_mb = _rss_mb(self.pid)
         self.peak_mb = self.before_mb
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -70,13 +89,14 @@ class RssWatch:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.01):
-            self.peak_mb = max(self.peak_mb, _status_kb(self.pid, "VmRSS") / 1024)
+            self.peak_mb = max(self.peak_mb, _rss_mb(self.pid))
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak_mb = max(self.peak_mb, _status_kb(self.pid, "VmHWM") / 1024)
-        self.after_mb = _status_kb(self.pid, "VmRSS") / 1024
+        if len(_tree(self.pid)) == 1:
+            self.peak_mb = max(self.peak_mb, _rss_mb(self.pid, "VmHWM"))
+        self.after_mb = _rss_mb(self.pid)
 
     def text(self) -> str:
         return (f"server RSS {self.before_mb:6.0f} MB before, peak {self.peak_mb:6.0f} MB, "
@@ -101,10 +121,10 @@ def _bloated_size() -> int:
     return sum(len(chunk) for chunk in _bloated_batch())
 
 
-def _serve(url: str, port: int) -> subprocess.Popen:
+def _serve(url: str, port: int, workers: int) -> subprocess.Popen:
     server = subprocess.Popen(
         [sys.executable, "-m", "crampwatch", "serve", "--port", str(port), "--database-url", url,
-         "--log-level", "warning"],
+         "--log-level", "warning", "--workers", str(workers)],
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
@@ -136,11 +156,12 @@ def measure(url: str, name: str, args: argparse.Namespace) -> None:
             writers.append(token)
     store.close()
     port = _free_port()
-    server = _serve(url, port)
+    server = _serve(url, port, args.workers)
     base = f"http://127.0.0.1:{port}/api/v1/sleepers/{sleeper_id}"
     auth = {"Authorization": f"Bearer {hub_token}"}
     try:
-        print(f"[{name}] server idle: RSS {_status_kb(server.pid, 'VmRSS') / 1024:.0f} MB")
+        time.sleep(1 if args.workers == 1 else 5)  # every worker up
+        print(f"[{name}] server idle, {args.workers} worker(s): RSS {_rss_mb(server.pid):.0f} MB")
         start = dt.datetime(2026, 2, 1, 22, 0, tzinfo=dt.UTC)
         httpx.put(f"{base}/nights/big", json={"started_at": start.isoformat()},
                   headers=auth).raise_for_status()
@@ -223,12 +244,16 @@ def main() -> None:
     parser.add_argument("--database-url", help="also measure on this PostgreSQL server")
     parser.add_argument("--load-seconds", type=float, default=20.0,
                         help="how long the 8-writer/4-reader load runs")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--skip-sqlite", action="store_true",
+                        help="measure only the --database-url server")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="crampwatch-limits-"))
-    try:
-        measure(f"sqlite:///{workdir / 'limits.db'}", "SQLite", args)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    if not args.skip_sqlite:
+        workdir = Path(tempfile.mkdtemp(prefix="crampwatch-limits-"))
+        try:
+            measure(f"sqlite:///{workdir / 'limits.db'}", "SQLite", args)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     if args.database_url:
         url, drop = _own_postgres_database(args.database_url)
         try:
