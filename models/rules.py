@@ -118,7 +118,7 @@ class RuleParams:
     # episode began (a turn or a pointed foot can set a cramp off, DOMAIN.md): a
     # voluntary movement ends with its motion and a PLM fires the shin; the sleeper may
     # wake and respond a few seconds after the trigger (inference).
-    cramp_alone_s: float = 6.0
+    cramp_alone_s: float = 4.0
 
     # --- clonic cramp: >= 3-4 bursts separated by relaxation, lying, not at step rate
     # (DOMAIN.md; bruxism phasic: >= 3 bursts of 0.25-2 s)
@@ -391,15 +391,16 @@ class RuleClassifier:
         # Shaking now (the last seconds), not a turn that is over: a tremor goes on.
         rhythmic_now = _above(g("recent_rhythm_strength"), p.tremor_rhythm_strength,
                               p.width_ratio, rhythmic)
-        persists = _above(g("alone_s"), p.cramp_alone_s, p.width_duration_s * 2, 0.0) * (
+        persists = _above(g("alone_s"), p.cramp_alone_s, p.width_duration_s, 0.0) * (
             1.0 - rhythmic_now
         )
         cramp_gate = calf * loud * not_junk * max(onset_involuntary, persists)
         # A look-alike ends with its motion (DOMAIN.md): one that outlasts it is none.
         for kind in (EventKind.JERK, EventKind.WALKING, EventKind.STRETCH, EventKind.MOVEMENT,
-                     EventKind.PLM, EventKind.TREMOR):
-            if kind in scores:
-                scores[kind] *= 1.0 - persists
+                     EventKind.PLM):
+            scores[kind] *= 1.0 - persists
+        # A shaking leg that went still is no tremor; short rhythmic EMG bursts still are.
+        scores[EventKind.TREMOR] = max(tremor_bursts_rule, rhythmic * not_junk * (1 - persists))
         long_burst = _above(g("burst_duration_max_s"), p.tonic_min_duration_s,
                             p.width_duration_s * 2, 0.0)
         sustained = _above(duty, p.tonic_min_duty_cycle, p.width_ratio, 0.0)
