@@ -183,6 +183,13 @@ class EmgFrontEnd:
 
     def process(self, block: SampleBlock) -> list[FrameBatch | GapMarker]:
         """Return the frames (and a gap marker, if any) that became complete with ``block``."""
+        if not np.isfinite(block.samples).all():
+            # Checked on arrival (not after the mains-detection hold), so the refusal
+            # names the block that holds them.
+            raise TimelineError(
+                f"EMG block at {block.t0_s:.3f} s holds NaN or infinite samples: a source "
+                "must drop lost samples and flag the next block (gap_before/lost_samples)"
+            )
         if block.labels != self.labels:
             raise TimelineError(
                 f"EMG labels changed from {list(self.labels)} to {list(block.labels)} "
@@ -243,11 +250,6 @@ class EmgFrontEnd:
         if block.n_samples == 0:
             return out
         raw = np.ascontiguousarray(block.samples.T, dtype=np.float64)  # (ch, n)
-        if not np.isfinite(raw).all():
-            raise TimelineError(
-                f"EMG block at {block.t0_s:.3f} s holds NaN or infinite samples: a source "
-                "must drop lost samples and flag the next block (gap_before/lost_samples)"
-            )
         bp = self.bandpass.process(raw)
         clean = self.notch.process(bp) if self.notch is not None else bp
         psi, self._tkeo_prev = tkeo_delayed(clean, self._tkeo_prev)

@@ -98,3 +98,14 @@ def test_stalled_accelerometer_does_not_hold_decisions_forever() -> None:
     # Out once the EMG is 10 s (accel.max_lag_s) past the onset, not at the stream's end.
     assert block_end < 6.0 + 10.0 + 0.5
     assert np.isnan(opened.features["acc_upright"])
+
+
+def test_a_block_with_nan_is_refused_on_arrival_even_while_mains_is_detected() -> None:
+    # The first 2 s are held back to detect the mains frequency; a NaN in them must be
+    # refused with the block that holds it, not later with another block.
+    det = Detector()
+    x = np.zeros((100, 1), dtype=np.float32)
+    det.process(SampleBlock(SignalGroup.EMG, 1000.0, 0.0, x + 1.0, ("EMG R Gastroc",)))
+    x[50, 0] = np.nan
+    with pytest.raises(TimelineError, match=r"0\.100 s holds NaN"):
+        det.process(SampleBlock(SignalGroup.EMG, 1000.0, 0.1, x, ("EMG R Gastroc",)))
