@@ -69,7 +69,10 @@ class FilterConfig:
     mains_hz: float | None = None  # 50 or 60; None = detect from the first seconds
     mains_fallback_hz: float = 50.0  # used when "auto" finds no mains lines
     mains_detect_s: float = 2.0  # signal held back at the start to detect mains
-    notch_harmonics: int = 3  # 50/100/150 or 60/120/180 Hz (Mewett 2004: harmonics matter)
+    # 50-250 or 60-300 Hz: the odd harmonics of non-linear loads reach the 3rd and 5th
+    # (Mewett 2004: harmonics matter); each notch is 5 Hz wide, so a mains frequency that
+    # wanders by tenths of a hertz stays inside it at every harmonic.
+    notch_harmonics: int = 5
     notch_quality: float = 10.0  # 5 Hz wide at 50 Hz: tolerates drift (Mewett 2004), short ring
     ecg_suppression: bool = False  # raise the low corner to ecg_highpass_hz
     ecg_highpass_hz: float = 30.0  # 30 Hz high-pass against ECG (Drake & Callaghan 2006)
