@@ -23,12 +23,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from crampwatch import events_tsv
 from crampwatch.errors import UserError
+from crampwatch.frames import make_callable
 from crampwatch.pipeline import FIRST_CRAMP_CALL, KNOWN_AT, Pipeline
 from crampwatch.recordings.capture_source import CAPTURE_SUFFIX, CaptureRecording, is_capture
 from crampwatch.recordings.edf_reader import (
@@ -71,6 +74,7 @@ class ReplayResult:
     gaps: int = 0
     edf_out: Path | None = None
     error: str | None = None  # why the recording could not be replayed; no lines then
+    start: datetime | None = None  # the recording's clock at 0 s (EDF start), if it says
 
     @property
     def ok(self) -> bool:
@@ -261,7 +265,14 @@ def _record_s(rates: Sequence[float]) -> float:
 
 
 def _annotation(event: Event) -> str:
-    return f"crampwatch: {event.kind} {event.confidence:.2f}"
+    # The kind alone, so that viewers and MNE (events_from_annotations) give one event
+    # type per kind; confidence and ids go to the events.tsv beside the EDF+.
+    return str(event.kind)
+
+
+def sidecar_of(edf_out: Path) -> Path:
+    """Return the events.tsv written beside an ``--edf-out`` file (``x.events.edf`` -> ``.tsv``)."""
+    return edf_out.with_suffix(".tsv")
 
 
 def replay_file(
@@ -281,13 +292,15 @@ def replay_file(
         local = stack.enter_context(local_copy(path))
         rec = stack.enter_context(open_recording(local, options.emg_labels, options.acc_labels))
         pipeline = build_pipeline(classifier, Path(file).stem, has_acc=bool(rec.acc))
-        result = ReplayResult(file=file, duration_s=rec.duration_s)
+        result = ReplayResult(file=file, duration_s=rec.duration_s, start=rec.start_datetime)
         writer = None
         pending = None
+        sidecar = None
         if options.edf_out is not None:
             # Written beside its final name and moved there only once complete.
             pending = stack.enter_context(
                 PendingFile(options.edf_out / f"{Path(file).stem}.events.edf"))
+            sidecar = stack.enter_context(PendingFile(sidecar_of(pending.path)))
             specs = [SignalSpec(h.label, "uV", h.fs_hz, h.physical_min, h.physical_max)
                      for h in rec.emg]
             specs += [SignalSpec(h.label, "g", h.fs_hz, h.physical_min, h.physical_max)
@@ -311,9 +324,15 @@ def replay_file(
         _collect(result, file, pipeline.finish(), options, writer)
         if not math.isfinite(result.duration_s):  # a capture's length is known once read
             result.duration_s = emg_end_s
-        if writer is not None and pending is not None:
+        if writer is not None and pending is not None and sidecar is not None:
             writer.close()
+            with sidecar.temp_path.open("w") as out:
+                out.write(events_tsv.header())
+                finals = sorted((line for line in result.lines if line["final"]),
+                                key=lambda line: line["start_s"])
+                out.writelines(events_tsv.row(line) for line in finals)
             pending.commit()
+            sidecar.commit()
             result.edf_out = pending.path
     result.elapsed_s = time.perf_counter() - started
     log.info("%s: %d events from %.0f s in %.1f s", file, len(result.lines), result.duration_s,
@@ -539,3 +558,7 @@ def replay_many(
         finally:
             for f in futures:
                 f.cancel()
+
+
+# crampwatch.replay(paths) -> DataFrame of events (crampwatch.frames.replay).
+make_callable(__name__, "replay")

@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from crampwatch.commands.checks import jobs_count, output_file
 from crampwatch.errors import UserError
 from crampwatch.evaluate.evaluation import evaluate
 from crampwatch.evaluate.inputs import load_events, load_truth
@@ -48,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
                         help="with --replay: 'rules' (default: %(default)s), 'model' or a "
                         "model path")
-    parser.add_argument("--jobs", type=int, default=None, help="with --replay: parallel jobs")
+    parser.add_argument("--jobs", type=jobs_count, default=None,
+                        help="with --replay: recordings replayed at once (default: every core)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="with --replay: one task per recording on an existing Dask "
                              "cluster (tcp://host:8786), as `crampwatch replay --scheduler`")
@@ -74,6 +76,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.jobs is not None and not args.replay:
+        raise UserError("--jobs is for --replay; without it nothing is replayed")
+    # Output places are made (or refused) now, not found wanting after the replay.
+    for option, path in (("--report", args.report), ("--json", args.json)):
+        if path is not None:
+            output_file(path, option)
     truth = load_truth(args.truth)
     if args.replay:
         missing = [t.name for t in truth if t.edf is None]

@@ -14,6 +14,8 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from crampwatch import events_tsv
+from crampwatch.commands.checks import jobs_count, output_file, output_folder
 from crampwatch.errors import UserError
 from crampwatch.replay import (
     PendingFile,
@@ -50,9 +52,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="EDF/EDF+ files, band captures (*.cwcap) or folders of them; "
                              "fsspec URLs (s3://bucket/cohort/) where fsspec can reach them")
-    parser.add_argument("--events", type=Path, help="write events here (JSON lines)")
+    parser.add_argument("--events", type=Path,
+                        help="write events here: JSON lines, or a BIDS-style events file "
+                             "(onset, duration, trial_type, confidence, channel, event_id...) "
+                             "when the name ends in .tsv, with its .json column sidecar")
     parser.add_argument("--edf-out", type=Path, metavar="DIR",
-                        help="also write <name>.events.edf (EDF+ with events as annotations)")
+                        help="also write <name>.events.edf (EDF+, each final event an "
+                             "annotation whose text is its kind) and <name>.events.tsv beside "
+                             "it (the same events with confidence, channel and ids)")
     parser.add_argument("--provisional", action="store_true",
                         help="also write provisional events (calls made while an episode runs)")
     parser.add_argument("--emg", nargs="+", metavar="LABEL",
@@ -62,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
                         help="'rules' (default: %(default)s), 'model' (the shipped learned "
                              "model; rules if it cannot load) or a model file path")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=jobs_count, default=None,
                         help="recordings replayed at once here (default: number of cores)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="replay on an existing Dask cluster, one task per recording "
@@ -80,6 +87,11 @@ def run(args: argparse.Namespace) -> int:
     if args.scheduler and args.jobs:
         raise UserError("--jobs is for replay on this machine; with --scheduler the cluster's "
                         "workers decide how many recordings run at once")
+    # Output places are made (or refused) now, not found wanting after hours of replay.
+    if args.edf_out is not None:
+        output_folder(args.edf_out, "--edf-out")
+    if args.events is not None:
+        output_file(args.events, "--events")
     options = ReplayOptions(
         emg_labels=tuple(args.emg) if args.emg else None,
         acc_labels=tuple(args.acc) if args.acc else None,
@@ -113,7 +125,8 @@ def replay_to(
     """Replay ``paths`` writing JSON lines to ``events`` (or ``stdout``); print the summary.
 
     ``events`` is moved into place only once the run has ended with at least one
-    recording replayed; until then an existing file keeps its contents.
+    recording replayed; until then an existing file keeps its contents. A name ending
+    in ``.tsv`` gets a BIDS-style events file (and its ``.json`` sidecar) instead.
     """
     # Header-only lengths size the progress bar without reading any recording twice.
     durations = [stated_duration_s(path) for path in paths]
@@ -123,6 +136,11 @@ def replay_to(
     with ExitStack() as stack:
         pending = stack.enter_context(PendingFile(events)) if events is not None else None
         out = stack.enter_context(pending.temp_path.open("w")) if pending else stdout
+        as_tsv = events is not None and events_tsv.is_tsv(events)
+        sidecar = None
+        if as_tsv and events is not None:
+            sidecar = stack.enter_context(PendingFile(events_tsv.sidecar_path(events)))
+            out.write(events_tsv.header())
         bar = stack.enter_context(tqdm(
             total=round(sum(durations)), unit="s", file=sys.stderr, disable=None,
             desc="replay on cluster" if scheduler else "replay"))
@@ -145,7 +163,7 @@ def replay_to(
                 bar.write(f"not replayed: {result.file}: {result.error}", file=sys.stderr)
                 continue
             for line in result.lines:
-                out.write(json.dumps(line) + "\n")
+                out.write(events_tsv.row(line) if as_tsv else json.dumps(line) + "\n")
             out.flush()
             outcome.n_events += len(result.lines)
             replayed_s += result.duration_s
@@ -157,6 +175,9 @@ def replay_to(
             out.close()
             if replayed:
                 pending.commit()
+                if sidecar is not None:
+                    sidecar.temp_path.write_text(events_tsv.sidecar_text())
+                    sidecar.commit()
     wall_s = time.perf_counter() - started
     summary = RunSummary(replayed, len(outcome.failures), replayed_s, wall_s)
     where = f" on the cluster at {scheduler}" if scheduler else ""

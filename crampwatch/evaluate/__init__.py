@@ -10,8 +10,12 @@ from crampwatch.evaluate.scoring import (
     summarize,
     summarize_by,
 )
+from crampwatch.frames import make_callable
 
 __all__ = [
     "DetectedEvent", "Evaluation", "FileScore", "Summary", "TruthFile", "evaluate",
     "load_events", "load_truth", "score_file", "summarize", "summarize_by",
 ]
+
+# crampwatch.evaluate(truth, events) -> DataFrame of outcomes (crampwatch.frames.evaluate).
+make_callable(__name__, "evaluate")

@@ -63,6 +63,24 @@ def header_duration_s(header: bytes) -> float | None:
     return n_records * record_s
 
 
+# EDF starts with its version "0" padded to 8 bytes; BDF with 0xFF then "BIOSEMI".
+_EDF_MAGIC = b"0       "
+_BDF_MAGIC = b"\xffBIOSEMI"
+
+
+def _check_edf_magic(path: Path, raw: bytes) -> None:
+    """Raise, naming what the file starts with, when it is not EDF/BDF at all."""
+    if raw[:8] in (_EDF_MAGIC, _BDF_MAGIC):
+        return
+    shown = raw[:24].decode("utf-8", errors="replace")
+    shown = "".join(c if c.isprintable() else "." for c in shown)
+    what = "an empty file" if not raw else f"starts with {shown!r}"
+    raise RecordingError(
+        f"{path}: not an EDF file: {what}, where an EDF/EDF+ file starts with "
+        "'0' and spaces (a BDF file with 0xFF 'BIOSEMI'); give an .edf/.bdf recording "
+        "or a band capture")
+
+
 @dataclass(frozen=True)
 class Annotation:
     """One EDF+ annotation: onset and duration in seconds from the recording start."""
@@ -142,6 +160,7 @@ class EdfRecording:
         # edflib does not report it among the signals.
         with open(self.path, "rb") as fh:
             raw = fh.read(256)
+            _check_edf_magic(self.path, raw)
             try:
                 header_bytes = int(raw[184:192].decode("ascii").strip())
                 n_records = int(raw[236:244].decode("ascii").strip())
