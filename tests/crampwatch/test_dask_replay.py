@@ -75,11 +75,12 @@ def test_cluster_replay_is_byte_identical_to_local_and_names_the_corrupt_file(co
         assert "h of signal in" in err and "x real time" in err
         assert "Traceback" not in err
     assert f"on the cluster at {address}" in ran.stderr
-    assert sorted(p.name for p in edf_cluster.iterdir()) == [
-        f"{Path(name).stem}.events.edf" for name in GOOD]
+    assert sorted(p.name for p in edf_cluster.iterdir()) == sorted(
+        f"{Path(name).stem}.events{suffix}" for name in GOOD for suffix in (".edf", ".tsv"))
     for name in GOOD:
-        written = f"{Path(name).stem}.events.edf"
-        assert (edf_cluster / written).read_bytes() == (edf_local / written).read_bytes()
+        for suffix in (".edf", ".tsv"):  # the EDF+ and its events.tsv sidecar
+            written = f"{Path(name).stem}.events{suffix}"
+            assert (edf_cluster / written).read_bytes() == (edf_local / written).read_bytes()
 
 
 @pytest.mark.slow
