@@ -82,8 +82,9 @@ NO_POSTGRES = (
     "throw-away PostgreSQL server and sets it)"
 )
 BACKENDS = ("sqlite", "postgresql")
-#: A migrated database that each test's database is copied from (CREATE DATABASE TEMPLATE).
-TEMPLATE_DB = "crampwatch_template"
+#: A migrated database that each test's database is copied from (CREATE DATABASE TEMPLATE);
+#: one per test run, so runs sharing a server never drop each other's.
+TEMPLATE_DB = f"crampwatch_template_{os.getpid()}"
 _database_numbers = itertools.count()
 
 
