@@ -298,7 +298,7 @@ class RuleClassifier:
         quiet_onset = _below(motion_onset, p.cramp_quiet_motion_g, p.width_motion_g, 0.95)
         # Motion later in an episode is no veto: a sleeper woken by a cramp grabs the leg.
         moving = _above(motion_onset, p.movement_motion_g, p.width_motion_g, 0.0)
-        ratio = coact_ratio(f)
+        ratio = _uv_ratio(f)
         # Artefact: any one sign of a junk channel is enough.
         artifact = max(
             _above(g("mains_ratio"), p.artifact_mains_ratio, p.width_ratio, 0.0),
@@ -458,3 +458,17 @@ def _nanmax(*values: float) -> float:
     """Return the largest value that is not NaN (NaN when all are)."""
     known = [v for v in values if not math.isnan(v)]
     return max(known) if known else math.nan
+
+
+def _uv_ratio(f) -> float:
+    """Return the other muscle's activity over this one's, in uV above each floor.
+
+    Crosstalk is a few per cent of this muscle's signal in uV whatever either floor,
+    so levels relative to two different floors would mistake a quiet-floored muscle's
+    co-contraction for crosstalk; falls back to ``coact_ratio`` without the floors.
+    """
+    other_rel, own_rel = feature_value(f, "coact_rel"), feature_value(f, "amp_rel_median")
+    other_base, own_base = feature_value(f, "other_baseline_uv"), feature_value(f, "baseline_uv")
+    if any(math.isnan(v) for v in (other_rel, own_rel, other_base, own_base)) or own_rel <= 1:
+        return coact_ratio(f)
+    return max(0.0, other_rel - 1.0) * other_base / ((own_rel - 1.0) * own_base)

@@ -146,8 +146,8 @@ class EpisodeConfig:
     # least this share of the time (a clonic cramp's duty cycle; inference) ...
     alone_min_active: float = 0.3
     # ... the other muscle is co-active at a comparable level (>= coact_level of this
-    # one's level relative to rest: crosstalk is a few per cent, a voluntary
-    # co-contraction tens of per cent; inference) at most this share of the time ...
+    # one's envelope in uV: crosstalk is a few per cent, a voluntary co-contraction
+    # tens of per cent; inference) at most this share of the time ...
     alone_max_coact: float = 0.2
     coact_level: float = 0.25
     # ... and the leg is still: "little leg motion" (DOMAIN.md), above a clonic cramp's
@@ -707,7 +707,7 @@ class Detector:
         cfg = self.config.episode
         on_ratio = self.config.onset.on_ratio
         h = self._hist
-        active = coact = motion = rhythm_strength = dip = NAN
+        active = coact = motion = rhythm_strength = dip = other_base = NAN
         if h.n:
             i1 = int(np.searchsorted(h.t_end, t, side="right"))
             i0 = int(np.searchsorted(h.t_end, t - cfg.recent_window_s, side="right"))
@@ -724,9 +724,14 @@ class Detector:
                     dip = float(np.mean(env_c < cfg.dip_level * np.percentile(env_c, 90)))
                     if tr.other is not None:
                         o = tr.other
-                        rel_o = h.env[i0:i1, o] / h.base[i0:i1, o]
-                        act_o = valid & (rel_o > on_ratio) & (rel_o >= cfg.coact_level * rel_c)
+                        env_o = h.env[i0:i1, o]
+                        rel_o = env_o / h.base[i0:i1, o]
+                        # Crosstalk is a share of this muscle's signal in uV (volume
+                        # conduction), whatever either channel's own floor.
+                        act_o = valid & (rel_o > on_ratio) & (
+                            env_o >= cfg.coact_level * h.env[i0:i1, c])
                         coact = float(act_o.sum()) / n_ok
+                        other_base = float(h.base[i1 - 1, o])
         if self._has_acc and self._acc is not None:
             motion = motion_rms_g(self._acc.dynamic(t - cfg.recent_window_s, t))
             a = self.config.accel
@@ -752,6 +757,7 @@ class Detector:
             "recent_coact_fraction": coact,
             "recent_motion_g": motion,
             "recent_rhythm_strength": rhythm_strength,
+            "other_baseline_uv": other_base,
             "alone_s": ep.alone_max_s,
             "alone_now_s": ep.alone_run_s,
             "alone_dip_fraction": (

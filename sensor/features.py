@@ -46,7 +46,8 @@ FEATURES: dict[str, str] = {
     "acc_rhythm_strength": "0..1, normalised autocorrelation at that rhythm",
     "recent_active_fraction": "0..1, share of the last 3 s this channel was active",
     "recent_coact_fraction": "0..1, share of the last 3 s the other channel was co-active "
-    "(active, and >= 1/4 of this channel's level over rest: not crosstalk)",
+    "(active, and >= 1/4 of this channel's envelope in uV: not crosstalk)",
+    "other_baseline_uv": "uV, the other channel's baseline (RMS noise floor) now",
     "recent_motion_g": "g, RMS dynamic acceleration in the last 3 s",
     "alone_s": "s, longest stretch of the episode with this muscle active alone (other "
     "muscle not co-active, leg still): the involuntary part of a cramp",
