@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -42,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--truth", nargs="+", required=True, metavar="PATH",
                         help="truth JSON files, EDF+ files with annotations, or folders")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--events", type=Path, help="replay output (JSON lines)")
+    source.add_argument("--events", type=Path,
+                        help="replay output: JSON lines, or the events.tsv of "
+                             "`replay --events x.tsv`")
     source.add_argument("--replay", action="store_true",
                         help="replay the truth's recordings first (all cores, or a Dask "
                              "cluster with --scheduler)")
@@ -135,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _raw_lines(path: Path) -> list[dict[str, object]]:
     text = path.read_text()
+    if path.suffix.lower() == ".tsv":
+        return list(csv.DictReader(text.splitlines(), delimiter="\t"))
     if text.lstrip().startswith("["):
         return list(json.loads(text))
     return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -386,14 +386,40 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _lines_of_tsv(path: str | os.PathLike[str], text: str) -> list[tuple[int, str]]:
+    """Return the rows of a ``replay --events x.tsv`` file as replay JSON lines."""
+    rows = list(csv.DictReader(text.splitlines(), delimiter="\t"))
+    missing = [c for c in ("onset", "duration", "trial_type", "file") if rows and c not in rows[0]]
+    if missing:
+        raise EvaluationInputError(f"{path}: not a `crampwatch replay --events x.tsv` file "
+                                   f"(missing columns {missing})")
+    items = []
+    for number, row in enumerate(rows, start=2):
+        value = {k: (None if v in ("n/a", "") else v) for k, v in row.items()}
+        try:
+            onset = float(value["onset"])  # type: ignore[arg-type]
+            duration = value["duration"]
+            line = {**value, "start_s": onset, "kind": value["trial_type"],
+                    "end_s": None if duration is None else onset + float(duration),
+                    "final": value.get("final") != "false"}
+        except (TypeError, ValueError) as exc:
+            raise EvaluationInputError(f"{path}, line {number}: bad onset or duration "
+                                       f"({exc})") from None
+        items.append((number, json.dumps(line)))
+    return items
+
+
 def load_events(path: str | os.PathLike[str]) -> dict[str, list[DetectedEvent]]:
-    """Return replay JSON lines (or a JSON array of them) grouped by recording name."""
+    """Return replay events grouped by recording name: JSON lines, a JSON array of them, or
+    the BIDS-style events.tsv that ``replay --events x.tsv`` writes."""
     grouped: dict[str, list[DetectedEvent]] = defaultdict(list)
     try:
         text = Path(path).read_text()
     except OSError as exc:
         raise EvaluationInputError(f"{path}: cannot read events ({exc})") from None
-    if text.lstrip().startswith("["):
+    if str(path).lower().endswith(".tsv"):
+        items = _lines_of_tsv(path, text)
+    elif text.lstrip().startswith("["):
         try:
             items = [(i, json.dumps(x)) for i, x in enumerate(json.loads(text), start=1)]
         except json.JSONDecodeError as exc:

@@ -81,6 +81,23 @@ def test_events_tsv_is_a_bids_events_file_pandas_reads(night, tmp_path):
     assert set(sidecar) == set(COLUMNS) and sidecar["onset"]["Units"] == "s"
 
 
+def test_evaluate_scores_an_events_tsv_as_it_scores_the_json_lines(night, tmp_path):
+    figures = []
+    for name in ("events.jsonl", "events.tsv"):
+        assert main(["replay", str(night), "--events", str(tmp_path / name), "--provisional",
+                     "--jobs", "1"]) == 0
+        assert main(["evaluate", "--truth", str(night.parent), "--events",
+                     str(tmp_path / name), "--json", str(tmp_path / f"{name}.json")]) == 0
+        figures.append(json.loads((tmp_path / f"{name}.json").read_text()))
+    assert figures[0]["truth_cramps"] == 2
+    assert figures[0].keys() == figures[1].keys()
+    for key, value in figures[0].items():
+        if isinstance(value, float):  # the TSV holds times to the microsecond
+            assert figures[1][key] == pytest.approx(value, abs=1e-5), key
+        else:
+            assert figures[1][key] == value, key
+
+
 @pytest.mark.parametrize("jobs", ["0", "-3"])
 @pytest.mark.parametrize("command", ["replay", "evaluate"])
 def test_jobs_below_one_are_refused_before_any_work(command, jobs, night, capsys):
