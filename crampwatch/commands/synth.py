@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from crampwatch.commands.checks import output_folder
 from crampwatch.errors import UserError
 from crampwatch.synth.night import generate_night
 from crampwatch.synth.plan import NightConfig
@@ -182,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.cramps[0] <= args.cramps[1]:
         raise UserError(f"--cramps MIN MAX needs 0 <= MIN <= MAX, got {args.cramps}")
     config = config_from_args(args, duration_s)
+    output_folder(args.out, "--out")
     library = None
     if config.use_real_emg or "real" in config.vary.get("texture", ()):
         try:

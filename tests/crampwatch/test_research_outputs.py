@@ -139,3 +139,12 @@ def test_a_markdown_file_given_as_a_recording_is_named_for_what_it_is(tmp_path, 
     err = capsys.readouterr().err
     assert f"{notes}: not an EDF file: starts with '# Night of 3 Dec" in err
     assert "damaged" not in err
+
+
+def test_synth_into_a_file_or_an_impossible_folder_is_one_message(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for out in (blocker, blocker / "nights"):
+        assert main(["synth", "--out", str(out), "--minutes", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("crampwatch synth: --out") and "Traceback" not in err
