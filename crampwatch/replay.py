@@ -277,14 +277,17 @@ def sidecar_of(edf_out: Path) -> Path:
 
 def replay_file(
     path: str | os.PathLike[str],
-    options: ReplayOptions,
+    options: ReplayOptions | None = None,
     classifier: EpisodeClassifier | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> ReplayResult:
     """Return the events of one recording replayed through the pipeline, as JSON lines.
 
-    ``progress`` is called with the recording seconds processed after each chunk.
+    ``options`` default to those of ``crampwatch replay``; ``progress`` is called with
+    the recording seconds processed after each chunk. For a DataFrame of events, call
+    ``crampwatch.replay(path)``.
     """
+    options = options or ReplayOptions()
     file = str(path)
     started = time.perf_counter()
     classifier = classifier or load_classifier(options.classifier)

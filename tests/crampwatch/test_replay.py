@@ -240,3 +240,11 @@ def test_a_recording_given_as_an_fsspec_url_replays_like_its_path(nights, tmp_pa
     broken.write_bytes(night.read_bytes()[:100_000])
     assert main(["replay", broken.as_uri(), "--classifier", "rules"]) == 1
     assert f"{broken.as_uri()}: truncated" in capsys.readouterr().err
+
+
+def test_replay_file_needs_no_options_object(nights):
+    edf = nights / "night-0.edf"
+    result = replay_file(edf)
+    assert result.ok and result.lines
+    assert result.start is not None  # the recording's clock, for datetimes
+    assert result.lines == replay_file(edf, ReplayOptions()).lines
