@@ -31,8 +31,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
                                   "(plm, movement, jerk, tremor, walking, stretch, artifact)"},
     "confidence": {"Description": "classifier confidence in the kind, 0-1"},
     "channel": {"Description": "EMG channel label the event was found on"},
-    "muscle": {"Description": "muscle of that channel (calf, shin, ...)"},
-    "side": {"Description": "leg: L or R (? when the label does not say)"},
+    "muscle": {"Description": "muscle of that channel (gastrocnemius, soleus, "
+                              "tibialis_anterior, ...; unknown when the label does not say)"},
+    "side": {"Description": "leg: left or right (unknown when the label does not say)"},
     "event_id": {"Description": "crampwatch event id; provisional and final calls of one "
                                 "episode share it"},
     "final": {"Description": "true for the final call, false for a call made while the "
