@@ -1,5 +1,6 @@
 """The evaluation report: figures, per-file table, confusion matrix and a plot of every miss
-and false alarm (EMG envelope + accelerometer around it), as one self-contained HTML file."""
+and false alarm (truth, detections and prompts in lanes; each EMG channel band-passed with
+its envelope; the accelerometer), as one self-contained HTML file."""
 
 from __future__ import annotations
 
@@ -360,7 +361,7 @@ def write_html(
     """Write the self-contained HTML report (plots embedded as PNG)."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>crampwatch evaluation</title>",
-        "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}"
+        "<style>body{font-family:sans-serif;max-width:1000px;margin:auto;padding:0 10px}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
         "padding:2px 6px;font-size:13px;text-align:right}th{background:#eee}"
         "img{max-width:100%}</style></head><body>",
