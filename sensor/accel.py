@@ -130,6 +130,19 @@ class AccelStage:
         return rows[:, 1:4], tilt
 
 
+    def stuck(self, t_from_s: float, t_to_s: float, tolerance_g: float) -> bool:
+        """Return True when every axis held one value (within tolerance) over the window.
+
+        A working accelerometer always moves by a few LSB (noise, breathing); one that
+        repeats a value for seconds is stuck, and its zero motion means nothing.
+        """
+        rows = self._rows_between(t_from_s, t_to_s)
+        if rows.shape[0] < 2:
+            return False
+        raw = rows[:, 1:4] + rows[:, 4:7]
+        return bool(np.all(np.ptp(raw, axis=0) <= tolerance_g))
+
+
 def motion_rms_g(dyn: np.ndarray) -> float:
     """Return the RMS magnitude of dynamic acceleration in g (NaN for no samples)."""
     if dyn.shape[0] == 0:

@@ -188,6 +188,11 @@ class AccelConfig:
     rhythm_high_hz: float = 4.0
     rhythm_window_s: float = 20.0  # ALMA trains last 10-20 s (DOMAIN.md)
     max_lag_s: float = 10.0  # go on without ACC when it stalls this far behind EMG
+    # An accelerometer whose axes all repeat one value (within this) for this long is
+    # stuck: its features are unknown, not "still" (a 12-16 bit sensor's noise moves
+    # its last bits every sample; inference).
+    stuck_s: float = 5.0
+    stuck_tolerance_g: float = 1e-6
     # Rhythm of the last seconds only (is the leg shaking now?): long enough for two
     # cycles at 0.5 Hz, short enough that a finished turn leaves it soon (inference).
     recent_rhythm_window_s: float = 5.0
@@ -700,6 +705,14 @@ class Detector:
             features=features,
         )
 
+    def _acc_usable(self, t: float) -> bool:
+        """Return True when an accelerometer streams and is not stuck at time t."""
+        acc = self._acc
+        if not self._has_acc or acc is None:
+            return False
+        a = self.config.accel
+        return not acc.stuck(t - a.stuck_s, t, a.stuck_tolerance_g)
+
     def _recent_features(self, tr: _Track, t: float) -> dict[str, float]:
         """Return the recent-window features and advance the episode's alone-time."""
         ep = tr.episode
@@ -732,7 +745,7 @@ class Detector:
                             env_o >= cfg.coact_level * h.env[i0:i1, c])
                         coact = float(act_o.sum()) / n_ok
                         other_base = float(h.base[i1 - 1, o])
-        if self._has_acc and self._acc is not None:
+        if self._acc_usable(t):
             motion = motion_rms_g(self._acc.dynamic(t - cfg.recent_window_s, t))
             a = self.config.accel
             _, rhythm_strength = rhythm(self._acc.dynamic(t - a.recent_rhythm_window_s, t),
@@ -769,7 +782,7 @@ class Detector:
         names = ("acc_upright", "acc_tilt_deg", "acc_motion_pre_g", "acc_motion_onset_g",
                  "acc_motion_during_g", "acc_rhythm_hz", "acc_rhythm_strength")
         acc = self._acc
-        if not self._has_acc or acc is None:
+        if not self._acc_usable(now_s) or acc is None:
             return dict.fromkeys(names, NAN)
         cfg = self.config.accel
         if cur_end_s > ep.acc_cursor_s:
