@@ -42,6 +42,11 @@ class RuleParams:
     # artefact or wander, not muscle (De Luca 2010); counted only with a still leg, as a
     # moving leg's artefact belongs to its movement (inference).
     artifact_lowfreq_ratio: float = 1.0
+    # A decision envelope steadier than this (std / mean within bursts) has no motor-unit
+    # structure: stationary noise, a lifted electrode (DOMAIN.md "no motor-unit
+    # structure"); 100 ms RMS of band-passed noise varies by ~0.08 at 1-2 kHz, muscle
+    # activity swings more (inference).
+    artifact_steady_cv: float = 0.12
     # The other channel this many times stronger (each relative to its own baseline):
     # this channel only carries its volume-conducted shadow (inference).
     crosstalk_ratio: float = 4.0
@@ -308,6 +313,7 @@ class RuleClassifier:
             * (1.0 - moving),
             _above(ratio, p.crosstalk_ratio, p.width_ratio * 10, 0.0)
             * _above(coact, p.stretch_coact_fraction, p.width_ratio, 0.0),
+            _below(g("envelope_cv"), p.artifact_steady_cv, p.width_ratio / 2.5, 0.0),
         )
         cocontraction = _above(coact, p.stretch_coact_fraction, p.width_ratio, 0.0) * _above(
             ratio, p.stretch_coact_ratio, p.width_ratio, 0.5
