@@ -5,7 +5,8 @@ neither a network failure nor a kill -9 loses it. Records have a key (the event 
 its version kind): a newer version of a record not yet sent replaces the older one, so
 a provisional event superseded by its final call is sent once, as final. The clinic
 API's ingest is idempotent on client-supplied ids, which makes a resend after a crash
-between "sent" and "marked sent" harmless.
+between "sent" and "marked sent" harmless. The file holds health data: it is created
+owner-only (0600, in a 0700 folder when the folder is new), as are SQLite's -wal and -shm.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from api.db import make_private_file
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +94,11 @@ class Outbox:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_file(self.path)
+        for leftover in (self.path.with_name(self.path.name + "-wal"),
+                         self.path.with_name(self.path.name + "-shm")):
+            if leftover.exists():  # left by a crash; SQLite keeps its mode
+                make_private_file(leftover)
         self.retry = retry or RetryParams()
         self._clock = clock
         # After a RetryLater the whole receiver is taken as down until this time, so

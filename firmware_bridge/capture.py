@@ -40,6 +40,8 @@ SPEED_PROBE_S = 10.0
 SPEED_PROBE_RECORDS = 20_000
 # Power-loss exposure: at most this much of the newest data is not yet on disk.
 DEFAULT_FSYNC_INTERVAL_S = 1.0
+# A capture holds a night of the sleeper's signals: only its owner may read it.
+CAPTURE_FILE_MODE = 0o600
 
 
 class CaptureError(ValueError):
@@ -75,7 +77,8 @@ class CaptureWriter:
         self.fsync_interval_s = fsync_interval_s
         try:
             # Never append to an old capture: a second session would corrupt its replay.
-            self._file: BinaryIO | None = open(self.path, "xb")  # noqa: SIM115
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, CAPTURE_FILE_MODE)
+            self._file: BinaryIO | None = os.fdopen(fd, "wb")
         except FileExistsError:
             raise CaptureError(
                 f"{self.path} already exists: captures are never overwritten, choose a new name"

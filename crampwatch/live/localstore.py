@@ -2,7 +2,8 @@
 
 The live session writes to it exactly as to a clinic server (hub token, HTTP, outbox),
 so the sleeper's own log and a clinic's copy are written by the same code. The first
-run creates the sleeper and a hub user; the hub token is kept in a 0600 file.
+run creates the sleeper and a hub user; the hub token is kept in a 0600 file, and a data
+folder the first run creates is 0700.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from api.db import make_private_file
 from api.models import ClinicianAssignment, Role, Sleeper, User
 from api.security import new_token
 from api.store import Store
 from api.users import create_user
+from crampwatch.live.night import make_private_dir
 
 HUB_USER = "bedside-hub"
 
@@ -34,7 +37,8 @@ class LocalStore:
 def prepare_local_store(data_dir: Path, sleeper_label: str = "me") -> LocalStore:
     """Return the local store (created and migrated on first use) and its hub token."""
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    if not data_dir.exists():
+        make_private_dir(data_dir)
     url = f"sqlite:///{(data_dir / 'crampwatch.db').resolve()}"
     token_file = data_dir / "hub-token"
     store = Store.open(url)
@@ -49,7 +53,8 @@ def prepare_local_store(data_dir: Path, sleeper_label: str = "me") -> LocalStore
             user = db.scalars(select(User).where(User.name == hub_name)).first()
             if user is None:
                 user = create_user(db, hub_name, Role.HUB, sleeper.id)
-            token = token_file.read_text().strip() if token_file.is_file() else ""
+            make_private_file(token_file)
+            token = token_file.read_text().strip()
             if not token:
                 token, _ = new_token(db, user, "bedside hub")
                 db.commit()

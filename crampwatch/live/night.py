@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api.db import PRIVATE_DIR_MODE, make_private_file
 from sensor.records import ChannelInfo, Event, EventKind, Muscle, Role, Side
 
 # A night whose journal was last written longer ago than this is over: a new run
@@ -42,6 +44,21 @@ def default_data_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "crampwatch"
+
+
+def make_private_dir(path: Path) -> None:
+    """Create folder ``path`` and any missing parent owner-only (0700); an existing ``path``
+    that others may read or enter is made owner-only."""
+    path = Path(path)
+    missing = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+    if not missing and stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(PRIVATE_DIR_MODE)
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -101,15 +118,19 @@ class NightState:
 
 
 class NightJournal:
-    """The journal file of one night; writes are durable when ``write`` returns."""
+    """The journal file of one night; writes are durable when ``write`` returns.
+
+    The night's folder is owner-only (0700) and the journal 0600: they hold health data.
+    """
 
     def __init__(self, directory: Path, night_id: str, started_at: datetime, run: int) -> None:
         self.dir = Path(directory)
         self.night_id = night_id
         self.started_at = started_at
         self.run = run
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.dir)
         self.path = self.dir / "journal.jsonl"
+        make_private_file(self.path)
         self._file = self.path.open("a", encoding="utf-8")
         self._synced = time.monotonic()
 
@@ -154,7 +175,7 @@ class NightJournal:
         """Return the journal for this run and, when continuing a night, its state so far."""
         now = now or datetime.now(UTC)
         nights = Path(data_dir) / "nights"
-        nights.mkdir(parents=True, exist_ok=True)
+        make_private_dir(nights)
         if not new_night:
             latest = _latest_night(nights)
             if latest is not None:

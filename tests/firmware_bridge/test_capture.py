@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import signal
 import subprocess
@@ -105,6 +106,17 @@ def test_writer_never_overwrites_and_reader_refuses_other_files(tmp_path: Path):
         list(iter_records(other))
     with pytest.raises(CaptureError, match="no band descriptor"):
         CaptureReader(path)
+
+
+def test_a_capture_is_readable_by_its_owner_only_whatever_the_umask(tmp_path: Path):
+    path = tmp_path / "night.cwcap"
+    old = os.umask(0o022)  # the usual umask, under which captures were created 0644
+    try:
+        _, raw = _capture_session(path)
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert len(list(iter_records(path))) == 1 + len(raw)  # the descriptor, then every packet
 
 
 _KILL_WRITER = """
