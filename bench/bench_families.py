@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-FAMILIES = ("emg_fs_hz", "acc_fs_hz", "leg", "labels", "wandering", "floor_step_s", "texture",
+FAMILIES = ("emg_fs_hz", "acc_fs_hz", "leg", "labels", "wandering", "floor_step", "texture",
             "response", "triggered_by_movement")
 
 
@@ -38,6 +38,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from crampwatch.evaluate import evaluate, load_events, load_truth
+    from crampwatch.evaluate.report import group_table, summary_rows
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="cw-families-"))
     nights = work / "nights"
@@ -50,17 +51,12 @@ def main() -> None:
         _crampwatch("replay", str(nights), "--jobs", "2", "--provisional", "--classifier",
                     name, "--events", str(events))
         result = evaluate(truth, load_events(events))
-        s = result.summary
-        print(f"\n== {name}: {s.truth_cramps} cramps in {s.hours:.0f} h; F1 {s.f1:.3f} "
-              f"(recall {s.recall:.3f}, precision {s.precision:.3f}), kinds "
-              f"{s.kind_accuracy:.3f}, false wake-ups {s.false_wakeups_per_8h:.2f} per 8 h, "
-              f"wake-up latency median {s.wakeup_latency_median_s} s")
-        print("family       value       cramps     F1  recall  false wake/8h  kinds")
+        print(f"\n== classifier: {name}")
+        for label, value in summary_rows(result.summary):
+            print(f"{label:<42} {value}")
         for key in FAMILIES:
-            for value, g in sorted(result.by(key).items()):
-                print(f"{key[:12]:<12} {str(value)[:10]:<10} {g.truth_cramps:>7} {g.f1:>6.3f} "
-                      f"{g.recall:>7.3f} {g.false_wakeups_per_8h:>14.2f} {g.kind_accuracy:>6.3f}")
-
+            print()
+            print(group_table(key, result.by(key)))
 
 if __name__ == "__main__":
     main()
