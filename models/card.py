@@ -35,7 +35,8 @@ CRAMP_RULE: tuple[str, ...] = (
     "",
     "The default classifier is the rule classifier (`models.rules`, "
     "`models.DEFAULT_CLASSIFIER`): it generalizes across held-out families of nights "
-    "where this learned model does not (`bench/bench_families.py`).",
+    "where this learned model does not (figures per family and how to reproduce them: "
+    "`docs/detection-families.md`).",
     "",
     "- **One event per leg.** The calf and shin channels of one leg fuse into one episode "
     "(`sensor.legs`): from the first muscle's onset to the last muscle's end, with the "
