@@ -10,12 +10,59 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from api.models import Role
 from sensor.records import EventKind, Muscle, Side
+
+#: The JSON Schema pattern of a string without NUL characters.
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+
+
+def _refuse_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError(
+            f"contains a NUL character (U+0000) at position {value.index(chr(0))}: "
+            "text cannot hold NUL"
+        )
+    return value
+
+
+class NoNul:
+    """Refuses a string holding NUL (U+0000), which PostgreSQL cannot store in a text column,
+    on every backend alike; the OpenAPI document says so with a pattern (unless the field
+    has a stricter pattern of its own, which already leaves NUL out).
+
+    Put it after the field's other constraints (``Annotated[str, Field(...), NoNul()]``), so
+    they are checked first and stay in the document as they are."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(_refuse_nul, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        for member in [json_schema, *json_schema.get("anyOf", [])]:
+            if member.get("type") == "string":
+                member.setdefault("pattern", NO_NUL_PATTERN)
+        return json_schema
+
 
 #: A hub-supplied identifier: short, URL-safe, unique per sleeper.
 ClientId = Annotated[
@@ -26,8 +73,11 @@ ClientId = Annotated[
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
         description="Client-chosen id (letters, digits, . _ : -), unique per sleeper.",
     ),
+    NoNul(),
 ]
-ShortText = Annotated[str, Field(max_length=64)]
+ShortText = Annotated[str, Field(max_length=64), NoNul()]
+#: A free-text note.
+NoteText = Annotated[str, Field(max_length=2000), NoNul()]
 
 
 def _iso_date_only(value: object) -> object:
@@ -102,8 +152,9 @@ class SleeperIn(InputModel):
             pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$",
             description="A pseudonym or study code; never a name.",
         ),
+        NoNul(),
     ]
-    note: Annotated[str, Field(max_length=2000)] = ""
+    note: NoteText = ""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"label": "S-0042", "note": ""}]})
 
@@ -117,7 +168,9 @@ class SleeperOut(BaseModel):
 
 
 #: A user's name: what the admin API and `crampwatch users add` both accept.
-UserName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")]
+UserName = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$"), NoNul()
+]
 
 
 class UserIn(InputModel):
@@ -142,7 +195,7 @@ class UserOut(BaseModel):
 
 
 class TokenIn(InputModel):
-    label: Annotated[str, Field(max_length=64)] = ""
+    label: ShortText = ""
 
 
 class TokenOut(BaseModel):
@@ -156,7 +209,7 @@ class TokenOut(BaseModel):
 
 
 class BandIn(InputModel):
-    name: Annotated[str, Field(max_length=128)] = ""
+    name: Annotated[str, Field(max_length=128), NoNul()] = ""
     firmware: ShortText = ""
 
 
@@ -177,7 +230,7 @@ class NightIn(InputModel):
     )
     detector_version: ShortText = ""
     model_version: ShortText = ""
-    note: Annotated[str, Field(max_length=2000)] = ""
+    note: NoteText = ""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -406,6 +459,7 @@ PromptChannelName = Annotated[
         pattern=r"^[a-z][a-z0-9_-]{0,31}$",
         description="How the sleeper was reached: band, sound, bedside, terminal, webhook...",
     ),
+    NoNul(),
 ]
 
 
@@ -481,7 +535,7 @@ class DiaryIn(InputModel):
     sleep_disturbance_0_10: Score = Field(
         default=None, description="Sleep disturbance, 0 none to 10 worst."
     )
-    note: Annotated[str, Field(max_length=2000)] = ""
+    note: NoteText = ""
 
     model_config = ConfigDict(
         extra="forbid",

@@ -15,7 +15,7 @@ from api.errors import problem_responses
 from api.event_log import EventFilter, ingest_events, query_events
 from api.models import DiaryEntry, EventRow, Prompt
 from api.routers.nights import ClientIdPath, night_by_id
-from api.schemas import EventBatchIn, EventDetail, EventPage, IngestResult
+from api.schemas import EventBatchIn, EventDetail, EventPage, IngestResult, NoNul
 from api.views import diary_out, event_out, prompt_out, snippet_out
 from sensor.records import EventKind
 
@@ -53,6 +53,7 @@ class EventQuery:
                 pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
                 description="Only this night's events.",
             ),
+            NoNul(),
         ] = None,
         final_only: Annotated[bool, Query(description="Hide provisional events.")] = False,
     ) -> None:
@@ -114,7 +115,9 @@ def list_events(
     query: Annotated[EventQuery, Depends()],
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
     cursor: Annotated[
-        str | None, Query(max_length=200, description="next_cursor of the previous page.")
+        str | None,
+        Query(max_length=200, description="next_cursor of the previous page."),
+        NoNul(),
     ] = None,
 ) -> Response:
     """Return one page of events and the cursor of the next."""

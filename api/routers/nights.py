@@ -12,7 +12,7 @@ from api.deps import DB, ReadableSleeper, WritableSleeper
 from api.errors import problem_responses
 from api.event_log import restamp_night_events
 from api.models import Band, EventRow, Night
-from api.schemas import BandIn, BandOut, NightIn, NightOut
+from api.schemas import BandIn, BandOut, NightIn, NightOut, NoNul
 from api.summaries import CRAMP_KINDS
 from api.timeutil import from_store, offset_minutes, to_store
 from api.upsert import claim
@@ -29,6 +29,7 @@ ClientIdPath = Annotated[
         description="Client-chosen id (letters, digits, . _ : -), unique per sleeper.",
         examples=["n0302"],
     ),
+    NoNul(),
 ]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
@@ -32,6 +32,7 @@ from api.routers.events import read_event
 from api.routers.nights import ClientIdPath, night_by_id, night_counts
 from api.routers.sleepers import sleeper_summaries
 from api.routers.summaries import default_last_day
+from api.schemas import NoNul
 from api.security import end_browser_session, live_token, new_browser_session
 from api.summaries import CRAMP_KINDS, LONG_EPISODE_S, summarize_night, summarize_weeks
 from api.svg_plots import (
@@ -71,7 +72,9 @@ def home() -> RedirectResponse:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+def login_form(
+    request: Request, next: Annotated[str | None, Query(), NoNul()] = None
+) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(
         request, "login.html", {"next": _safe_next(next), "error": None, "caller": None}
     )
@@ -81,8 +84,8 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
 def login(
     request: Request,
     db: DB,
-    token: Annotated[str, Form(max_length=200)] = "",
-    next: Annotated[str, Form(max_length=500)] = "/sleepers",
+    token: Annotated[str, Form(max_length=200), NoNul()] = "",
+    next: Annotated[str, Form(max_length=500), NoNul()] = "/sleepers",
 ) -> Response:
     """Exchange an access token for a session cookie (the token itself is never stored)."""
     row = live_token(db, token.strip()) if token.strip() else None

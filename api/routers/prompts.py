@@ -11,7 +11,7 @@ from api.deps import DB, ReadableSleeper, WritableSleeper
 from api.errors import problem_responses
 from api.models import Prompt
 from api.routers.nights import ClientIdPath
-from api.schemas import PromptIn, PromptOut
+from api.schemas import NoNul, PromptIn, PromptOut
 from api.timeutil import offset_minutes, to_store
 from api.upsert import claim
 from api.views import prompt_out
@@ -57,7 +57,7 @@ def list_prompts(
     sleeper: ReadableSleeper,
     db: DB,
     night_id: Annotated[
-        str | None, Query(max_length=64, description="Only prompts of this night.")
+        str | None, Query(max_length=64, description="Only prompts of this night."), NoNul()
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[PromptOut]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.settings import Settings
 from tests.api.conftest import NIGHT_START, World, auth, sample_events, upload_night
 
 
@@ -212,3 +215,75 @@ def test_times_at_the_ends_of_the_calendar_are_refused_not_crashed(
               "acknowledged_at": "0001-01-01T00:00:00+05:00", "acknowledged_channel": "band"}
     response = client.put(f"{base}/prompts/p1", json=prompt, headers=auth(world.hub_a))
     assert response.status_code == 422 and "2000-2999" in response.json()["detail"]
+
+
+def test_a_nul_in_any_text_is_refused_naming_the_field(world: World, client: TestClient) -> None:
+    # PostgreSQL cannot store NUL in text: both backends refuse it before the store sees it.
+    base = f"/api/v1/sleepers/{world.sleeper_a}"
+    event = {**sample_events()[0], "channel": {**sample_events()[0]["channel"], "label": "R\0"}}
+    bodies = [
+        (f"{base}/bands/b1", {"name": "left\0band"}, "body.name"),
+        (f"{base}/bands/b1", {"firmware": "1.2\0"}, "body.firmware"),
+        (f"{base}/nights/n1", {"started_at": NIGHT_START.isoformat(), "detector_version": "\0"},
+         "body.detector_version"),
+        (f"{base}/nights/n1", {"started_at": NIGHT_START.isoformat(), "note": "a\0b"}, "body.note"),
+        (f"{base}/diary/d1", {"entry_date": "2026-03-03", "note": "sore\0"}, "body.note"),
+    ]
+    for path, body, location in bodies:
+        response = client.put(path, json=body, headers=auth(world.hub_a))
+        assert response.status_code == 422, (path, body, response.text)
+        (error,) = response.json()["errors"]
+        assert error["location"] == location
+        assert "NUL" in error["message"] and "NUL" in response.json()["detail"]
+    assert client.get(f"{base}/nights", headers=auth(world.clinician)).json() == []
+
+    upload_night(client, world.sleeper_a, world.hub_a, events=[])
+    response = _post(client, world, [event])
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["location"] == "body.events.0.channel.label"
+    assert _events(client, world) == []
+    note = client.post("/api/v1/sleepers", json={"label": "S-0003", "note": "\0"},
+                       headers=auth(world.admin))
+    assert note.status_code == 422 and "body.note" in note.json()["detail"]
+
+    for path, params in ((f"{base}/prompts", {"night_id": "n\0"}), (f"{base}/events",
+                                                                     {"cursor": "\0"})):
+        response = client.get(path, params=params, headers=auth(world.clinician))
+        assert response.status_code == 422, (path, response.text)
+        assert "NUL" in response.json()["detail"]
+
+
+def test_every_request_text_field_is_documented_without_nul(tmp_path: Path) -> None:
+    # The document is the same on every backend: one run on SQLite.
+    database_url = f"sqlite:///{tmp_path / 'crampwatch.db'}"
+    document = create_app(Settings(database_url=database_url)).openapi()
+
+    def strings(schema: dict, where: str) -> list[tuple[str, dict]]:
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[1]
+            return strings(document["components"]["schemas"][name], name)
+        found = [(where, schema)] if schema.get("type") == "string" else []
+        for key, value in schema.get("properties", {}).items():
+            found += strings(value, f"{where}.{key}")
+        for member in schema.get("anyOf", []) + ([schema["items"]] if "items" in schema else []):
+            found += strings(member, where)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            found += strings(extra, where)
+        names = schema.get("propertyNames")
+        if isinstance(names, dict):
+            found += strings(names, f"{where} (key)")
+        return found
+
+    texts = []
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            for parameter in operation.get("parameters", []):
+                texts += strings(parameter["schema"], f"{method} {path} {parameter['name']}")
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                texts += strings(content["schema"], f"{method} {path} body")
+    free = [
+        where for where, schema in texts
+        if "pattern" not in schema and "enum" not in schema and "format" not in schema
+    ]
+    assert len(texts) > 30 and free == []
