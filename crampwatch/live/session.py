@@ -75,6 +75,7 @@ class SessionParams:
     # MB): a slow moment of the DSP thread never pushes back on the link, and a backlog
     # is then processed in large merged blocks.
     queue_blocks: int = 20_000
+    consume_batch: int = 64  # link items taken in a row before other tasks get a turn
     tick_s: float = 0.1  # how often time alone may escalate a prompt
     status_s: float = 1.0  # status line refresh
     progress_s: float = 1.0  # how often the journal records how far the night got
@@ -303,28 +304,43 @@ class LiveSession:
             self.journal.write("disconnected", session_s=lost_since, reason=ended)
 
     async def _consume(self, items: object) -> str:
-        """Return why the stream ended: 'end', 'stop', or the loss reason."""
-        iterator = items.__aiter__()  # type: ignore[attr-defined]
+        """Return why the stream ended: 'end', 'stop', or the loss reason.
+
+        Items already waiting are taken in a row, other tasks getting a turn every
+        ``consume_batch`` items. On a busy machine each loop turn is slow (the BLE stack,
+        the DSP thread holding the GIL): a reader spending turns on every item falls
+        behind the band until the link's bounded queue overruns (LinkOverrun), and the
+        band takes no buzz until the session has reconnected.
+        """
+        batch = max(1, self.params.consume_batch)
+
+        async def pump() -> str:
+            taken = 0
+            try:
+                async for item in items:  # type: ignore[attr-defined]
+                    if self._stop.is_set():
+                        return "stop"
+                    await self._on_item(item)
+                    taken += 1
+                    if taken % batch == 0:
+                        await asyncio.sleep(0)
+            except BandLinkError as exc:
+                return str(exc) or type(exc).__name__
+            return "end"
+
+        reader = asyncio.ensure_future(pump())
         stop_wait = asyncio.ensure_future(self._stop.wait())
         try:
-            while True:
-                nxt = asyncio.ensure_future(anext(iterator))
-                done, _ = await asyncio.wait({nxt, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-                if nxt not in done:
-                    nxt.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration,
-                                             BandLinkError):
-                        await nxt
-                    return "stop"
-                try:
-                    item = nxt.result()
-                except StopAsyncIteration:
-                    return "end"
-                except BandLinkError as exc:
-                    return str(exc) or type(exc).__name__
-                await self._on_item(item)
+            done, _ = await asyncio.wait({reader, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if reader in done:
+                return reader.result()
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            return "stop"
         finally:
             stop_wait.cancel()
+            reader.cancel()
 
     async def _on_item(self, item: object) -> None:
         if isinstance(item, SampleBlock) and not np.isfinite(item.samples).all():
