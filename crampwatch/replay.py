@@ -44,6 +44,7 @@ from crampwatch.recordings.edf_writer import EdfPlusWriter, SignalSpec
 from models import DEFAULT_CLASSIFIER
 from models.classifier import EpisodeClassifier
 from sensor.detector import DETECTOR_VERSION, Detector, DetectorConfig
+from sensor.quality import SignalQuality
 from sensor.records import Event, SampleBlock, SignalGap
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class ReplayResult:
     edf_out: Path | None = None
     error: str | None = None  # why the recording could not be replayed; no lines then
     start: datetime | None = None  # the recording's clock at 0 s (EDF start), if it says
+    # Signal-quality sentences (dead, flat, clipped or missing channels; stuck accelerometer).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -275,6 +278,14 @@ def sidecar_of(edf_out: Path) -> Path:
     return edf_out.with_suffix(".tsv")
 
 
+def quality_path(events: Path) -> Path:
+    """Return the signal-quality sidecar of a JSON-lines events file (``<events>.quality.json``)."""
+    return events.with_name(events.name + ".quality.json")
+
+
+QUALITY_ANNOTATION = "signal quality: "
+
+
 def replay_file(
     path: str | os.PathLike[str],
     options: ReplayOptions | None = None,
@@ -296,6 +307,7 @@ def replay_file(
         rec = stack.enter_context(open_recording(local, options.emg_labels, options.acc_labels))
         pipeline = build_pipeline(classifier, Path(file).stem, has_acc=bool(rec.acc))
         result = ReplayResult(file=file, duration_s=rec.duration_s, start=rec.start_datetime)
+        quality = SignalQuality(tuple(h.label for h in rec.emg), expect_acc=bool(rec.acc))
         writer = None
         pending = None
         sidecar = None
@@ -315,6 +327,7 @@ def replay_file(
                 writer.annotate(ann.onset_s, ann.duration_s, ann.text)
         emg_end_s = 0.0
         for index, block in enumerate(rec.blocks(options.chunk_s)):
+            quality.add(block)
             if writer is not None:
                 _write_with_gap(writer, block)
             _collect(result, file, pipeline.process(block), options, writer)
@@ -325,6 +338,14 @@ def replay_file(
                 if progress is not None:
                     progress(emg_end_s)
         _collect(result, file, pipeline.finish(), options, writer)
+        result.warnings = quality.warnings()
+        for warning in result.warnings:
+            log.info("%s: %s", file, warning)
+        if writer is not None:
+            # EDF+ notes hold 40 characters: the short form (the sentences go to stderr,
+            # the ReplayResult and the --events sidecar).
+            for short in quality.short_warnings():
+                writer.annotate(0.0, 0.0, QUALITY_ANNOTATION + short)
         if not math.isfinite(result.duration_s):  # a capture's length is known once read
             result.duration_s = emg_end_s
         if writer is not None and pending is not None and sidecar is not None:

@@ -24,6 +24,7 @@ from crampwatch.replay import (
     RunSummary,
     expand_paths,
     failure_report,
+    quality_path,
     replay_all,
     stated_duration_s,
 )
@@ -106,6 +107,23 @@ def run(args: argparse.Namespace) -> int:
     return 1 if outcome.failures else 0
 
 
+def _sidecar_text(as_tsv: bool, quality: dict[str, list[str]]) -> str:
+    """Return the events file's sidecar: the TSV's column sidecar, or the quality JSON.
+
+    The TSV sidecar gains a ``signal_quality`` object (file -> sentences) only when a
+    recording had warnings; the JSON-lines sidecar lists every replayed recording.
+    """
+    if not as_tsv:
+        return json.dumps({"signal_quality": quality}, indent=1) + "\n"
+    text = events_tsv.sidecar_text()
+    warned = {file: sentences for file, sentences in quality.items() if sentences}
+    if not warned:
+        return text
+    described = json.loads(text)
+    described["signal_quality"] = warned
+    return json.dumps(described, indent=1) + "\n"
+
+
 @dataclass
 class Outcome:
     """What a run wrote and what it could not replay."""
@@ -141,6 +159,10 @@ def replay_to(
         if as_tsv and events is not None:
             sidecar = stack.enter_context(PendingFile(events_tsv.sidecar_path(events)))
             out.write(events_tsv.header())
+        elif events is not None:
+            sidecar = stack.enter_context(PendingFile(quality_path(events)))
+        # Each replayed recording's signal-quality sentences, by file.
+        quality: dict[str, list[str]] = {}
         bar = stack.enter_context(tqdm(
             total=round(sum(durations)), unit="s", file=sys.stderr, disable=None,
             desc="replay on cluster" if scheduler else "replay"))
@@ -162,6 +184,9 @@ def replay_to(
                 outcome.failures.append(result)
                 bar.write(f"not replayed: {result.file}: {result.error}", file=sys.stderr)
                 continue
+            quality[result.file] = list(result.warnings)
+            for warning in result.warnings:
+                bar.write(f"warning: {result.file}: {warning}", file=sys.stderr)
             for line in result.lines:
                 out.write(events_tsv.row(line) if as_tsv else json.dumps(line) + "\n")
             out.flush()
@@ -176,7 +201,7 @@ def replay_to(
             if replayed:
                 pending.commit()
                 if sidecar is not None:
-                    sidecar.temp_path.write_text(events_tsv.sidecar_text())
+                    sidecar.temp_path.write_text(_sidecar_text(as_tsv, quality))
                     sidecar.commit()
     wall_s = time.perf_counter() - started
     summary = RunSummary(replayed, len(outcome.failures), replayed_s, wall_s)

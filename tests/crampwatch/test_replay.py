@@ -11,10 +11,16 @@ import pytest
 from crampwatch.cli import main
 from crampwatch.pipeline import Pipeline
 from crampwatch.recordings import EdfRecording
-from crampwatch.replay import ReplayOptions, build_pipeline, event_line, replay_file
+from crampwatch.replay import (
+    ReplayOptions,
+    build_pipeline,
+    event_line,
+    quality_path,
+    replay_file,
+)
 from crampwatch.synth import NightConfig, generate_night
 from models.rules import RuleClassifier
-from sensor.records import Event
+from sensor.records import Event, SampleBlock
 
 REQUIRED = {"file", "start_s", "end_s", "kind", "channel", "confidence"}
 
@@ -248,3 +254,62 @@ def test_replay_file_needs_no_options_object(nights):
     assert result.ok and result.lines
     assert result.start is not None  # the recording's clock, for datetimes
     assert result.lines == replay_file(edf, ReplayOptions()).lines
+
+
+def _copy_with_flat(src: Path, dst: Path, label: str) -> Path:
+    """Write ``src`` again with channel ``label`` a flat line all night (electrode off)."""
+    from crampwatch.recordings.edf_writer import EdfPlusWriter, SignalSpec
+    from crampwatch.replay import _record_s
+
+    with EdfRecording(src) as rec:
+        specs = [SignalSpec(h.label, "uV", h.fs_hz, h.physical_min, h.physical_max)
+                 for h in rec.emg]
+        specs += [SignalSpec(h.label, "g", h.fs_hz, h.physical_min, h.physical_max)
+                  for h in rec.acc]
+        writer = EdfPlusWriter(dst, specs, start=rec.start_datetime,
+                               record_s=_record_s([s.fs_hz for s in specs]))
+        for block in rec.blocks(10.0):
+            if label in block.labels:
+                samples = block.samples.copy()
+                samples[:, block.labels.index(label)] = 0.0
+                block = SampleBlock(block.group, block.fs_hz, block.t0_s, samples,
+                                    block.labels)
+            writer.write_block(block)
+        writer.close()
+    return dst
+
+
+def test_a_dead_shin_channel_is_warned_printed_and_written_beside_the_events(
+        nights, tmp_path, capsys):
+    shin = "EMG R Tib Ant"
+    flat = _copy_with_flat(nights / "night-0.edf", tmp_path / "flat-shin.edf", shin)
+    events = tmp_path / "e.jsonl"
+    assert main(["replay", str(flat), "--events", str(events), "--edf-out",
+                 str(tmp_path / "edf"), "--classifier", "rules"]) == 0
+    err = capsys.readouterr().err
+    sentence = (f"channel {shin!r} was flat for 100 % of the night (electrode off or dead): "
+                "calls use 'EMG R Gastroc' only")
+    assert f"warning: {flat}: {sentence}" in err
+    assert json.loads(quality_path(events).read_text()) == {
+        "signal_quality": {str(flat): [sentence]}}
+    for line in events.read_text().splitlines():  # the JSON lines stay events only
+        assert json.loads(line).keys() >= REQUIRED
+    with EdfRecording(tmp_path / "edf" / "flat-shin.events.edf") as rec:
+        notes = [n for n in rec.annotations() if n.text.startswith("signal quality: ")]
+    assert [(n.onset_s, n.text) for n in notes] == [(0.0, f"signal quality: dead {shin}")]
+
+    tsv = tmp_path / "e.tsv"
+    assert main(["replay", str(flat), "--events", str(tsv), "--classifier", "rules"]) == 0
+    described = json.loads(tsv.with_suffix(".json").read_text())
+    assert described["signal_quality"] == {str(flat): [sentence]}
+
+
+def test_a_healthy_night_writes_no_warning(nights, tmp_path, capsys):
+    edf = nights / "night-1.edf"
+    events = tmp_path / "e.jsonl"
+    assert main(["replay", str(edf), "--events", str(events), "--classifier", "rules"]) == 0
+    assert "warning:" not in capsys.readouterr().err
+    assert json.loads(quality_path(events).read_text()) == {"signal_quality": {str(edf): []}}
+    tsv = tmp_path / "e.tsv"
+    assert main(["replay", str(edf), "--events", str(tsv), "--classifier", "rules"]) == 0
+    assert "signal_quality" not in json.loads(tsv.with_suffix(".json").read_text())

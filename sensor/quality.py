@@ -1,0 +1,252 @@
+"""Signal quality of a whole recording: dead, flat, clipped or missing channels.
+
+:class:`SignalQuality` is fed the same :class:`~sensor.records.SampleBlock` s as the
+Detector and keeps, per EMG channel, the seconds seen, flat and clipped and the RMS,
+and per accelerometer the seconds it was stuck. :meth:`SignalQuality.warnings` turns
+them into plain sentences for the person reading a night's results. Each block costs
+a few vectorised numpy operations over its samples (no per-sample Python).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sensor.records import SampleBlock, SignalGroup
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """What counts as flat, clipped or stuck, and how much of it is worth a warning."""
+
+    # EMG is judged in hops of this length: the Detector's 10 ms feature hop.
+    hop_s: float = 0.01
+    # A hop varying less than this is a flat line (no contact), as FeatureConfig.flat_std_uv.
+    flat_std_uv: float = 0.2
+    # Repeated samples at or above this magnitude are clipping, as FeatureConfig.clip_min_uv.
+    clip_min_uv: float = 50.0
+    # A hop is clipped when its extreme value is held by this many samples: a real peak
+    # seldom repeats a 16-bit value three times in 10 ms, a saturated amplifier does.
+    clip_run: int = 3
+    # Flat (or flat + clipped) for at least this share of the night: the channel is dead
+    # and its calls would rest on nothing.
+    dead_fraction: float = 0.5
+    # Flat for at least this share (but less than dead): contact was lost for a good part.
+    flat_fraction: float = 0.1
+    # Clipped for at least this share: amplitudes and spectra are distorted that often.
+    clip_fraction: float = 0.05
+    # The accelerometer is judged in hops of this length; a hop in which no axis moves
+    # by more than stuck_tolerance_g is stuck (a working sensor's noise moves its last
+    # bits every sample), as AccelConfig.stuck_tolerance_g.
+    acc_hop_s: float = 1.0
+    stuck_tolerance_g: float = 1e-6
+    # Stuck for at least this share of the night: posture and motion are unknown then.
+    stuck_fraction: float = 0.1
+
+
+@dataclass
+class _GroupState:
+    """Per signal group: labels, hop length in samples and the samples not yet in a hop."""
+
+    labels: tuple[str, ...]
+    hop: int
+    rest: np.ndarray
+
+
+@dataclass
+class ChannelQuality:
+    """One EMG channel over the recording."""
+
+    label: str
+    seen_s: float = 0.0
+    flat_s: float = 0.0
+    clipped_s: float = 0.0
+    sum_sq: float = 0.0
+    n_samples: int = 0
+
+    @property
+    def rms_uv(self) -> float:
+        return math.sqrt(self.sum_sq / self.n_samples) if self.n_samples else math.nan
+
+    @property
+    def flat_share(self) -> float:
+        return self.flat_s / self.seen_s if self.seen_s > 0 else 0.0
+
+    @property
+    def clipped_share(self) -> float:
+        return self.clipped_s / self.seen_s if self.seen_s > 0 else 0.0
+
+
+@dataclass
+class AccelQuality:
+    """One accelerometer (its axes) over the recording."""
+
+    labels: tuple[str, ...]
+    seen_s: float = 0.0
+    stuck_s: float = 0.0
+
+    @property
+    def stuck_share(self) -> float:
+        return self.stuck_s / self.seen_s if self.seen_s > 0 else 0.0
+
+
+@dataclass
+class SignalQuality:
+    """Accumulates signal quality from SampleBlocks; :meth:`warnings` says what was wrong.
+
+    ``emg_labels`` and ``expect_acc`` are what the recording declares: an EMG channel
+    that never sends a sample, or a missing accelerometer, is warned about too.
+    """
+
+    emg_labels: Sequence[str] = ()
+    expect_acc: bool = True
+    config: QualityConfig = field(default_factory=QualityConfig)
+
+    def __post_init__(self) -> None:
+        self.emg: dict[str, ChannelQuality] = {
+            label: ChannelQuality(label) for label in self.emg_labels}
+        self.acc: AccelQuality | None = None
+        self._groups: dict[SignalGroup, _GroupState] = {}
+
+    def add(self, block: SampleBlock) -> None:
+        """Take one block (EMG or ACC); other groups are ignored."""
+        if block.group not in (SignalGroup.EMG, SignalGroup.ACC):
+            return
+        hop_s = self.config.hop_s if block.group == SignalGroup.EMG else self.config.acc_hop_s
+        state = self._groups.get(block.group)
+        if state is None or state.labels != block.labels or block.gap_before:
+            # A gap or a new channel set: a hop never spans it.
+            hop = max(1, round(hop_s * block.fs_hz))
+            state = _GroupState(block.labels, hop,
+                                np.empty((0, block.n_channels), dtype=np.float32))
+            self._groups[block.group] = state
+        data = block.samples if not state.rest.shape[0] else np.concatenate(
+            (state.rest, block.samples))
+        n_hops = data.shape[0] // state.hop
+        used = n_hops * state.hop
+        state.rest = data[used:].copy()
+        if not n_hops:
+            return
+        hops = data[:used].reshape(n_hops, state.hop, data.shape[1])
+        seconds = state.hop / block.fs_hz
+        if block.group == SignalGroup.EMG:
+            self._add_emg(block.labels, hops, seconds)
+        else:
+            self._add_acc(block.labels, hops, seconds)
+
+    def _add_emg(self, labels: tuple[str, ...], hops: np.ndarray, hop_s: float) -> None:
+        cfg = self.config
+        n = hops.shape[1]
+        if np.isfinite(hops.sum()):
+            x = hops
+            ok = np.ones((hops.shape[0], hops.shape[2]), dtype=bool)
+            counts = np.full(hops.shape[2], hops.shape[0] * n)
+        else:
+            finite = np.isfinite(hops)
+            x = np.where(finite, hops, np.float32(0.0))
+            ok = finite.all(axis=1)  # (n_hops, n_channels)
+            counts = finite.sum(axis=(0, 1))
+        top, bottom = x.max(axis=1), x.min(axis=1)
+        # Only a hop whose range is small can have an SD below flat_std_uv (SD >= range /
+        # sqrt(2 n)), and only one reaching clip_min_uv can be clipped: the rest are skipped.
+        flat = np.zeros_like(ok)
+        hop_i, chan = np.nonzero(top - bottom < cfg.flat_std_uv * math.sqrt(2 * n))
+        if hop_i.size:
+            flat[hop_i, chan] = x[hop_i, :, chan].astype(np.float64).std(axis=1) < cfg.flat_std_uv
+        # Clipped: the hop's extreme (beyond clip_min_uv) is held by clip_run samples.
+        clipped = np.zeros_like(ok)
+        for extreme, reached in ((top, top >= cfg.clip_min_uv),
+                                 (bottom, bottom <= -cfg.clip_min_uv)):
+            hop_i, chan = np.nonzero(reached)
+            if hop_i.size:
+                held = (x[hop_i, :, chan] == extreme[hop_i, chan][:, None]).sum(axis=1)
+                clipped[hop_i, chan] |= held >= cfg.clip_run
+        flat &= ~clipped & ok
+        clipped &= ok
+        seen = ok.sum(axis=0) * hop_s
+        sum_sq = np.einsum("ijk,ijk->k", x, x)
+        n_flat = flat.sum(axis=0) * hop_s
+        n_clip = clipped.sum(axis=0) * hop_s
+        for c, label in enumerate(labels):
+            ch = self.emg.get(label)
+            if ch is None:
+                ch = self.emg[label] = ChannelQuality(label)
+            ch.seen_s += float(seen[c])
+            ch.flat_s += float(n_flat[c])
+            ch.clipped_s += float(n_clip[c])
+            ch.sum_sq += float(sum_sq[c])
+            ch.n_samples += int(counts[c])
+
+    def _add_acc(self, labels: tuple[str, ...], hops: np.ndarray, hop_s: float) -> None:
+        if self.acc is None:
+            self.acc = AccelQuality(labels)
+        # NaN spans compare False: samples that are not numbers are not "stuck".
+        stuck = np.all(np.ptp(hops, axis=1) <= self.config.stuck_tolerance_g, axis=1)
+        self.acc.seen_s += hops.shape[0] * hop_s
+        self.acc.stuck_s += float(stuck.sum()) * hop_s
+
+    def warnings(self) -> list[str]:
+        """Return one plain sentence per problem found (empty for a healthy recording)."""
+        return [sentence for sentence, _ in self._findings()]
+
+    def short_warnings(self) -> list[str]:
+        """Return :meth:`warnings` as a few words each (at most 24 characters, EDF+ notes)."""
+        return [short[:24] for _, short in self._findings()]
+
+    def _findings(self) -> list[tuple[str, str]]:
+        cfg = self.config
+        out: list[tuple[str, str]] = []
+        dead = set()
+        for ch in self.emg.values():
+            if ch.seen_s <= 0 or ch.flat_share + ch.clipped_share >= cfg.dead_fraction:
+                dead.add(ch.label)
+        usable = [label for label in self.emg if label not in dead]
+        fallback = (f"calls use {_names(usable)} only" if usable
+                    else "no EMG channel carries muscle activity: no calls can be trusted")
+        for ch in self.emg.values():
+            name = f"channel {ch.label!r}"
+            if ch.seen_s <= 0:
+                out.append((f"{name} carried no samples: {fallback}", f"no data {ch.label}"))
+            elif ch.label in dead:
+                if ch.clipped_share >= ch.flat_share:
+                    out.append((f"{name} was pinned at its limit for {_pct(ch.clipped_share)} "
+                                f"of the night (amplifier saturated or lead broken): {fallback}",
+                                f"pinned {ch.label}"))
+                else:
+                    out.append((f"{name} was flat for {_pct(ch.flat_share)} of the night "
+                                f"(electrode off or dead): {fallback}", f"dead {ch.label}"))
+            else:
+                if ch.flat_share >= cfg.flat_fraction:
+                    out.append((f"{name} was flat for {_pct(ch.flat_share)} of the night "
+                                "(electrode contact lost at times): nothing is called on it "
+                                "then", f"flat {ch.label}"))
+                if ch.clipped_share >= cfg.clip_fraction:
+                    out.append((f"{name} was clipped for {_pct(ch.clipped_share)} of the "
+                                "night (gain too high or a loose lead): amplitudes and spectra "
+                                "are distorted then", f"clipped {ch.label}"))
+        if len(self.emg) == 1:
+            (label,) = self.emg
+            out.append((f"only one EMG channel ({label!r}): no co-activation evidence",
+                        "one EMG channel"))
+        if not self.expect_acc:
+            out.append(("no accelerometer in this recording: posture and motion unknown",
+                        "no accelerometer"))
+        elif self.acc is None or self.acc.seen_s <= 0:
+            if self.emg and any(ch.seen_s > 0 for ch in self.emg.values()):
+                out.append(("the accelerometer sent no samples: posture and motion unknown",
+                            "no accelerometer data"))
+        elif self.acc.stuck_share >= cfg.stuck_fraction:
+            out.append((f"the accelerometer was stuck for {_pct(self.acc.stuck_share)} of "
+                        "the night: posture and motion unknown", "accelerometer stuck"))
+        return out
+
+
+def _pct(share: float) -> str:
+    return f"{round(100 * share)} %"
+
+
+def _names(labels: Sequence[str]) -> str:
+    return ", ".join(repr(label) for label in labels)
