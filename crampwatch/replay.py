@@ -326,10 +326,29 @@ def replay_file(
             for ann in rec.annotations():
                 writer.annotate(ann.onset_s, ann.duration_s, ann.text)
         emg_end_s = 0.0
+        layouts: dict[str, tuple[float, tuple[str, ...]]] = {}
+        first_layouts: dict[str, tuple[float, tuple[str, ...]]] = {}
+        restarts = 0
         for index, block in enumerate(rec.blocks(options.chunk_s)):
-            quality.add(block)
-            if writer is not None:
-                _write_with_gap(writer, block)
+            layout = (block.fs_hz, block.labels)
+            first_layouts.setdefault(block.group, layout)
+            if layouts.setdefault(block.group, layout) != layout:
+                # The band restarted with other settings (a capture): the night goes on
+                # with a fresh pipeline for the new layout, as in a live session.
+                restarts += 1
+                _collect(result, file, pipeline.finish(), options, writer)
+                pipeline = build_pipeline(classifier, f"{Path(file).stem}.{restarts + 1}",
+                                          has_acc=bool(rec.acc))
+                layouts = {block.group: layout}
+                result.warnings.append(
+                    f"the band restarted at {block.t0_s:.1f} s with another "
+                    f"{block.group.value} layout ({block.fs_hz:g} Hz, {list(block.labels)}): "
+                    "replayed on with a new pipeline")
+            if layout == first_layouts[block.group]:
+                # Quality and the EDF+ copy follow the recording's first layout.
+                quality.add(block)
+                if writer is not None:
+                    _write_with_gap(writer, block)
             _collect(result, file, pipeline.process(block), options, writer)
             if index == 0:
                 log.info("%s: %s", file, pipeline.detector.describe_channels())
@@ -338,7 +357,7 @@ def replay_file(
                 if progress is not None:
                     progress(emg_end_s)
         _collect(result, file, pipeline.finish(), options, writer)
-        result.warnings = quality.warnings()
+        result.warnings = quality.warnings() + result.warnings
         for warning in result.warnings:
             log.info("%s: %s", file, warning)
         if writer is not None:

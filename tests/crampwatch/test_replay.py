@@ -313,3 +313,21 @@ def test_a_healthy_night_writes_no_warning(nights, tmp_path, capsys):
     tsv = tmp_path / "e.tsv"
     assert main(["replay", str(edf), "--events", str(tsv), "--classifier", "rules"]) == 0
     assert "signal_quality" not in json.loads(tsv.with_suffix(".json").read_text())
+
+
+def test_a_capture_whose_band_restarts_with_another_layout_replays_to_its_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A band that rebooted into 1 kHz, then into 2 kHz with left-leg labels: the replay
+    # goes on with a fresh pipeline per layout, as the live session does, and says so.
+    from tests.firmware_bridge.hostile import Op, write_hostile_capture
+
+    ops = [Op.OK] * 200 + [Op.NEW_DESCRIPTOR] + [Op.OK] * 200 + [Op.NEW_DESCRIPTOR] + [
+        Op.OK] * 200
+    truth = write_hostile_capture(tmp_path / "night.cwcap", ops)
+    events = tmp_path / "events.jsonl"
+    assert main(["replay", str(truth.path), "--events", str(events), "--edf-out",
+                 str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("the band restarted at") == 2
+    assert (tmp_path / "out" / "night.events.edf").exists()
