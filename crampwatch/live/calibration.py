@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
+from api.db import make_private_file
 from sensor.records import SampleBlock, SignalGroup
 
 CALIBRATION_FILE = "calibration.json"
@@ -50,7 +51,7 @@ class Calibration:
     def save(self, data_dir: Path) -> Path:
         """Write the references to ``data_dir``/calibration.json; return the path."""
         path = Path(data_dir) / CALIBRATION_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_file(path)  # the sleeper's own levels: owner-only
         path.write_text(json.dumps(asdict(self), indent=1, sort_keys=True) + "\n")
         return path
 

@@ -22,6 +22,7 @@ from typing import TextIO
 
 import uvicorn
 
+from api.db import make_private_file
 from crampwatch.errors import UserError
 from crampwatch.live.bedside import bedside_router, new_bedside_token
 from crampwatch.live.calibration import Calibration, CalibrationError, record_calibration
@@ -337,5 +338,6 @@ def _summarize(
     except (OSError, ValueError) as exc:
         log.warning("could not draw the night's plot: %s", exc)
         plot = None
+    make_private_file(journal.dir / "summary.txt")
     (journal.dir / "summary.txt").write_text(text + "\n", encoding="utf-8")
     return summary, text, plot

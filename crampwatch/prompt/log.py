@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from api.db import make_private_file
+
 PromptRecord = dict[str, Any]
 
 
@@ -21,7 +23,7 @@ class PromptLog:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_file(self.path)  # health data: owner-only (0600, new folders 0700)
         self._file = self.path.open("a", encoding="utf-8")
         self.listeners: list[Callable[[PromptRecord], None]] = []
 

@@ -177,3 +177,17 @@ def test_the_local_store_folder_and_hub_token_are_owner_only(tmp_path: Path) -> 
     again = prepare_local_store(home)
     assert again.hub_token == store.hub_token
     assert mode(token_file) == 0o600
+
+
+def test_the_prompt_log_and_calibration_are_owner_only(tmp_path: Path) -> None:
+    from crampwatch.live.calibration import Calibration
+
+    log = PromptLog(tmp_path / "night" / "prompts.jsonl")
+    log.write({"type": "prompt", "kind": "tonic"})
+    log.close()
+    cal = Calibration(rest_rms_uv={"EMG R Gastroc": 3.0},
+                      contraction_rms_uv={"EMG R Gastroc": 60.0},
+                      created_at="2026-12-03T00:00:00Z")
+    path = cal.save(tmp_path / "home")
+    assert mode(log.path) == 0o600 and mode(log.path.parent) == 0o700
+    assert mode(path) == 0o600 and mode(path.parent) == 0o700
