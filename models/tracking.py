@@ -69,7 +69,3 @@ class EpisodeCalls:
         kind = cramp_kind(course) if cramp_kind is not None else None
         return call if kind is None else Classification(kind, call.confidence)
 
-    def forget(self) -> None:
-        """Drop every episode's state (a new stream starts)."""
-        self._cramp.clear()
-        self._calm.clear()

@@ -63,7 +63,6 @@ class LegFuser:
     def __init__(self, channels: Sequence[ChannelInfo]) -> None:
         self._leg_of = {c.label: k for c, k in zip(channels, leg_keys(channels), strict=True)}
         self._open: dict[str, _LegEpisode] = {}
-        self._leg_of_episode: dict[int, str] = {}
 
     def feed(self, outputs: Sequence[DetectorOutput]) -> list[DetectorOutput]:
         """Return the leg-level outputs for a sequence of channel-level ones, in order."""
@@ -93,7 +92,6 @@ class LegFuser:
         if u.phase is EpisodePhase.OPENED:
             leg.open_ids.add(u.episode_id)
             leg.channels.add(u.channel.label)
-            self._leg_of_episode[u.episode_id] = leg_key
             if u.channel.role is Role.CALF and math.isnan(leg.calf_start_s):
                 leg.calf_start_s = u.start_s
         leg.start_s = min(leg.start_s, u.start_s)
@@ -106,7 +104,6 @@ class LegFuser:
             leg.other_amp = u.features.get("amp_rel_median", NAN)
         if u.phase is EpisodePhase.CLOSED:
             leg.open_ids.discard(u.episode_id)
-            self._leg_of_episode.pop(u.episode_id, None)
             if not leg.open_ids:
                 del self._open[leg_key]
                 phase = EpisodePhase.CLOSED
