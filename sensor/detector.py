@@ -686,8 +686,9 @@ class Detector:
         feats["lead_s"] = nearest_lead_s(ep.start_s, other_onsets,
                                          self.config.episode.lead_window_s)
         cur_end = t if running_start is not None else ep.last_end_s
-        feats.update(self._acc_features(ep, cur_end, t))
-        feats.update(self._recent_features(tr, t))
+        acc_ok = self._acc_usable(t)  # once per update: both feature sets need it
+        feats.update(self._acc_features(ep, cur_end, t, acc_ok))
+        feats.update(self._recent_features(tr, t, acc_ok))
         bursts = [Burst(s, e, p) for s, e, p in zip(ep.onsets_s, ep.ends_s, ep.peaks,
                                                    strict=False)]
         if running_start is not None:
@@ -713,7 +714,7 @@ class Detector:
         a = self.config.accel
         return not acc.stuck(t - a.stuck_s, t, a.stuck_tolerance_g)
 
-    def _recent_features(self, tr: _Track, t: float) -> dict[str, float]:
+    def _recent_features(self, tr: _Track, t: float, acc_ok: bool) -> dict[str, float]:
         """Return the recent-window features and advance the episode's alone-time."""
         ep = tr.episode
         assert ep is not None
@@ -745,7 +746,7 @@ class Detector:
                             env_o >= cfg.coact_level * h.env[i0:i1, c])
                         coact = float(act_o.sum()) / n_ok
                         other_base = float(h.base[i1 - 1, o])
-        if self._acc_usable(t):
+        if acc_ok and self._acc is not None:
             motion = motion_rms_g(self._acc.dynamic(t - cfg.recent_window_s, t))
             a = self.config.accel
             _, rhythm_strength = rhythm(self._acc.dynamic(t - a.recent_rhythm_window_s, t),
@@ -778,11 +779,12 @@ class Detector:
             ),
         }
 
-    def _acc_features(self, ep: Episode, cur_end_s: float, now_s: float) -> dict[str, float]:
+    def _acc_features(self, ep: Episode, cur_end_s: float, now_s: float,
+                      acc_ok: bool) -> dict[str, float]:
         names = ("acc_upright", "acc_tilt_deg", "acc_motion_pre_g", "acc_motion_onset_g",
                  "acc_motion_during_g", "acc_rhythm_hz", "acc_rhythm_strength")
         acc = self._acc
-        if not self._acc_usable(now_s) or acc is None:
+        if not acc_ok or acc is None:
             return dict.fromkeys(names, NAN)
         cfg = self.config.accel
         if cur_end_s > ep.acc_cursor_s:

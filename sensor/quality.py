@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sensor.detector import AccelConfig, FeatureConfig
 from sensor.records import SampleBlock, SignalGroup
 
 
@@ -24,10 +25,10 @@ class QualityConfig:
 
     # EMG is judged in hops of this length: the Detector's 10 ms feature hop.
     hop_s: float = 0.01
-    # A hop varying less than this is a flat line (no contact), as FeatureConfig.flat_std_uv.
-    flat_std_uv: float = 0.2
-    # Repeated samples at or above this magnitude are clipping, as FeatureConfig.clip_min_uv.
-    clip_min_uv: float = 50.0
+    # A hop varying less than this is a flat line (no contact); the Detector's own limits.
+    flat_std_uv: float = FeatureConfig.flat_std_uv
+    # Repeated samples at or above this magnitude are clipping.
+    clip_min_uv: float = FeatureConfig.clip_min_uv
     # A hop is clipped when its extreme value is held by this many samples: a real peak
     # seldom repeats a 16-bit value three times in 10 ms, a saturated amplifier does.
     clip_run: int = 3
@@ -42,7 +43,7 @@ class QualityConfig:
     # by more than stuck_tolerance_g is stuck (a working sensor's noise moves its last
     # bits every sample), as AccelConfig.stuck_tolerance_g.
     acc_hop_s: float = 1.0
-    stuck_tolerance_g: float = 1e-6
+    stuck_tolerance_g: float = AccelConfig.stuck_tolerance_g
     # Stuck for at least this share of the night: posture and motion are unknown then.
     stuck_fraction: float = 0.1
 
