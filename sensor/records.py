@@ -146,6 +146,27 @@ class Burst:
 
 
 @dataclass(frozen=True)
+class EnvelopeSnippet:
+    """One event's muscles around it, for the event page: RMS envelopes, decimated.
+
+    ``values_uv[i][j]`` is channel ``channels[i]``'s envelope (uV) at
+    ``start_s + j * step_s`` on the session clock. It spans from some seconds
+    before the onset to what was known when the event closed.
+    """
+
+    start_s: float
+    step_s: float
+    channels: tuple[ChannelInfo, ...]
+    values_uv: tuple[tuple[float, ...], ...]
+
+    def __post_init__(self) -> None:
+        if self.step_s <= 0:
+            raise ValueError(f"step_s must be > 0, got {self.step_s}")
+        if len(self.channels) != len(self.values_uv):
+            raise ValueError("one row of values per channel is needed")
+
+
+@dataclass(frozen=True)
 class EpisodeUpdate:
     """What the Detector learned about one episode with one block.
 
@@ -163,6 +184,7 @@ class EpisodeUpdate:
     known_at_s: float
     bursts: tuple[Burst, ...] = ()
     features: Mapping[str, float] = field(default_factory=dict)
+    envelope: EnvelopeSnippet | None = None  # on CLOSED updates, where the Detector kept it
 
 
 @dataclass(frozen=True)
@@ -215,6 +237,7 @@ class Event:
     detector_version: str
     model_version: str
     final: bool
+    envelope: EnvelopeSnippet | None = None  # on final events: the muscles around the event
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:
