@@ -27,8 +27,8 @@ from api.store import Store
 STATIC_DIR = Path(__file__).parent / "static"
 
 DESCRIPTION = """
-The crampwatch event store: bedside hubs upload nights, events (with short envelope
-snippets), prompts and diary entries; clinicians read their assigned sleepers' logs,
+The crampwatch event store: bedside hubs upload nights, events (with the muscles'
+envelopes around them), prompts and diary entries; clinicians read their assigned sleepers' logs,
 summaries and exports; admins manage users and sleepers.
 
 **Authentication.** Every request carries `Authorization: Bearer <token>`; tokens come

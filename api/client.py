@@ -18,8 +18,8 @@ import httpx
 
 #: The most events the server takes in one upload.
 MAX_EVENTS_PER_UPLOAD = 1000
-#: The most envelope-snippet values the server takes in one upload (api.schemas).
-MAX_SNIPPET_VALUES_PER_UPLOAD = 400_000
+#: The most envelope values the server takes in one upload (api.schemas).
+MAX_ENVELOPE_VALUES_PER_UPLOAD = 400_000
 DEFAULT_TIMEOUT_S = 10.0
 
 
@@ -51,20 +51,20 @@ class IngestSummary:
     kept_final: tuple[str, ...]
 
 
-def _snippet_values(event: Mapping[str, Any]) -> int:
-    snippet = event.get("snippet") or {}
-    return sum(len(channel.get("values", ())) for channel in snippet.get("channels", ()))
+def _envelope_values(event: Mapping[str, Any]) -> int:
+    envelope = event.get("envelope") or {}
+    return sum(len(channel.get("values_uv", ())) for channel in envelope.get("channels", ()))
 
 
 def _batches(events: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Return ``events`` cut into uploads within the server's event and snippet limits."""
+    """Return ``events`` cut into uploads within the server's event and envelope limits."""
     batches: list[list[dict[str, Any]]] = []
     batch: list[dict[str, Any]] = []
     values = 0
     for event in events:
-        n = _snippet_values(event)
+        n = _envelope_values(event)
         if batch and (
-            len(batch) >= MAX_EVENTS_PER_UPLOAD or values + n > MAX_SNIPPET_VALUES_PER_UPLOAD
+            len(batch) >= MAX_EVENTS_PER_UPLOAD or values + n > MAX_ENVELOPE_VALUES_PER_UPLOAD
         ):
             batches.append(batch)
             batch, values = [], 0
@@ -193,7 +193,7 @@ class HubClient:
 
     def upload_events(self, night_id: str, events: Sequence[Mapping[str, Any]]) -> IngestSummary:
         """Return what uploading ``events`` (API EventIn bodies) did, in batches of at most
-        1000 events and 400 000 snippet values (the server's limits).
+        1000 events and 400 000 envelope values (the server's limits).
 
         Safe to repeat: stored ids are updated in place, never duplicated. A NaN feature
         (not computable) is sent as null.

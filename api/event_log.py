@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from api.models import EventRow, Night, Snippet, utcnow
+from api.models import EventEnvelope, EventRow, Night, utcnow
 from api.schemas import EventIn, IngestResult
 from api.timeutil import to_store
 from api.upsert import insert_new
@@ -46,13 +46,13 @@ def _values(event: EventIn, night: Night) -> dict[str, Any]:
     }
 
 
-def _snippet_values(event: EventIn) -> dict[str, Any] | None:
-    if event.snippet is None:
+def _envelope_values(event: EventIn) -> dict[str, Any] | None:
+    if event.envelope is None:
         return None
     return {
-        "t0_s": event.snippet.t0_s,
-        "rate_hz": event.snippet.rate_hz,
-        "channels": [channel.model_dump() for channel in event.snippet.channels],
+        "start_s": event.envelope.start_s,
+        "step_s": event.envelope.step_s,
+        "channels": [channel.model_dump(mode="json") for channel in event.envelope.channels],
     }
 
 
@@ -92,13 +92,13 @@ def ingest_events(db: Session, night: Night, events: Sequence[EventIn]) -> Inges
                 select(EventRow.event_id, EventRow.id).where(EventRow.id.in_(created_pks))
             ).all()
         )
-    snippets = [
-        {"event_pk": created_ids[event.event_id], **snippet}
+    envelopes = [
+        {"event_pk": created_ids[event.event_id], **envelope}
         for event in events
-        if event.event_id in created_ids and (snippet := _snippet_values(event)) is not None
+        if event.event_id in created_ids and (envelope := _envelope_values(event)) is not None
     ]
-    if snippets:
-        db.execute(insert(Snippet), snippets)
+    if envelopes:
+        db.execute(insert(EventEnvelope), envelopes)
     stored_ids = [event.event_id for event in events if event.event_id not in created_ids]
     existing = {}
     if stored_ids:
@@ -107,7 +107,7 @@ def ingest_events(db: Session, night: Night, events: Sequence[EventIn]) -> Inges
             for row in db.scalars(
                 select(EventRow)
                 .where(EventRow.sleeper_id == night.sleeper_id, EventRow.event_id.in_(stored_ids))
-                .options(selectinload(EventRow.snippet))
+                .options(selectinload(EventRow.envelope))
                 .with_for_update()
                 .execution_options(populate_existing=True)
             )
@@ -128,27 +128,27 @@ def ingest_events(db: Session, night: Night, events: Sequence[EventIn]) -> Inges
             kept_final.append(event.event_id)
             continue
         new_values = values[event.event_id]
-        snippet = _snippet_values(event)
-        stored_snippet = None
-        if row.snippet is not None:
-            stored_snippet = {
-                "t0_s": row.snippet.t0_s,
-                "rate_hz": row.snippet.rate_hz,
-                "channels": row.snippet.channels,
+        envelope = _envelope_values(event)
+        stored_envelope = None
+        if row.envelope is not None:
+            stored_envelope = {
+                "start_s": row.envelope.start_s,
+                "step_s": row.envelope.step_s,
+                "channels": row.envelope.channels,
             }
         same = all(getattr(row, key) == value for key, value in new_values.items())
-        # A retry without a snippet keeps the stored one; a new snippet replaces it.
-        if same and (snippet is None or snippet == stored_snippet):
+        # A retry without an envelope keeps the stored one; a new envelope replaces it.
+        if same and (envelope is None or envelope == stored_envelope):
             unchanged += 1
             continue
         for key, value in new_values.items():
             setattr(row, key, value)
-        if snippet is not None:
-            if row.snippet is None:
-                row.snippet = Snippet(**snippet)
+        if envelope is not None:
+            if row.envelope is None:
+                row.envelope = EventEnvelope(**envelope)
             else:
-                for key, value in snippet.items():
-                    setattr(row.snippet, key, value)
+                for key, value in envelope.items():
+                    setattr(row.envelope, key, value)
         row.updated_at = now
         updated += 1
     db.commit()
@@ -215,7 +215,7 @@ def query_events(
         select(EventRow, Night)
         .join(Night, EventRow.night_pk == Night.id)
         .where(EventRow.sleeper_id == sleeper_id)
-        .options(selectinload(EventRow.snippet).load_only(Snippet.event_pk))
+        .options(selectinload(EventRow.envelope).load_only(EventEnvelope.event_pk))
     )
     if flt.start is not None:
         stmt = stmt.where(EventRow.start_at >= to_store(flt.start))

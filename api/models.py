@@ -182,25 +182,25 @@ class EventRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     night: Mapped[Night] = relationship()
-    snippet: Mapped[Snippet | None] = relationship(
+    envelope: Mapped[EventEnvelope | None] = relationship(
         back_populates="event", cascade="all, delete-orphan", uselist=False
     )
 
 
-class Snippet(Base):
-    """A short envelope excerpt around one event, for display (never the raw night)."""
+class EventEnvelope(Base):
+    """The muscles' RMS envelopes around one event, decimated, for display (never raw EMG)."""
 
-    __tablename__ = "event_snippets"
+    __tablename__ = "event_envelopes"
 
     event_pk: Mapped[int] = mapped_column(
         ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
     )
-    t0_s: Mapped[float] = mapped_column(Float)
-    rate_hz: Mapped[float] = mapped_column(Float)
-    # [{"label": ..., "group": "emg"|"acc", "unit": "uV"|"g", "values": [...]}, ...]
+    start_s: Mapped[float] = mapped_column(Float)
+    step_s: Mapped[float] = mapped_column(Float)
+    # [{"label": ..., "muscle": ..., "side": ..., "role": ..., "values_uv": [...]}, ...]
     channels: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
-    event: Mapped[EventRow] = relationship(back_populates="snippet")
+    event: Mapped[EventRow] = relationship(back_populates="envelope")
 
 
 class Prompt(Base):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AwareDatetime,
@@ -27,6 +27,7 @@ from pydantic_core import CoreSchema, core_schema
 
 from api.models import Role
 from sensor.records import EventKind, Muscle, Side
+from sensor.records import Role as ChannelRole
 
 #: The JSON Schema pattern of a string without NUL characters.
 NO_NUL_PATTERN = r"^[^\u0000]*$"
@@ -91,13 +92,13 @@ def _iso_date_only(value: object) -> object:
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
 #: The longest stretch of session seconds a night can span (two days covers any recording).
 MAX_SESSION_S = 172_800.0
-#: Longest envelope excerpt kept per channel: e.g. 2 min at 25 Hz, enough to see a cramp's shape.
-MAX_SNIPPET_SAMPLES = 4000
-#: Values in one event's snippet, all channels together (e.g. calf and shin at the full length).
-MAX_SNIPPET_VALUES = 2 * MAX_SNIPPET_SAMPLES
-#: Snippet values in one upload batch: at most ~20 bytes of JSON each, so a batch stays well
+#: Channels in one event's envelope: both muscles of a leg, with room for more heads or legs.
+MAX_ENVELOPE_CHANNELS = 8
+#: Values per envelope channel: e.g. a 10-minute cramp with its context at 0.33 s steps.
+MAX_ENVELOPE_VALUES = 2000
+#: Envelope values in one upload batch: at most ~20 bytes of JSON each, so a batch stays well
 #: under the server's 16 MiB body limit; the hub client splits batches to fit.
-MAX_BATCH_SNIPPET_VALUES = 400_000
+MAX_BATCH_ENVELOPE_VALUES = 400_000
 MAX_FEATURES = 64
 
 
@@ -291,47 +292,53 @@ class ChannelIn(InputModel):
 
 
 class EnvelopeChannel(InputModel):
-    label: ShortText
-    group: Literal["emg", "acc"]
-    unit: Literal["uV", "g"]
-    values: Annotated[list[float], Field(min_length=1, max_length=MAX_SNIPPET_SAMPLES)]
+    """One muscle's RMS envelope around an event."""
+
+    label: ShortText = Field(description="The channel label as the band gave it.")
+    muscle: Muscle
+    side: Side
+    role: ChannelRole = Field(description="calf (the cramping agonist), shin or other.")
+    values_uv: list[float] = Field(
+        min_length=1,
+        json_schema_extra={"maxItems": MAX_ENVELOPE_VALUES},
+        description="RMS envelope in uV at start_s + j * step_s.",
+    )
 
     @model_validator(mode="after")
-    def _unit_matches(self) -> EnvelopeChannel:
-        expected = {"emg": "uV", "acc": "g"}[self.group]
-        if self.unit != expected:
-            raise ValueError(f"{self.group} envelopes are in {expected}, not {self.unit}")
+    def _bounded(self) -> EnvelopeChannel:
+        if len(self.values_uv) > MAX_ENVELOPE_VALUES:
+            raise ValueError(
+                f"envelope channel {self.label!r} has {len(self.values_uv)} values, more than "
+                f"{MAX_ENVELOPE_VALUES}: send a coarser envelope (a larger step_s)"
+            )
+        if min(self.values_uv) < 0:
+            raise ValueError(f"envelope channel {self.label!r} has a negative RMS value")
         return self
 
 
-class SnippetIn(InputModel):
-    """A short envelope excerpt around the event (not raw samples), for display."""
+class Envelope(InputModel):
+    """The muscles around one event: RMS envelopes, decimated, on the session clock."""
 
-    t0_s: Annotated[float, Field(ge=-3600, le=MAX_SESSION_S)] = Field(
-        description="Session time of the first value."
+    start_s: Annotated[float, Field(ge=-3600, le=MAX_SESSION_S)] = Field(
+        description="Session time of each channel's first value."
     )
-    rate_hz: Annotated[float, Field(gt=0, le=2000)]
-    channels: Annotated[list[EnvelopeChannel], Field(min_length=1, max_length=8)]
+    step_s: Annotated[float, Field(gt=0, le=60)] = Field(description="Seconds between values.")
+    channels: list[EnvelopeChannel] = Field(
+        min_length=1, json_schema_extra={"maxItems": MAX_ENVELOPE_CHANNELS}
+    )
 
     @model_validator(mode="after")
-    def _bounded(self) -> SnippetIn:
-        total = self.value_count()
-        if total > MAX_SNIPPET_VALUES:
+    def _bounded(self) -> Envelope:
+        if len(self.channels) > MAX_ENVELOPE_CHANNELS:
             raise ValueError(
-                f"snippet has {total} values over all channels, more than {MAX_SNIPPET_VALUES}: "
-                "send a shorter or coarser envelope"
+                f"the envelope has {len(self.channels)} channels, more than "
+                f"{MAX_ENVELOPE_CHANNELS}: send the muscles of the event's leg"
             )
         return self
 
     def value_count(self) -> int:
-        """Return how many envelope values the snippet holds, all channels together."""
-        return sum(len(channel.values) for channel in self.channels)
-
-
-class SnippetOut(BaseModel):
-    t0_s: float
-    rate_hz: float
-    channels: list[EnvelopeChannel]
+        """Return how many envelope values the event carries, all channels together."""
+        return sum(len(channel.values_uv) for channel in self.channels)
 
 
 class EventIn(InputModel):
@@ -351,7 +358,9 @@ class EventIn(InputModel):
     detector_version: ShortText = ""
     model_version: ShortText = ""
     final: bool
-    snippet: SnippetIn | None = None
+    envelope: Envelope | None = Field(
+        default=None, description="The muscles around a final event; null if none was kept."
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -397,11 +406,11 @@ class EventBatchIn(InputModel):
             if event.event_id in seen:
                 raise ValueError(f"event id {event.event_id!r} appears twice in one upload")
             seen.add(event.event_id)
-        values = sum(e.snippet.value_count() for e in self.events if e.snippet is not None)
-        if values > MAX_BATCH_SNIPPET_VALUES:
+        values = sum(e.envelope.value_count() for e in self.events if e.envelope is not None)
+        if values > MAX_BATCH_ENVELOPE_VALUES:
             raise ValueError(
-                f"the batch's snippets hold {values} values, more than "
-                f"{MAX_BATCH_SNIPPET_VALUES}: send the events in smaller batches"
+                f"the batch's envelopes hold {values} values, more than "
+                f"{MAX_BATCH_ENVELOPE_VALUES}: send the events in smaller batches"
             )
         return self
 
@@ -440,7 +449,7 @@ class EventOut(BaseModel):
     detector_version: str
     model_version: str
     final: bool
-    has_snippet: bool
+    has_envelope: bool
     updated_at: AwareDatetime
 
 
@@ -574,7 +583,7 @@ class DiaryOut(BaseModel):
 
 
 class EventDetail(EventOut):
-    snippet: SnippetOut | None
+    envelope: Envelope | None
     prompts: list[PromptOut]
     diary: list[DiaryOut]
 

@@ -11,7 +11,7 @@ DEFAULT_DATABASE_URL = "sqlite:///crampwatch.db"
 #: A browser session lasts one working day (a clinic shift) before the login form asks again.
 DEFAULT_SESSION_TTL_S = 12 * 3600
 #: The largest request body accepted: a full batch of 1000 events with their features and
-#: snippets fits in a few MB, so 16 MiB leaves room without letting one client exhaust memory.
+#: envelopes fits in a few MB, so 16 MiB leaves room without letting one client exhaust memory.
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 

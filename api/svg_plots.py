@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 
-from api.schemas import EventOut, SnippetOut, WeekSummary
+from api.schemas import EventDetail, EventOut, WeekSummary
+from api.wording import muscle_words
 
 #: Colour per event kind: cramps warm and strong, look-alikes muted (colour-blind safe pairs).
 KIND_COLOURS = {
@@ -20,6 +23,8 @@ KIND_COLOURS = {
     "stretch": "#b7950b",
     "artifact": "#bdc3c7",
 }
+#: Colour per muscle role in the envelope plot: the calf dark, the shin a distinct green.
+TRACE_COLOURS = {"calf": "#1a5276", "shin": "#117a65", "other": "#7d6608"}
 FONT = 'font-family="system-ui, sans-serif" font-size="14"'
 #: The 24 clock hours of a time-of-night histogram, from the evening on.
 NIGHT_HOURS = (*range(18, 24), *range(0, 18))
@@ -119,51 +124,136 @@ def kind_legend_html() -> str:
     return f'<div class="legend">{items}</div>'
 
 
-def snippet_svg(snippet: SnippetOut, event: EventOut, width_px: int = 960) -> str:
-    """Return an SVG of the event's envelope snippet, one panel per channel, event span shaded."""
-    panel_h, left, right, top = 120, 70, 20, 10
-    height = top + panel_h * len(snippet.channels) + 30
+@dataclass(frozen=True)
+class TimeMark:
+    """A moment drawn across the envelope plot: session seconds and a short label."""
+
+    at_s: float
+    label: str
+
+
+def prompt_marks(event: EventDetail) -> list[TimeMark]:
+    """Return the event's prompts (sent, escalated, acknowledged) as session-time marks."""
+
+    def session_s(at: dt.datetime) -> float:
+        return event.start_s + (at - event.start_at).total_seconds()
+
+    marks = []
+    for number, prompt in enumerate(event.prompts, start=1):
+        name = "prompt" if len(event.prompts) == 1 else f"prompt {number}"
+        marks.append(TimeMark(session_s(prompt.sent_at), f"{name} ({prompt.channel})"))
+        if prompt.escalated_at is not None:
+            marks.append(
+                TimeMark(session_s(prompt.escalated_at), f"louder ({prompt.escalated_channel})")
+            )
+        if prompt.acknowledged_at is not None:
+            marks.append(TimeMark(session_s(prompt.acknowledged_at), "acknowledged"))
+    return marks
+
+
+def _nice_step(span: float, ticks: int) -> float:
+    raw = max(span / ticks, 1e-9)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+
+
+def envelope_svg(event: EventDetail, width_px: int = 960) -> str:
+    """Return an SVG of the muscles' envelopes (uV) around the event: one panel per muscle on
+    one time axis (seconds from the onset), the event shaded, onset, end and prompts marked."""
+    envelope = event.envelope
+    if envelope is None:
+        raise ValueError("the event has no envelope to plot")
+    panel_h, left, right, top, gap = 150, 80, 24, 34, 16
+    height = top + (panel_h + gap) * len(envelope.channels) + 34
     plot_w = width_px - left - right
-    n = max(len(ch.values) for ch in snippet.channels)
-    t0 = snippet.t0_s
-    t1 = t0 + max(n - 1, 1) / snippet.rate_hz
+    n = max(len(ch.values_uv) for ch in envelope.channels)
+    t0 = envelope.start_s
+    t1 = t0 + max(n - 1, 1) * envelope.step_s
 
     def x_of(t: float) -> float:
-        return left + plot_w * (t - t0) / (t1 - t0)
+        return left + plot_w * (min(max(t, t0), t1) - t0) / (t1 - t0)
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width_px} {height}" '
-        f'class="snippet" role="img" aria-label="Envelope around the event" {FONT}>'
+        f'class="envelope" role="img" aria-label="Muscle activity around the event" {FONT}>'
     ]
-    shade_x0 = x_of(max(event.start_s, t0))
-    shade_x1 = x_of(min(event.end_s if event.end_s is not None else t1, t1))
+    end_s = event.end_s if event.end_s is not None else t1
     colour = KIND_COLOURS.get(event.kind.value, "#999")
-    for i, channel in enumerate(snippet.channels):
-        y0 = top + i * panel_h
-        vmax = max(max(channel.values), 1e-9)
-        vmin = min(0.0, min(channel.values))
-        scale = (panel_h - 24) / (vmax - vmin)
+    bottom = top + (panel_h + gap) * len(envelope.channels) - gap
+    parts.append(
+        f'<rect class="event-span" x="{x_of(event.start_s):.1f}" y="{top}" '
+        f'width="{max(x_of(end_s) - x_of(event.start_s), 1):.1f}" height="{bottom - top}" '
+        f'fill="{colour}" fill-opacity="0.10"/>'
+    )
+    for i, channel in enumerate(envelope.channels):
+        y0 = top + i * (panel_h + gap)
+        vmax = max(max(channel.values_uv), 1e-9)
+        step = _nice_step(vmax, 3)
+        y_top = step * math.ceil(vmax / step)
+        scale = (panel_h - 8) / y_top
+
+        def y_of(v: float, y0: float = y0, scale: float = scale) -> float:
+            return y0 + panel_h - v * scale
+
+        parts.append(
+            f'<rect x="{left}" y="{y0}" width="{plot_w}" height="{panel_h}" fill="none" '
+            'stroke="#ccc"/>'
+        )
+        tick = 0.0
+        while tick <= y_top + 1e-9:
+            parts.append(
+                f'<line x1="{left - 4}" y1="{y_of(tick):.1f}" x2="{left + plot_w}" '
+                f'y2="{y_of(tick):.1f}" stroke="#eee"/>'
+                f'<text x="{left - 8}" y="{y_of(tick) + 5:.1f}" text-anchor="end" fill="#555">'
+                f"{tick:g}</text>"
+            )
+            tick += step
+        trace = TRACE_COLOURS.get(channel.role.value, "#1a5276")
         points = " ".join(
-            f"{x_of(t0 + k / snippet.rate_hz):.1f},{y0 + panel_h - 12 - (v - vmin) * scale:.1f}"
-            for k, v in enumerate(channel.values)
+            f"{x_of(t0 + k * envelope.step_s):.1f},{y_of(v):.1f}"
+            for k, v in enumerate(channel.values_uv)
         )
+        name = muscle_words(channel.muscle, channel.side, channel.role)
         parts.append(
-            f'<rect x="{shade_x0:.1f}" y="{y0}" width="{max(shade_x1 - shade_x0, 1):.1f}" '
-            f'height="{panel_h - 8}" fill="{colour}" fill-opacity="0.12"/>'
-            f'<polyline points="{points}" fill="none" stroke="#1a5276" stroke-width="1.3"/>'
-            f'<text x="{left + 6}" y="{y0 + 14}" fill="#222" font-weight="600">'
-            f"{escape(channel.label)}</text>"
-            f'<text x="{left - 6}" y="{y0 + 18}" text-anchor="end" fill="#666">'
-            f"{vmax:.3g} {escape(channel.unit)}</text>"
-            f'<text x="{left - 6}" y="{y0 + panel_h - 12}" text-anchor="end" fill="#666">'
-            f"{vmin:.3g}</text>"
+            f'<polyline class="trace trace-{channel.role.value}" points="{points}" fill="none" '
+            f'stroke="{trace}" stroke-width="1.6"><title>{escape(name)}</title></polyline>'
+            f'<text x="{left + 8}" y="{y0 + 18}" fill="{trace}" font-weight="600">'
+            f"{escape(name[:1].upper() + name[1:])}"
+            f'<tspan fill="#666" font-weight="400"> · {escape(channel.label)}, µV</tspan></text>'
         )
-    for k in range(6):
-        t = t0 + (t1 - t0) * k / 5
+    parts.append(
+        f'<text x="{left - 8}" y="{top - 10}" text-anchor="end" fill="#555">µV</text>'
+    )
+    marks = [
+        ("onset", TimeMark(event.start_s, "onset"), "#111", ""),
+        ("end", TimeMark(end_s, "end" if event.end_s is not None else "running"), "#111", ""),
+        *(("prompt", mark, "#6c3483", 'stroke-dasharray="5 4"') for mark in prompt_marks(event)),
+    ]
+    label_rows: list[float] = []
+    for cls, mark, stroke, dash in marks:
+        if not t0 <= mark.at_s <= t1:
+            continue
+        x = x_of(mark.at_s)
+        # Labels that would overlap the one before go one row lower.
+        row = 0 if not label_rows or x - label_rows[-1] > 90 else 1
+        label_rows.append(x)
+        anchor = "end" if x > left + plot_w - 60 else "start"
+        dx = -4 if anchor == "end" else 4
         parts.append(
-            f'<text x="{x_of(t):.1f}" y="{height - 8}" text-anchor="middle" fill="#444">'
-            f"{t - event.start_s:+.0f} s</text>"
+            f'<line class="mark mark-{cls}" x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" '
+            f'y2="{bottom}" stroke="{stroke}" stroke-width="1.5" {dash}/>'
+            f'<text x="{x + dx:.1f}" y="{top - 18 + 13 * row}" text-anchor="{anchor}" '
+            f'fill="{stroke}" font-size="13">{escape(mark.label)}</text>'
         )
+    step = _nice_step(t1 - t0, 8)
+    tick = step * math.ceil((t0 - event.start_s) / step)
+    while tick <= t1 - event.start_s + 1e-9:
+        x = x_of(event.start_s + tick)
+        parts.append(
+            f'<text x="{x:.1f}" y="{height - 16}" text-anchor="middle" fill="#444">'
+            f"{tick:+g} s</text>"
+        )
+        tick += step
     parts.append("</svg>")
     return "".join(parts)
 

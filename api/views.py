@@ -8,12 +8,12 @@ from api.models import DiaryEntry, EventRow, Night, Prompt, Sleeper
 from api.schemas import (
     ChannelOut,
     DiaryOut,
+    Envelope,
     EnvelopeChannel,
     EventOut,
     NightOut,
     PromptOut,
     SleeperOut,
-    SnippetOut,
 )
 from api.timeutil import from_store, night_date
 from sensor.records import EventKind, Muscle, Side
@@ -43,19 +43,19 @@ def event_out(row: EventRow, night: Night) -> EventOut:
         detector_version=row.detector_version,
         model_version=row.model_version,
         final=row.final,
-        has_snippet=row.snippet is not None,
+        has_envelope=row.envelope is not None,
         updated_at=from_store(row.updated_at),
     )
 
 
-def snippet_out(row: EventRow) -> SnippetOut | None:
-    """Return the event's envelope snippet, or None if the hub sent none."""
-    if row.snippet is None:
+def envelope_out(row: EventRow) -> Envelope | None:
+    """Return the muscles' envelopes around the event, or None if the hub sent none."""
+    if row.envelope is None:
         return None
-    return SnippetOut(
-        t0_s=row.snippet.t0_s,
-        rate_hz=row.snippet.rate_hz,
-        channels=[EnvelopeChannel(**channel) for channel in row.snippet.channels],
+    return Envelope(
+        start_s=row.envelope.start_s,
+        step_s=row.envelope.step_s,
+        channels=[EnvelopeChannel(**channel) for channel in row.envelope.channels],
     )
 
 

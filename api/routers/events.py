@@ -1,4 +1,4 @@
-"""Events: idempotent upload by the hub, filtered and paginated reading, detail with snippet."""
+"""Events: idempotent upload by the hub, filtered and paginated reading, detail with envelope."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from api.event_log import EventFilter, ingest_events, query_events
 from api.models import DiaryEntry, EventRow, Prompt
 from api.routers.nights import ClientIdPath, night_by_id
 from api.schemas import EventBatchIn, EventDetail, EventPage, IngestResult, NoNul
-from api.views import diary_out, event_out, prompt_out, snippet_out
+from api.views import diary_out, envelope_out, event_out, prompt_out
 from sensor.records import EventKind
 
 router = APIRouter(prefix="/api/v1/sleepers/{sleeper_id}", tags=["events"])
@@ -134,7 +134,7 @@ def list_events(
 @router.get(
     "/events/{event_id}",
     response_model=EventDetail,
-    summary="One event with its envelope snippet, prompts and diary entries",
+    summary="One event with its muscles' envelopes, prompts and diary entries",
     responses=problem_responses(401, 404, 422),
 )
 def read_event(event_id: ClientIdPath, sleeper: ReadableSleeper, db: DB) -> EventDetail:
@@ -142,7 +142,7 @@ def read_event(event_id: ClientIdPath, sleeper: ReadableSleeper, db: DB) -> Even
     row = db.scalars(
         select(EventRow)
         .where(EventRow.sleeper_id == sleeper.id, EventRow.event_id == event_id)
-        .options(selectinload(EventRow.snippet), selectinload(EventRow.night))
+        .options(selectinload(EventRow.envelope), selectinload(EventRow.night))
     ).first()
     if row is None:
         raise HTTPException(404, f"no event {event_id!r} for sleeper {sleeper.id}")
@@ -159,7 +159,7 @@ def read_event(event_id: ClientIdPath, sleeper: ReadableSleeper, db: DB) -> Even
     base = event_out(row, row.night)
     return EventDetail(
         **base.model_dump(),
-        snippet=snippet_out(row),
+        envelope=envelope_out(row),
         prompts=[prompt_out(p, row.night.utc_offset_min) for p in prompts],
         diary=[diary_out(d) for d in diary],
     )

@@ -36,11 +36,11 @@ from api.schemas import NoNul
 from api.security import end_browser_session, live_token, new_browser_session
 from api.summaries import CRAMP_KINDS, LONG_EPISODE_S, summarize_night, summarize_weeks
 from api.svg_plots import (
+    envelope_svg,
     format_duration,
     hour_histogram_svg,
     kind_legend_html,
     night_timeline_svg,
-    snippet_svg,
     weekly_trend_svgs,
 )
 from api.timeutil import from_store, night_date
@@ -286,8 +286,8 @@ def event_page(
     sleeper = sleeper_for_reading(db, caller, sleeper_id)
     detail = read_event(event_id, sleeper, db)
     plot = None
-    if detail.snippet is not None:
-        plot = Markup(snippet_svg(detail.snippet, detail))
+    if detail.envelope is not None:
+        plot = Markup(envelope_svg(detail))
     return TEMPLATES.TemplateResponse(
         request,
         "event.html",
@@ -295,7 +295,7 @@ def event_page(
             "caller": caller,
             "sleeper": sleeper,
             "event": detail,
-            "snippet_svg": plot,
+            "envelope_svg": plot,
             "long_episode": (detail.duration_s or 0) > LONG_EPISODE_S and detail.is_cramp,
         },
     )

@@ -207,7 +207,7 @@ def envelope(duration_s: float, rate_hz: float, onset_s: float, level_uv: float)
 
 
 def sample_events(prefix: str = "") -> list[dict]:
-    """A night: one tonic cramp (with snippet), one clonic, one 11-minute tonic, a PLM and a
+    """A night: one tonic cramp (with its envelope), one clonic, one 11-minute tonic, a PLM and a
     turning-over movement; event ids are ``prefix`` + e1..e5."""
     events = [
         {
@@ -221,14 +221,14 @@ def sample_events(prefix: str = "") -> list[dict]:
             "detector_version": "0.1.0",
             "model_version": "m1",
             "final": True,
-            "snippet": {
-                "t0_s": 9823.2,
-                "rate_hz": 10.0,
+            "envelope": {
+                "start_s": 9833.2,
+                "step_s": 0.25,
                 "channels": [
-                    {"label": "EMG R Gastroc", "group": "emg", "unit": "uV",
-                     "values": envelope(172.5, 10.0, 20.0, 180.0)},
-                    {"label": "EMG R Tib Ant", "group": "emg", "unit": "uV",
-                     "values": envelope(172.5, 10.0, 20.0, 25.0)},
+                    {"label": "EMG R Gastroc", "muscle": "gastrocnemius", "side": "right",
+                     "role": "calf", "values_uv": envelope(152.5, 4.0, 10.0, 180.0)},
+                    {"label": "EMG R Tib Ant", "muscle": "tibialis_anterior", "side": "right",
+                     "role": "shin", "values_uv": envelope(152.5, 4.0, 10.0, 25.0)},
                 ],
             },
         },

@@ -74,8 +74,8 @@ def test_clinician_logs_in_and_sees_the_night_plotted(
 
         page.locator('#timeline a:has(rect[data-event-id="e1"])').click()
         page.wait_for_url("**/events/e1")
-        assert page.locator("#snippet svg polyline").count() == 2
-        page.screenshot(path=str(artifacts_dir / "api-event-snippet.png"), full_page=True)
+        assert page.locator("#envelope svg polyline").count() == 2
+        page.screenshot(path=str(artifacts_dir / "api-event-envelope.png"), full_page=True)
 
         page.goto(f"{base_url}/sleepers/{world.sleeper_a}")
         assert page.locator("table.calendar a.night").count() == 11

@@ -72,7 +72,7 @@ def _night_events(night: int) -> list[dict]:
     template = sample_events()
     events = []
     for i in range(EVENTS_PER_NIGHT):
-        event = {k: v for k, v in template[i % len(template)].items() if k != "snippet"}
+        event = {k: v for k, v in template[i % len(template)].items() if k != "envelope"}
         event = {**event, "event_id": f"n{night}:{i}", "start_s": 10.0 + 15 * i}
         event["end_s"] = event["start_s"] + 5.0
         events.append(event)

@@ -58,7 +58,7 @@ def test_hub_uploads_clinician_reads_other_sleepers_refused(world: World, base_u
         detail = clinician.get(f"/api/v1/sleepers/{world.sleeper_a}/events/e1").json()
         assert detail["prompts"][0]["response_s"] == pytest.approx(15.0)
         assert detail["diary"][0]["pain_0_10"] == 6
-        assert len(detail["snippet"]["channels"]) == 2
+        assert len(detail["envelope"]["channels"]) == 2
         # Sleeper B is not assigned to this clinician: 404, same as a sleeper that never existed.
         other = clinician.get(f"/api/v1/sleepers/{world.sleeper_b}/events")
         missing = clinician.get("/api/v1/sleepers/999/events")

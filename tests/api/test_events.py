@@ -38,7 +38,7 @@ def test_provisional_event_is_finalised_in_place(world: World, client: TestClien
     upload_night(client, world.sleeper_a, world.hub_a, events=[])
     running = copy.deepcopy(sample_events()[0])
     running.update(end_s=None, final=False, confidence=0.6)
-    running.pop("snippet")
+    running.pop("envelope")
     assert _post(client, world, [running]).json()["created"] == 1
     (stored,) = _events(client, world)
     assert stored["end_s"] is None and stored["duration_s"] is None and not stored["final"]
@@ -48,7 +48,7 @@ def test_provisional_event_is_finalised_in_place(world: World, client: TestClien
     (stored,) = _events(client, world)
     assert stored["final"] and stored["duration_s"] == pytest.approx(132.5)
     assert stored["confidence"] == pytest.approx(0.93)
-    assert stored["has_snippet"]
+    assert stored["has_envelope"]
 
     # A late retry of the provisional version must not undo the final call.
     late = _post(client, world, [running]).json()
@@ -176,7 +176,7 @@ def test_query_refusals_say_what_is_wrong(world: World, client: TestClient) -> N
         assert words in response.json()["detail"], response.json()
 
 
-def test_event_detail_carries_snippet_prompts_and_diary(world: World, client: TestClient) -> None:
+def test_event_detail_carries_envelope_prompts_and_diary(world: World, client: TestClient) -> None:
     upload_night(client, world.sleeper_a, world.hub_a)
     base = f"/api/v1/sleepers/{world.sleeper_a}"
     prompt = {"event_id": "e1", "night_id": "n0302", "sent_at": "2026-03-03T01:24:06+01:00",
@@ -192,8 +192,11 @@ def test_event_detail_carries_snippet_prompts_and_diary(world: World, client: Te
              "sleep_disturbance_0_10": 8, "note": "could not get back to sleep"}
     assert client.put(f"{base}/diary/d1", json=diary, headers=auth(world.hub_a)).status_code == 201
     detail = client.get(f"{base}/events/e1", headers=auth(world.clinician)).json()
-    assert detail["snippet"]["rate_hz"] == 10.0
-    assert [c["label"] for c in detail["snippet"]["channels"]] == ["EMG R Gastroc", "EMG R Tib Ant"]
+    sent = sample_events()[0]["envelope"]
+    assert detail["envelope"] == sent
+    assert [c["role"] for c in detail["envelope"]["channels"]] == ["calf", "shin"]
+    assert detail["has_envelope"]
+    assert client.get(f"{base}/events/e2", headers=auth(world.clinician)).json()["envelope"] is None
     (stored_prompt,) = detail["prompts"]
     assert stored_prompt["response_s"] == pytest.approx(44.0)
     assert stored_prompt["escalated_channel"] == "sound"

@@ -13,6 +13,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -76,36 +77,50 @@ def test_the_body_limit_is_configurable_from_the_environment() -> None:
     assert Settings.from_env({}).max_body_bytes == 16 * 1024 * 1024
 
 
-def test_snippets_are_bounded_by_the_schema(world: World, client: TestClient) -> None:
+def test_envelopes_are_bounded_by_the_schema(world: World, client: TestClient) -> None:
     upload_night(client, world.sleeper_a, world.hub_a, events=[])
-    event = sample_events()[0]
-    # Eight channels at the per-channel maximum: 32 000 values in one event's snippet.
-    channel = {"label": "EMG", "group": "emg", "unit": "uV", "values": [1.0] * 4000}
-    event["snippet"]["channels"] = [channel] * 8
-    response = client.post(_events_url(world), json={"events": [event]}, headers=auth(world.hub_a))
-    assert response.status_code == 422
-    assert "more than 8000" in response.json()["detail"]
-    # Each event within its bound, but the batch's snippets together over theirs.
+    channel = {"label": "EMG R Gastroc", "muscle": "gastrocnemius", "side": "right",
+               "role": "calf", "values_uv": [1.0] * 2000}
+
+    def post(channels: list[dict]) -> httpx.Response:
+        event = sample_events()[0]
+        event["envelope"]["channels"] = channels
+        return client.post(_events_url(world), json={"events": [event]}, headers=auth(world.hub_a))
+
+    # Eight channels at the per-channel maximum: the most one event may carry.
+    assert post([channel] * 8).status_code == 200
+    too_many = post([channel] * 9)
+    assert too_many.status_code == 422
+    assert "9 channels, more than 8" in too_many.json()["detail"]
+    too_long = post([{**channel, "values_uv": [1.0] * 2001}])
+    assert too_long.status_code == 422
+    assert "2001 values, more than 2000" in too_long.json()["detail"]
+    assert "larger step_s" in too_long.json()["detail"]
+    negative = post([{**channel, "values_uv": [1.0, -0.5]}])
+    assert negative.status_code == 422 and "negative" in negative.json()["detail"]
+    # Each event within its bound, but the batch's envelopes together over theirs.
     events = []
-    for i in range(60):
+    for i in range(30):
         ok = sample_events()[0]
         ok["event_id"] = f"big{i}"
-        ok["snippet"]["channels"] = [{**channel, "values": [1.0] * 4000}] * 2
+        ok["envelope"]["channels"] = [channel] * 8
         events.append(ok)
     response = client.post(_events_url(world), json={"events": events}, headers=auth(world.hub_a))
     assert response.status_code == 422
     assert "smaller batches" in response.json()["detail"]
 
 
-def test_hub_client_splits_batches_to_fit_the_snippet_bound() -> None:
+def test_hub_client_splits_batches_to_fit_the_envelope_bound() -> None:
     from api.client import _batches
 
-    big = {**sample_events()[0], "snippet": {"t0_s": 0, "rate_hz": 10, "channels": [
-        {"label": "x", "group": "emg", "unit": "uV", "values": [1.0] * 8000}]}}
+    channel = {"label": "x", "muscle": "gastrocnemius", "side": "left", "role": "calf",
+               "values_uv": [1.0] * 2000}
+    big = {**sample_events()[0], "envelope": {"start_s": 0, "step_s": 0.1,
+                                              "channels": [channel] * 4}}
     plain = sample_events()[3]
     batches = _batches([big] * 120 + [plain] * 10)
     assert [len(b) for b in batches] == [50, 50, 30]
-    assert all(sum(8000 for e in b if "snippet" in e) <= 400_000 for b in batches)
+    assert all(sum(8000 for e in b if "envelope" in e) <= 400_000 for b in batches)
 
 
 def _cursor(text: str) -> str:

@@ -64,7 +64,7 @@ def test_event_page_plots_the_envelope_and_lists_features(world: World, client: 
     assert page.text.count("<polyline") == 2
     assert "peak_rel" in page.text and "11.4" in page.text
     plain = client.get(f"/sleepers/{world.sleeper_a}/events/e2")
-    assert "sent no envelope snippet" in plain.text
+    assert "No signal was sent for this event" in plain.text
     assert "not computable" in plain.text  # peak_rel null
 
 

@@ -3,6 +3,7 @@ a real PostgreSQL database."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def test_migrations_build_the_schema_on_a_wal_sqlite_file(tmp_path: Path) -> Non
             indexes = {ix["name"] for ix in inspect(connection).get_indexes("events")}
     finally:
         store.close()
-    assert {"sleepers", "users", "tokens", "bands", "nights", "events", "event_snippets",
+    assert {"sleepers", "users", "tokens", "bands", "nights", "events", "event_envelopes",
             "prompts", "diary_entries", "clinician_assignments", "alembic_version"} <= tables
     assert "ix_events_sleeper_start" in indexes
     assert path.stat().st_size > 0
@@ -105,3 +106,45 @@ def test_migrations_match_the_storage_models(empty_database_url: str) -> None:
     finally:
         store.close()
     assert differences == [], "add an Alembic migration for these model changes"
+
+
+def test_stored_snippets_become_envelopes_and_back(empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
+    try:
+        command.upgrade(_config(engine), "0003")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO sleepers (id, label, note, created_at) "
+                "VALUES (1, 'S-1', '', '2026-01-01 00:00:00')"))
+            connection.execute(text(
+                "INSERT INTO nights (id, sleeper_id, night_id, started_at, utc_offset_min, "
+                "detector_version, model_version, note) "
+                "VALUES (1, 1, 'n1', '2026-01-01 22:00:00', 0, '', '', '')"))
+            connection.execute(text(
+                "INSERT INTO events (id, sleeper_id, night_pk, event_id, channel_label, muscle, "
+                "side, start_s, end_s, start_at, duration_s, kind, confidence, features, "
+                "detector_version, model_version, final, received_at, updated_at) VALUES "
+                "(1, 1, 1, 'e1', 'EMG R Gastroc', 'gastrocnemius', 'right', 100, 140, "
+                "'2026-01-01 22:01:40', 40, 'tonic', 0.9, '{}', '', '', true, "
+                "'2026-01-02 07:00:00', '2026-01-02 07:00:00')"))
+            channels = ('[{"label": "EMG R Gastroc", "group": "emg", "unit": "uV", '
+                        '"values": [4.0, 90.0]}, {"label": "ACC", "group": "acc", '
+                        '"unit": "g", "values": [1.0, 1.0]}]')
+            connection.execute(text(
+                "INSERT INTO event_snippets (event_pk, t0_s, rate_hz, channels) "
+                "VALUES (1, 90.0, 4.0, :channels)"), {"channels": channels})
+        command.upgrade(_config(engine), "head")
+        with engine.connect() as connection:
+            row = connection.execute(text(
+                "SELECT start_s, step_s, channels FROM event_envelopes")).one()
+        assert (row.start_s, row.step_s) == (90.0, 0.25)
+        stored = row.channels if isinstance(row.channels, list) else json.loads(row.channels)
+        # The EMG channel is carried over; the accelerometer has no place in an envelope.
+        assert stored == [{"label": "EMG R Gastroc", "muscle": "unknown", "side": "unknown",
+                           "role": "other", "values_uv": [4.0, 90.0]}]
+        command.downgrade(_config(engine), "0003")
+        with engine.connect() as connection:
+            back = connection.execute(text("SELECT t0_s, rate_hz FROM event_snippets")).one()
+        assert (back.t0_s, back.rate_hz) == (90.0, 4.0)
+    finally:
+        engine.dispose()
