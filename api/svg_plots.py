@@ -163,8 +163,9 @@ def envelope_svg(event: EventDetail, width_px: int = 960) -> str:
     envelope = event.envelope
     if envelope is None:
         raise ValueError("the event has no envelope to plot")
-    panel_h, left, right, top, gap = 150, 80, 24, 34, 16
-    height = top + (panel_h + gap) * len(envelope.channels) + 34
+    # Each panel has a title row above it; the marks' labels sit above the first title.
+    panel_h, left, right, top, gap, title_h = 150, 80, 24, 40, 12, 24
+    height = top + (title_h + panel_h + gap) * len(envelope.channels) + 34
     plot_w = width_px - left - right
     n = max(len(ch.values_uv) for ch in envelope.channels)
     t0 = envelope.start_s
@@ -179,14 +180,14 @@ def envelope_svg(event: EventDetail, width_px: int = 960) -> str:
     ]
     end_s = event.end_s if event.end_s is not None else t1
     colour = KIND_COLOURS.get(event.kind.value, "#999")
-    bottom = top + (panel_h + gap) * len(envelope.channels) - gap
+    bottom = top + (title_h + panel_h + gap) * len(envelope.channels) - gap
     parts.append(
         f'<rect class="event-span" x="{x_of(event.start_s):.1f}" y="{top}" '
         f'width="{max(x_of(end_s) - x_of(event.start_s), 1):.1f}" height="{bottom - top}" '
         f'fill="{colour}" fill-opacity="0.10"/>'
     )
     for i, channel in enumerate(envelope.channels):
-        y0 = top + i * (panel_h + gap)
+        y0 = top + i * (title_h + panel_h + gap) + title_h
         vmax = max(max(channel.values_uv), 1e-9)
         step = _nice_step(vmax, 3)
         y_top = step * math.ceil(vmax / step)
@@ -217,13 +218,13 @@ def envelope_svg(event: EventDetail, width_px: int = 960) -> str:
         parts.append(
             f'<polyline class="trace trace-{channel.role.value}" points="{points}" fill="none" '
             f'stroke="{trace}" stroke-width="1.6"><title>{escape(name)}</title></polyline>'
-            f'<text x="{left + 8}" y="{y0 + 18}" fill="{trace}" font-weight="600">'
+            f'<rect x="{left}" y="{y0 - title_h + 2}" width="{plot_w}" height="{title_h - 4}" '
+            'fill="#fff"/>'
+            f'<text x="{left + 2}" y="{y0 - 7}" fill="{trace}" font-weight="600">'
             f"{escape(name[:1].upper() + name[1:])}"
-            f'<tspan fill="#666" font-weight="400"> · {escape(channel.label)}, µV</tspan></text>'
+            f'<tspan fill="#555" font-weight="400"> · channel {escape(channel.label)}, '
+            "RMS amplitude in µV</tspan></text>"
         )
-    parts.append(
-        f'<text x="{left - 8}" y="{top - 10}" text-anchor="end" fill="#555">µV</text>'
-    )
     marks = [
         ("onset", TimeMark(event.start_s, "onset"), "#111", ""),
         ("end", TimeMark(end_s, "end" if event.end_s is not None else "running"), "#111", ""),
@@ -239,10 +240,18 @@ def envelope_svg(event: EventDetail, width_px: int = 960) -> str:
         label_rows.append(x)
         anchor = "end" if x > left + plot_w - 60 else "start"
         dx = -4 if anchor == "end" else 4
+        # The mark runs through every panel but leaves the panel titles clear.
+        spans = [(top - 4, top + title_h - 18)] + [
+            (top + i * (title_h + panel_h + gap) + title_h, None)
+            for i in range(len(envelope.channels))
+        ]
+        path = " ".join(
+            f"M{x:.1f},{y_a} V{y_b if y_b is not None else y_a + panel_h}" for y_a, y_b in spans
+        )
         parts.append(
-            f'<line class="mark mark-{cls}" x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" '
-            f'y2="{bottom}" stroke="{stroke}" stroke-width="1.5" {dash}/>'
-            f'<text x="{x + dx:.1f}" y="{top - 18 + 13 * row}" text-anchor="{anchor}" '
+            f'<path class="mark mark-{cls}" d="{path}" stroke="{stroke}" stroke-width="1.5" '
+            f'fill="none" {dash}/>'
+            f'<text x="{x + dx:.1f}" y="{top - 22 + 14 * row}" text-anchor="{anchor}" '
             f'fill="{stroke}" font-size="13">{escape(mark.label)}</text>'
         )
     step = _nice_step(t1 - t0, 8)
@@ -251,7 +260,7 @@ def envelope_svg(event: EventDetail, width_px: int = 960) -> str:
         x = x_of(event.start_s + tick)
         parts.append(
             f'<text x="{x:.1f}" y="{height - 16}" text-anchor="middle" fill="#444">'
-            f"{tick:+g} s</text>"
+            f"{tick:+g} s</text>".replace("+0 s", "0 s")
         )
         tick += step
     parts.append("</svg>")

@@ -62,6 +62,9 @@ def test_event_page_plots_the_envelope_and_lists_features(world: World, client: 
     page = client.get(f"/sleepers/{world.sleeper_a}/events/e1")
     assert page.status_code == 200
     assert page.text.count("<polyline") == 2
+    assert 'class="mark mark-onset"' in page.text and 'class="mark mark-end"' in page.text
+    assert "Right calf (gastrocnemius)" in page.text
+    assert "Right shin (tibialis anterior)" in page.text
     assert "peak_rel" in page.text and "11.4" in page.text
     plain = client.get(f"/sleepers/{world.sleeper_a}/events/e2")
     assert "No signal was sent for this event" in plain.text
