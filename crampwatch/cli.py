@@ -9,10 +9,13 @@ import sys
 from collections.abc import Sequence
 
 from crampwatch import __version__
+from crampwatch.commands.parser import CommandParser
 from crampwatch.errors import UserError
 
 # Each module defines register(subparsers) which adds its parser and sets
-# ``func(args) -> int`` as the parser default. Order is the order of --help.
+# ``func(args) -> int`` as the parser default. Order is the order of --help. A module
+# imports what its command needs when it runs (or when its own options are built), so
+# that `crampwatch --help` loads none of it.
 COMMAND_MODULES: tuple[str, ...] = (
     "synth", "replay", "evaluate", "train", "serve", "users", "band", "scan", "run", "demo",
 )
@@ -27,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (repeat for debug)"
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=CommandParser)
     for name in COMMAND_MODULES:
         importlib.import_module(f"crampwatch.commands.{name}").register(subparsers)
     return parser

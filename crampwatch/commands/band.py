@@ -14,20 +14,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from crampwatch.commands.band_ble import add_ble_options, run_ble
+from crampwatch.commands.parser import command_parser
 from crampwatch.errors import UserError
-from crampwatch.recordings.edf_reader import EdfRecording
-from firmware_bridge.pty_band import PtyBand
-from firmware_bridge.virtual_band import (
-    ArraySource,
-    BandConfig,
-    BlockSource,
-    SignalSource,
-    VirtualBand,
-)
+
+if TYPE_CHECKING:
+    from firmware_bridge.virtual_band import ArraySource, SignalSource, VirtualBand
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +34,8 @@ DEMO_LABELS = ("EMG R Gastroc", "EMG R Tib Ant")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``band`` command."""
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "band",
         help="run a virtual leg band (serial on a pseudo-terminal)",
         description=(
@@ -54,6 +48,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Stop it with Ctrl-C."
         ),
     )
+    parser.add_later(_add_options)
+    parser.set_defaults(func=run)
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    from crampwatch.commands.band_ble import add_ble_options
+    from firmware_bridge.virtual_band import BandConfig
+
     transport = parser.add_mutually_exclusive_group(required=True)
     transport.add_argument("--serial", action="store_true",
                            help="serve the band on a pseudo-terminal (prints its path)")
@@ -72,11 +74,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--drift-ppm", type=float, default=0.0,
                         help="make the band's clock run fast (+) or slow (-) by this many ppm")
     add_ble_options(parser)
-    parser.set_defaults(func=run)
 
 
 def demo_source() -> ArraySource:
     """Return the demonstration signal: 60 s of resting EMG, a 2 s calf burst every 10 s."""
+    import numpy as np
+
+    from firmware_bridge.virtual_band import ArraySource
+
     rng = np.random.default_rng(0)
     n = int(DEMO_LENGTH_S * DEMO_EMG_RATE_HZ)
     t = np.arange(n) / DEMO_EMG_RATE_HZ
@@ -90,6 +95,9 @@ def demo_source() -> ArraySource:
 
 def recording_source(path: Path, loop: bool) -> SignalSource:
     """Return a source playing an EDF/EDF+ recording (streamed, or in memory to loop)."""
+    from crampwatch.recordings.edf_reader import EdfRecording
+    from firmware_bridge.virtual_band import ArraySource, BlockSource
+
     rec = EdfRecording(path)
     if not loop:
         return BlockSource(rec.blocks())
@@ -102,6 +110,8 @@ def recording_source(path: Path, loop: bool) -> SignalSource:
 
 def build_band(args: argparse.Namespace) -> VirtualBand:
     """Return the virtual band the options describe."""
+    from firmware_bridge.virtual_band import BandConfig, VirtualBand
+
     if not args.speed > 0:
         raise UserError(f"--speed must be positive, got {args.speed}")
     try:
@@ -114,6 +124,9 @@ def build_band(args: argparse.Namespace) -> VirtualBand:
 
 def run(args: argparse.Namespace) -> int:
     """Serve the band until Ctrl-C or SIGTERM; return the exit status (0)."""
+    from crampwatch.commands.band_ble import run_ble
+    from firmware_bridge.pty_band import PtyBand
+
     band = build_band(args)
     if args.ble:
         return run_ble(band, args)

@@ -13,22 +13,21 @@ import argparse
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-
+from crampwatch.commands.parser import command_parser
 from crampwatch.commands.run import add_prompt_options, add_store_options, options_from_args
 from crampwatch.errors import UserError
-from crampwatch.live.demo_night import describe_night, make_demo_night, night_blocks
-from crampwatch.live.localstore import LocalStore, clinician_token
-from crampwatch.live.runner import LiveResult, run_live
-from crampwatch.live.scoring import score_prompts
-from crampwatch.live.session import LiveSession
-from crampwatch.live.sources import VirtualBandSource
-from crampwatch.synth.truth import NightTruth
+
+if TYPE_CHECKING:
+    from crampwatch.live.runner import LiveResult
+    from crampwatch.live.session import LiveSession
+    from crampwatch.live.sources import VirtualBandSource
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "demo",
         help="play a synthetic night through a virtual band: prompts, store, pages, summary",
         description=(
@@ -58,6 +57,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from crampwatch.live.demo_night import describe_night, make_demo_night, night_blocks
+    from crampwatch.live.scoring import score_prompts
+    from crampwatch.live.sources import VirtualBandSource
+    from crampwatch.synth.truth import NightTruth
+
     if not args.pace > 0 or not args.minutes > 0 or args.cramps < 0:
         raise UserError("--pace and --minutes must be > 0, --cramps >= 0")
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="crampwatch-demo-"))
@@ -86,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _demo(source: VirtualBandSource, options, args: argparse.Namespace) -> LiveResult:  # type: ignore[no-untyped-def]
+    from crampwatch.live.localstore import LocalStore, clinician_token
+    from crampwatch.live.runner import run_live
+
     tasks: list[asyncio.Task[None]] = []
 
     def ready(base_url: str | None, token: str, store: LocalStore | None,
@@ -119,6 +126,8 @@ async def _end_when_played(source: VirtualBandSource, session: LiveSession) -> N
 
 async def _auto_ack(session: LiveSession, base_url: str, token: str, wall_delay_s: float) -> None:
     """Press "I stretched" on the bedside page (real HTTP) some time after each prompt."""
+    import httpx
+
     seen: set[str] = set()
     async with httpx.AsyncClient(base_url=base_url, timeout=5.0) as client:
         while True:

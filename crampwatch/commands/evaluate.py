@@ -12,18 +12,15 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from crampwatch.commands.checks import jobs_count, output_file
+from crampwatch.commands.options import add_classifier_option
+from crampwatch.commands.parser import command_parser
 from crampwatch.errors import UserError
-from crampwatch.evaluate.evaluation import evaluate
-from crampwatch.evaluate.inputs import load_events, load_truth
-from crampwatch.evaluate.report import text_report, write_html
-from crampwatch.evaluate.scoring import DEFAULT_TOLERANCE_S
-from crampwatch.prompt.policy import PromptParams
-from crampwatch.replay import ReplayOptions, replay_all
-from models import DEFAULT_CLASSIFIER
+from crampwatch.prompt.params import PromptParams
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "evaluate",
         help="score detected events against ground truth",
         description=(
@@ -40,6 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "crampwatch.evaluate.scoring."
         ),
     )
+    parser.add_later(_add_options)
+    parser.set_defaults(func=run)
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    from crampwatch.evaluate.scoring import DEFAULT_TOLERANCE_S
+
     parser.add_argument("--truth", nargs="+", required=True, metavar="PATH",
                         help="truth JSON files, EDF+ files with annotations, or folders")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -49,9 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--replay", action="store_true",
                         help="replay the truth's recordings first (all cores, or a Dask "
                              "cluster with --scheduler)")
-    parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
-                        help="with --replay: 'rules' (default: %(default)s), 'model' or a "
-                        "model path")
+    add_classifier_option(parser, "with --replay: 'rules' (default: %(default)s), 'model' "
+                                  "or a model path")
     parser.add_argument("--jobs", type=jobs_count, default=None,
                         help="with --replay: recordings replayed at once (default: every core)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
@@ -75,10 +78,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              f"{prompt.max_prompts_per_hour})")
     parser.add_argument("--report", type=Path, help="write the HTML report here")
     parser.add_argument("--json", type=Path, help="write the summary figures as JSON here")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from crampwatch.evaluate.evaluation import evaluate
+    from crampwatch.evaluate.inputs import load_events, load_truth
+    from crampwatch.evaluate.report import text_report, write_html
+    from crampwatch.replay import ReplayOptions, replay_all
+
     if args.jobs is not None and not args.replay:
         raise UserError("--jobs is for --replay; without it nothing is replayed")
     # Output places are made (or refused) now, not found wanting after the replay.

@@ -10,29 +10,21 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, TextIO
 
 from crampwatch import events_tsv
 from crampwatch.commands.checks import jobs_count, output_file, output_folder
+from crampwatch.commands.options import add_classifier_option
+from crampwatch.commands.parser import command_parser
 from crampwatch.errors import UserError
-from crampwatch.replay import (
-    PendingFile,
-    ReplayOptions,
-    ReplayResult,
-    RunSummary,
-    expand_paths,
-    failure_report,
-    quality_path,
-    replay_all,
-    stated_duration_s,
-)
-from models import DEFAULT_CLASSIFIER
+
+if TYPE_CHECKING:
+    from crampwatch.replay import ReplayOptions, ReplayResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "replay",
         help="replay recorded nights (EDF/EDF+) through the detector",
         description=(
@@ -67,9 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="EMG channels by exact label (default: found by label)")
     parser.add_argument("--acc", nargs=3, metavar=("X", "Y", "Z"),
                         help="accelerometer channels by exact label, X Y Z order")
-    parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
-                        help="'rules' (default: %(default)s), 'model' (the shipped learned "
-                             "model; rules if it cannot load) or a model file path")
+    parser.add_later(lambda p: add_classifier_option(
+        p, "'rules' (default: %(default)s), 'model' (the shipped learned model; rules if it "
+           "cannot load) or a model file path"))
     parser.add_argument("--jobs", type=jobs_count, default=None,
                         help="recordings replayed at once here (default: number of cores)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
@@ -82,6 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from crampwatch.replay import ReplayOptions, expand_paths, failure_report
+
     paths = expand_paths(args.paths)
     if args.chunk <= 0:
         raise UserError("--chunk must be positive")
@@ -146,6 +140,16 @@ def replay_to(
     recording replayed; until then an existing file keeps its contents. A name ending
     in ``.tsv`` gets a BIDS-style events file (and its ``.json`` sidecar) instead.
     """
+    from tqdm import tqdm
+
+    from crampwatch.replay import (
+        PendingFile,
+        RunSummary,
+        quality_path,
+        replay_all,
+        stated_duration_s,
+    )
+
     # Header-only lengths size the progress bar without reading any recording twice.
     durations = [stated_duration_s(path) for path in paths]
     outcome = Outcome()

@@ -6,20 +6,16 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from crampwatch.commands.options import add_classifier_option
+from crampwatch.commands.parser import CommandParser, command_parser
 from crampwatch.errors import UserError
-from crampwatch.live.night import default_data_dir
-from crampwatch.live.runner import RunOptions, run_live
-from crampwatch.live.sources import (
-    LiveSource,
-    VirtualBandSource,
-    ble_source,
-    capture_source,
-    edf_source,
-    serial_source,
-)
-from crampwatch.prompt.policy import PromptParams
-from models import DEFAULT_CLASSIFIER
+from crampwatch.prompt.params import PromptParams
+
+if TYPE_CHECKING:
+    from crampwatch.live.runner import RunOptions
+    from crampwatch.live.sources import LiveSource
 
 SOURCE_HELP = (
     "serial:/dev/ttyUSB0 (band on a serial port), ble:<address or name> (band over BLE), "
@@ -45,7 +41,7 @@ def add_prompt_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--language", default="en", help="guidance language (default en)")
 
 
-def add_store_options(parser: argparse.ArgumentParser, demo: bool = False) -> None:
+def add_store_options(parser: CommandParser, demo: bool = False) -> None:
     """Add where the night is kept and served (shared with `crampwatch demo`)."""
     g = parser.add_argument_group("store and pages")
     g.add_argument("--data-dir", type=Path, default=None,
@@ -61,13 +57,15 @@ def add_store_options(parser: argparse.ArgumentParser, demo: bool = False) -> No
     g.add_argument("--upload", metavar="URL", help="also upload to this clinic API")
     g.add_argument("--upload-token", metavar="TOKEN", help="the clinic's hub token")
     g.add_argument("--sleeper", default="me", help="sleeper label in the local store")
-    g.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
-                   help="'rules' (default: %(default)s), 'model' (shipped learned model) "
-                        "or a model file")
+    parser.add_later(lambda _: add_classifier_option(
+        g, "'rules' (default: %(default)s), 'model' (shipped learned model) or a model file"))
 
 
 def options_from_args(args: argparse.Namespace, data_dir: Path | None = None) -> RunOptions:
     """Return the run options the parsed arguments describe."""
+    from crampwatch.live.night import default_data_dir
+    from crampwatch.live.runner import RunOptions
+
     try:
         prompt = PromptParams(
             min_confidence=args.min_confidence,
@@ -96,7 +94,8 @@ def options_from_args(args: argparse.Namespace, data_dir: Path | None = None) ->
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "run",
         help="run a live night: band -> detector -> wake-up prompt and event log",
         description=(
@@ -132,6 +131,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def make_source(spec: str, pace: float, baud: int | None = None, *, minutes: float = 20.0,
                 seed: int = 1, work_dir: Path | None = None) -> LiveSource:
     """Return the source named by ``spec`` (see SOURCE_HELP)."""
+    from crampwatch.live.sources import (
+        VirtualBandSource,
+        ble_source,
+        capture_source,
+        edf_source,
+        serial_source,
+    )
+
     kind, _, rest = spec.partition(":")
     if kind == "serial" and rest:
         return serial_source(rest, baud)
@@ -150,6 +157,8 @@ def make_source(spec: str, pace: float, baud: int | None = None, *, minutes: flo
 
 
 def run(args: argparse.Namespace) -> int:
+    from crampwatch.live.runner import run_live
+
     if not args.pace > 0:
         raise UserError("--pace must be > 0")
     options = options_from_args(args)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
 
+from crampwatch.commands.parser import command_parser
 from crampwatch.errors import UserError
-from firmware_bridge.ble.air import VirtualAir
-from firmware_bridge.ble.bleak_bumble import BumbleBleakClient, BumbleBleakScanner
-from firmware_bridge.ble.connection import BleBackend, BleLinkError
 from firmware_bridge.ble.gatt_profile import NAME_PREFIX, SERVICE_UUID
-from firmware_bridge.ble.gatt_server import BandGattServer
-from firmware_bridge.ble.scan import FoundBand, scan_for_bands
+
+if TYPE_CHECKING:
+    from firmware_bridge.ble.scan import FoundBand
 
 # Long enough to hear a band advertising at the slow 1 s interval bands drop to after
 # their first 30 s of fast advertising (Apple accessory design guidelines), several times.
@@ -19,7 +19,8 @@ DEFAULT_SCAN_S = 5.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "scan",
         help="list leg bands nearby (Bluetooth LE)",
         description=(
@@ -37,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def _scan_virtual(n_bands: int, timeout_s: float) -> list[FoundBand]:
+    from firmware_bridge.ble.air import VirtualAir
+    from firmware_bridge.ble.bleak_bumble import BumbleBleakClient, BumbleBleakScanner
+    from firmware_bridge.ble.connection import BleBackend
+    from firmware_bridge.ble.gatt_server import BandGattServer
+    from firmware_bridge.ble.scan import scan_for_bands
+
     air = VirtualAir()
     bands = []
     for i in range(n_bands):
@@ -64,6 +71,9 @@ def format_bands(bands: list[FoundBand]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from firmware_bridge.ble.connection import BleLinkError
+    from firmware_bridge.ble.scan import scan_for_bands
+
     if not args.timeout > 0:
         raise UserError(f"--timeout must be positive, got {args.timeout}")
     if args.virtual < 0:

@@ -6,48 +6,24 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from crampwatch.commands.checks import output_folder
+from crampwatch.commands.parser import command_parser
 from crampwatch.errors import UserError
-from crampwatch.synth.night import generate_night
-from crampwatch.synth.plan import NightConfig
-from crampwatch.synth.real_emg import RealEmgLibrary, RealEmgUnavailable
-from crampwatch.synth.variation import (
-    FAMILIES,
-    LABEL_STYLES,
-    VARIED_CRAMP_RMS_UV,
-    VariationError,
-    build_space,
-    normalise_value,
-    parse_assignment,
-)
+
+if TYPE_CHECKING:
+    from crampwatch.synth.plan import NightConfig
 
 log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    families = "; ".join(f"{name}: {' '.join(values)}" for name, values in FAMILIES.items())
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "synth",
         help="generate labelled synthetic nights",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=(
-            "Write synthetic nights with ground truth: night-NNN.edf (EDF+, EMG in uV, "
-            "accelerometer in g, truth as annotations) and night-NNN.truth.json. The same "
-            "--seed gives the same files; night i uses seed + i.\n\n"
-            "By default every family of variation is drawn per night or per episode "
-            "(--vary all): EMG rate, accelerometer rate or none, leg, channel labels, mains "
-            "50/60 Hz and its wander, a noise-floor step, and per cramp its texture (real "
-            "or motor-unit EMG), the sleeper's response and whether a movement set it off; "
-            "cramps are 30-600 uV. The truth file records what each night and cramp drew "
-            "(\"variation\" and per-event attributes), so results can be grouped by family. "
-            "Real texture comes from datasets/uci-lower-limb-emg and, where the openhdemg "
-            "package is installed, from the HD-EMG recording it ships (texture_source=hdemg; "
-            "exclude it for nights that are the same on every machine).\n\n"
-            f"Families and values: {families}."
-        ),
         epilog=(
             "examples:\n"
             "  crampwatch synth --nights 20 --hours 8 --seed 1000 --out nights/\n"
@@ -55,6 +31,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "  crampwatch synth --out train/ --exclude emg_fs=500 --exclude response=stand_walk\n"
             "  crampwatch synth --out ref/ --vary none --emg-rate 1000  # the reference night\n"
         ),
+    )
+    parser.add_later(_add_options)
+    parser.set_defaults(func=run)
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    from crampwatch.synth.variation import FAMILIES, LABEL_STYLES
+
+    families = "; ".join(f"{name}: {' '.join(values)}" for name, values in FAMILIES.items())
+    parser.description = (
+        "Write synthetic nights with ground truth: night-NNN.edf (EDF+, EMG in uV, "
+        "accelerometer in g, truth as annotations) and night-NNN.truth.json. The same "
+        "--seed gives the same files; night i uses seed + i.\n\n"
+        "By default every family of variation is drawn per night or per episode "
+        "(--vary all): EMG rate, accelerometer rate or none, leg, channel labels, mains "
+        "50/60 Hz and its wander, a noise-floor step, and per cramp its texture (real "
+        "or motor-unit EMG), the sleeper's response and whether a movement set it off; "
+        "cramps are 30-600 uV. The truth file records what each night and cramp drew "
+        "(\"variation\" and per-event attributes), so results can be grouped by family. "
+        "Real texture comes from datasets/uci-lower-limb-emg and, where the openhdemg "
+        "package is installed, from the HD-EMG recording it ships (texture_source=hdemg; "
+        "exclude it for nights that are the same on every machine).\n\n"
+        f"Families and values: {families}."
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--nights", type=int, default=1, help="number of nights (default 1)")
@@ -105,11 +104,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-real-emg", action="store_true",
                         help="no real UCI EMG at all: synthetic texture only, modelled walking "
                              "and stretches")
-    parser.set_defaults(func=run)
 
 
 def config_from_args(args: argparse.Namespace, duration_s: float) -> NightConfig:
     """Return the night config the command line asks for (raises UserError when it cannot)."""
+    from crampwatch.synth.plan import NightConfig
+    from crampwatch.synth.variation import (
+        VARIED_CRAMP_RMS_UV,
+        VariationError,
+        build_space,
+        normalise_value,
+        parse_assignment,
+    )
+
     pins: dict[str, str] = {}
     try:
         for text in args.pin:
@@ -174,6 +181,11 @@ def config_from_args(args: argparse.Namespace, duration_s: float) -> NightConfig
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from crampwatch.synth.night import generate_night
+    from crampwatch.synth.real_emg import RealEmgLibrary, RealEmgUnavailable
+
     duration_s = (
         args.minutes * 60.0 if args.minutes is not None
         else (args.hours if args.hours is not None else 8.0) * 3600.0

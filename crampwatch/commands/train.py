@@ -17,34 +17,22 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
+from crampwatch.commands.parser import command_parser
 from crampwatch.errors import UserError
-from crampwatch.recordings.edf_reader import EdfRecording
-from crampwatch.synth import NightConfig, NightTruth, generate_night
-from crampwatch.synth.real_emg import UCI_DIR, RealEmgLibrary
-from models import DEFAULT_MODEL_PATH
-from models.card import write_model_card
-from models.features import FEATURE_NAMES
-from models.learned import LearnedClassifier
-from models.persistence import ModelManifest, save_model
-from models.rules import RuleClassifier
-from models.training import (
-    TrainingDataError,
-    TrainingSet,
-    TrainParams,
-    TruthSpan,
-    describe_counts,
-    fit_model,
-    score_episodes,
-    training_rows,
-)
-from sensor.records import EpisodeUpdate, EventKind, SampleBlock, SignalGroup
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from crampwatch.synth import NightConfig
+    from crampwatch.synth.real_emg import RealEmgLibrary
+    from models.training import TrainingSet
+    from sensor.records import EpisodeUpdate, EventKind, SampleBlock
 
 log = logging.getLogger(__name__)
 
-MODEL_CARD_PATH = DEFAULT_MODEL_PATH.parent / "MODEL_CARD.md"
+MODEL_CARD_NAME = "MODEL_CARD.md"  # beside the shipped model
 # Night seeds are base_seed * SEED_STRIDE + i: evaluation nights must use other seeds.
 SEED_STRIDE = 10_000
 # Real EMG: subjects below this number train, the others are kept for evaluation.
@@ -66,6 +54,8 @@ def make_detector() -> object:
 
 def detect(blocks: Iterable[SampleBlock]) -> list[EpisodeUpdate]:
     """Return every episode update the Detector emits over a stream of blocks."""
+    from sensor.records import EpisodeUpdate
+
     detector = make_detector()
     out: list[EpisodeUpdate] = []
     for block in blocks:
@@ -85,6 +75,8 @@ class NightSpec:
 
 def night_specs(count: int, base_seed: int, hours: float) -> list[NightSpec]:
     """Return varied night specs: both legs, one or two calf channels, 2 kHz and 1 kHz."""
+    from crampwatch.synth import NightConfig
+
     specs = []
     for i in range(count):
         cfg = NightConfig(
@@ -102,6 +94,11 @@ def night_rows(
     spec: NightSpec, work_dir: Path, first_episode_id: int, library: RealEmgLibrary | None
 ) -> TrainingSet:
     """Return the labelled rows of one generated night."""
+    from crampwatch.recordings.edf_reader import EdfRecording
+    from crampwatch.synth import NightTruth, generate_night
+    from models.training import TruthSpan, training_rows
+    from sensor.records import EventKind
+
     files = generate_night(spec.config, spec.seed, work_dir, spec.name, library=library)
     truth = NightTruth.read(files.truth)
     spans = [TruthSpan(e.start_s, e.end_s, EventKind(e.kind), e.channels) for e in truth.events]
@@ -113,6 +110,10 @@ def night_rows(
 
 def real_emg_blocks(emg_uv: np.ndarray, fs_hz: float) -> Iterable[SampleBlock]:
     """Yield the calf/shin stand-in columns of a UCI recording as EMG blocks."""
+    import numpy as np
+
+    from sensor.records import SampleBlock, SignalGroup
+
     x = emg_uv[:, [REAL_EMG_CALF_COLUMN, REAL_EMG_SHIN_COLUMN]].astype(np.float32)
     step = int(REAL_EMG_BLOCK_S * fs_hz)
     for start in range(0, x.shape[0], step):
@@ -122,6 +123,8 @@ def real_emg_blocks(emg_uv: np.ndarray, fs_hz: float) -> Iterable[SampleBlock]:
 
 def real_emg_kind(name: str) -> EventKind:
     """Return the label of a whole UCI recording: gait is walking, the rest voluntary moves."""
+    from sensor.records import EventKind
+
     return EventKind.WALKING if name.endswith("mar") else EventKind.STRETCH
 
 
@@ -129,6 +132,10 @@ def real_emg_rows(
     directory: Path, first_episode_id: int, keep: Callable[[int], bool]
 ) -> tuple[TrainingSet, list[str]]:
     """Return labelled rows of the UCI recordings whose subject passes ``keep``."""
+    import numpy as np
+
+    from models.training import TrainingSet, TruthSpan, training_rows
+
     index = json.loads((directory / "index.json").read_text())
     fs_hz = float(index["sampling_rate_hz"])
     parts, used = [], []
@@ -150,6 +157,8 @@ def collect(
     specs: list[NightSpec], work_dir: Path, library: RealEmgLibrary | None
 ) -> TrainingSet:
     """Return the rows of all nights, episode ids unique across nights."""
+    from models.training import TrainingSet
+
     parts = []
     for i, spec in enumerate(specs):
         t0 = time.monotonic()
@@ -160,12 +169,20 @@ def collect(
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = command_parser(
+        subparsers,
         "train",
         help="train the tonic/clonic/not-a-cramp model on synthetic nights and real EMG",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_later(_add_options)
+    p.set_defaults(func=run)
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
+    from models import DEFAULT_MODEL_PATH
+
     p.add_argument("--nights", type=int, default=30, help="training nights (default 30)")
     p.add_argument("--validation-nights", type=int, default=6,
                    help="further nights held out to score the model (default 6)")
@@ -181,17 +198,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-real-emg", action="store_true",
                    help="leave out the real lower-limb EMG (datasets/uci-lower-limb-emg)")
     p.add_argument("--model-version", default=None, help="version string stored with the model")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from crampwatch.synth.real_emg import UCI_DIR, RealEmgLibrary
+    from models import DEFAULT_MODEL_PATH
+    from models.card import write_model_card
+    from models.features import FEATURE_NAMES
+    from models.learned import LearnedClassifier
+    from models.persistence import ModelManifest, save_model
+    from models.rules import RuleClassifier
+    from models.training import (
+        TrainingDataError,
+        TrainingSet,
+        TrainParams,
+        describe_counts,
+        fit_model,
+        score_episodes,
+    )
+
     if args.nights < 3 or args.validation_nights < 1:
         raise UserError("need --nights >= 3 and --validation-nights >= 1")
     if args.hours <= 0:
         raise UserError(f"--hours must be positive, got {args.hours}")
     if args.out.suffix != ".skops":
         raise UserError(f"--out must name a .skops file, got {args.out}")
-    card = args.card or (MODEL_CARD_PATH if args.out == DEFAULT_MODEL_PATH else
+    card = args.card or (DEFAULT_MODEL_PATH.parent / MODEL_CARD_NAME
+                         if args.out == DEFAULT_MODEL_PATH else
                          args.out.with_suffix(".md"))
     use_real = not args.no_real_emg
     library = RealEmgLibrary() if use_real else None
