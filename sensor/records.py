@@ -10,6 +10,7 @@ recording); amplitudes are physical units (uV for EMG, g for acceleration).
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -238,6 +239,10 @@ class Event:
     model_version: str
     final: bool
     envelope: EnvelopeSnippet | None = None  # on final events: the muscles around the event
+    # Stream time this call was made (NaN where a file read back did not record it).
+    known_at_s: float = math.nan
+    # Stream time the episode was first called a cramp, provisional or final; None if never.
+    first_cramp_call_s: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:
