@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from sensor.feature_glossary import FeatureEntry
 from sensor.records import EventKind, Muscle, Role, Side
 
 MUSCLE_WORDS = {
@@ -41,3 +44,25 @@ def muscle_words(muscle: Muscle | str, side: Side | str, role: Role | str | None
 def kind_words(kind: EventKind | str) -> str:
     """Return an event kind in words, e.g. 'periodic limb movement'."""
     return KIND_WORDS[EventKind(kind)]
+
+
+def feature_value_text(
+    item: FeatureEntry | None, value: float | None, event_start_at: dt.datetime, start_s: float
+) -> str:
+    """Return a feature's value as shown on a page, in the unit of its glossary entry;
+    session times (unit "clock") as the time of night, from the event's start."""
+    if value is None:
+        return "not computable"
+    if item is None:
+        return f"{value:.4g}"
+    if item.unit == "clock":
+        at = event_start_at + dt.timedelta(seconds=value - start_s)
+        return f"{at:%H:%M:%S}"
+    if item.unit == "yes/no":
+        return "yes" if value else "no"
+    shown = value * item.scale
+    if item.unit == "%":
+        return f"{shown:.0f} %"
+    number = f"{shown:.3g}" if abs(shown) < 1000 else f"{shown:.0f}"
+    unit = {"x rest": "× rest", "ratio": "", "0–1": "(0–1)"}.get(item.unit, item.unit)
+    return f"{number} {unit}".strip()

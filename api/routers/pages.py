@@ -45,6 +45,8 @@ from api.svg_plots import (
 )
 from api.timeutil import from_store, night_date
 from api.views import event_out, night_out
+from api.wording import feature_value_text
+from sensor.feature_glossary import grouped
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 router = APIRouter()
@@ -288,6 +290,20 @@ def event_page(
     plot = None
     if detail.envelope is not None:
         plot = Markup(envelope_svg(detail))
+    feature_groups = [
+        (
+            "Other features" if group is None else group.value.capitalize(),
+            [
+                (
+                    item.words if item is not None else name,
+                    feature_value_text(item, value, detail.start_at, detail.start_s),
+                    name,
+                )
+                for name, item, value in rows
+            ],
+        )
+        for group, rows in grouped(detail.features)
+    ]
     return TEMPLATES.TemplateResponse(
         request,
         "event.html",
@@ -296,6 +312,7 @@ def event_page(
             "sleeper": sleeper,
             "event": detail,
             "envelope_svg": plot,
+            "feature_groups": feature_groups,
             "long_episode": (detail.duration_s or 0) > LONG_EPISODE_S and detail.is_cramp,
         },
     )

@@ -217,7 +217,7 @@ def sample_events(prefix: str = "") -> list[dict]:
             "end_s": 9975.7,
             "kind": "tonic",
             "confidence": 0.93,
-            "features": {"duration_s": 132.5, "peak_rel": 11.4, "burst_count": 1.0},
+            "features": {"duration_s": 132.5, "amp_rel_peak": 11.4, "burst_count": 1.0},
             "detector_version": "0.1.0",
             "model_version": "m1",
             "final": True,
@@ -239,7 +239,7 @@ def sample_events(prefix: str = "") -> list[dict]:
             "end_s": 14445.0,
             "kind": "clonic",
             "confidence": 0.81,
-            "features": {"burst_count": 6.0, "peak_rel": None},
+            "features": {"burst_count": 6.0, "amp_rel_peak": None},
             "final": True,
         },
         {

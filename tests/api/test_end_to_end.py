@@ -86,11 +86,11 @@ def test_client_reports_rejections_and_unreachable_server(world: World, base_url
     assert "confidence" in rejected.value.detail
     # The pipeline marks a feature it could not compute with NaN: stored as null.
     with HubClient(base_url, world.hub_a) as hub:
-        odd = dict(sample_events()[1], features={"burst_count": 6.0, "peak_rel": float("nan")})
+        odd = dict(sample_events()[1], features={"burst_count": 6.0, "amp_rel_peak": float("nan")})
         assert hub.upload_events("n1", [odd]).created == 1
     detail = httpx.get(f"{base_url}/api/v1/sleepers/{world.sleeper_a}/events/e2",
                        headers=auth(world.clinician)).json()
-    assert detail["features"] == {"burst_count": 6.0, "peak_rel": None}
+    assert detail["features"] == {"burst_count": 6.0, "amp_rel_peak": None}
     with HubClient(base_url, "cw_not-a-token") as stranger, pytest.raises(UploadRejectedError) as e:
         stranger.put_night("n1", NIGHT_START)
     assert e.value.status == 401

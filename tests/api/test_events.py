@@ -201,7 +201,7 @@ def test_event_detail_carries_envelope_prompts_and_diary(world: World, client: T
     assert stored_prompt["response_s"] == pytest.approx(44.0)
     assert stored_prompt["escalated_channel"] == "sound"
     assert detail["diary"][0]["pain_0_10"] == 7
-    assert detail["features"]["peak_rel"] == pytest.approx(11.4)
+    assert detail["features"]["amp_rel_peak"] == pytest.approx(11.4)
     bad = client.put(f"{base}/diary/d2", json={"entry_date": "2026-03-03", "pain_0_10": 11},
                      headers=auth(world.hub_a))
     assert bad.status_code == 422 and "pain_0_10" in bad.json()["detail"]

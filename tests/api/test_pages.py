@@ -65,10 +65,14 @@ def test_event_page_plots_the_envelope_and_lists_features(world: World, client: 
     assert 'class="mark mark-onset"' in page.text and 'class="mark mark-end"' in page.text
     assert "Right calf (gastrocnemius)" in page.text
     assert "Right shin (tibialis anterior)" in page.text
-    assert "peak_rel" in page.text and "11.4" in page.text
+    # Features grouped and named in words with units (the raw name stays, small).
+    assert page.text.index("<caption>Timing</caption>") < page.text.index(
+        "<caption>Strength</caption>") < page.text.index("<caption>Bursts and rhythm</caption>")
+    assert "Duration, from the onset to the end of the last burst" in page.text
+    assert "132 s" in page.text and "1 bursts" in page.text and "11.4 × rest" in page.text
     plain = client.get(f"/sleepers/{world.sleeper_a}/events/e2")
     assert "No signal was sent for this event" in plain.text
-    assert "not computable" in plain.text  # peak_rel null
+    assert "not computable" in plain.text  # amp_rel_peak null
 
 
 def test_sleeper_page_has_calendar_trends_and_exports(world: World, client: TestClient) -> None:
