@@ -289,6 +289,9 @@ class ChannelIn(InputModel):
     label: ShortText = Field(default="", description="The channel label as the band gave it.")
     muscle: Muscle
     side: Side
+    role: ChannelRole = Field(
+        default=ChannelRole.OTHER, description="calf (the cramping agonist), shin or other."
+    )
 
 
 class EnvelopeChannel(InputModel):
@@ -358,6 +361,14 @@ class EventIn(InputModel):
     detector_version: ShortText = ""
     model_version: ShortText = ""
     final: bool
+    session_id: ShortText = Field(default="", description="The hub run that made the event.")
+    known_at_s: Annotated[float | None, Field(ge=-3600, le=MAX_SESSION_S)] = Field(
+        default=None, description="Session time the hub made this call; null if not recorded."
+    )
+    first_cramp_call_s: Annotated[float | None, Field(ge=-3600, le=MAX_SESSION_S)] = Field(
+        default=None,
+        description="Session time the episode was first called a cramp; null if never.",
+    )
     envelope: Envelope | None = Field(
         default=None, description="The muscles around a final event; null if none was kept."
     )
