@@ -1,4 +1,4 @@
-"""The command line: building it loads no command's heavy dependencies; each command's help works."""
+"""The command line: building it loads no heavy dependency; each command's help works."""
 
 from __future__ import annotations
 
