@@ -56,7 +56,8 @@ CRAMP_RULE: tuple[str, ...] = (
     "(leg moves), standing and walking belong to the cramp. The cramp ends when the calf's "
     "activity ends. Its kind is read from its course before the response: **tonic** when "
     "it holds one unbroken contraction (> 10 s) with a steady envelope, **clonic** when it "
-    "shows >= 3 bursts of 0.25-2 s with relaxation, or a swinging envelope.",
+    "shows >= 3 bursts of 0.25-2 s with relaxation, relaxes for >= 25 % of the time the "
+    "calf was active alone, or has a swinging envelope.",
     "- **Look-alikes, by their own course:** a stretch or a turn is motion-led, both "
     "muscles from the start, and ends with the motion; PLM is shin-led, 0.5-10 s, "
     "periodic; walking is upright and rhythmic; a hypnic jerk lasts < 0.5 s; electrode "

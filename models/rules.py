@@ -135,10 +135,12 @@ class RuleParams:
     # envelope then swings (CV of the envelope within bursts above this), a tonic cramp's
     # holds steady once its rise is over (inference from "jerky tension", DOMAIN.md).
     tonic_max_envelope_cv: float = 0.4
-    # A clonic cramp relaxes: relaxations of >= 0.3 s in cycles of <= 2-4 s ("jerky
-    # tension alternating with relaxation", DOMAIN.md) are >= 15 % of its time; a tonic
-    # cramp "does not let go" (inference). Judged once the muscle was alone this long.
-    clonic_min_relaxed: float = 0.15
+    # A clonic cramp relaxes: relaxations of >= 0.5 s in cycles of <= 2 s ("jerky
+    # tension alternating with relaxation", DOMAIN.md) are >= 25 % of its time; a tonic
+    # cramp "does not let go", though a tonic cramp carrying real EMG texture
+    # (datasets/uci-lower-limb-emg in `crampwatch synth` nights) dips below 30 % of its
+    # top for up to ~20 % of the time (inference). Judged once alone this long.
+    clonic_min_relaxed: float = 0.25
     dip_min_alone_s: float = 2.0
 
     # --- provisional calls on open episodes. (age_s, confidence) knots of the tonic
