@@ -166,6 +166,9 @@ class SleeperOut(BaseModel):
     note: str
     night_count: int
     last_night_start: AwareDatetime | None
+    last_night_date: dt.date | None = Field(
+        description="The latest night's date, as night_date gives it (the evening it began)."
+    )
 
 
 #: A user's name: what the admin API and `crampwatch users add` both accept.

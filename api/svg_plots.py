@@ -107,8 +107,8 @@ def night_timeline_svg(
             f"<title>{escape(tip)}</title></rect></a>"
         )
     parts.append(
-        f'<text x="{left}" y="16" fill="#444">{night_start:%a %d %b %H:%M} – '
-        f"{night_end:%H:%M} (sleeper's clock)</text>"
+        f'<text x="{left}" y="16" fill="#444">Recorded {night_start:%H:%M} – '
+        f"{night_end:%H:%M}, the sleeper's clock</text>"
     )
     parts.append("</svg>")
     return "".join(parts)

@@ -32,9 +32,15 @@ def offset_minutes(value: dt.datetime) -> int:
 
 
 def night_date(started_at_utc: dt.datetime, utc_offset_min: int) -> dt.date:
-    """Return the evening date a night started on, in the sleeper's local time."""
+    """Return the date a night is known by everywhere: the evening it began on, in the
+    sleeper's local time (a night started at 01:30 on Thursday is Wednesday's night)."""
     local = started_at_utc + dt.timedelta(minutes=utc_offset_min)
     return (local - NIGHT_DAY_SHIFT).date()
+
+
+def night_day(day: dt.date) -> str:
+    """Return a night's date as every page writes it, e.g. 'Wed 02 Dec 2026'."""
+    return f"{day:%a %d %b %Y}"
 
 
 def week_start(day: dt.date) -> dt.date:

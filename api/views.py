@@ -126,4 +126,7 @@ def sleeper_out(sleeper: Sleeper, night_count: int, last_start: Night | None) ->
         last_night_start=None
         if last_start is None
         else from_store(last_start.started_at, last_start.utc_offset_min),
+        last_night_date=None
+        if last_start is None
+        else night_date(last_start.started_at, last_start.utc_offset_min),
     )

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from api.deps import (
     DB,
@@ -27,12 +29,12 @@ from api.deps import (
     visible_sleeper_ids,
 )
 from api.event_log import EventFilter, query_events
-from api.models import EventRow, Night
+from api.models import EventEnvelope, EventRow, Night
 from api.routers.events import read_event
 from api.routers.nights import ClientIdPath, night_by_id, night_counts
 from api.routers.sleepers import sleeper_summaries
 from api.routers.summaries import default_last_day
-from api.schemas import NoNul
+from api.schemas import EventOut, NoNul
 from api.security import end_browser_session, live_token, new_browser_session
 from api.summaries import CRAMP_KINDS, LONG_EPISODE_S, summarize_night, summarize_weeks
 from api.svg_plots import (
@@ -43,9 +45,9 @@ from api.svg_plots import (
     night_timeline_svg,
     weekly_trend_svgs,
 )
-from api.timeutil import from_store, night_date
+from api.timeutil import from_store, night_date, night_day
 from api.views import event_out, night_out
-from api.wording import feature_value_text
+from api.wording import feature_value_text, kind_words, muscle_words
 from sensor.feature_glossary import grouped
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -54,11 +56,16 @@ router = APIRouter()
 #: Months of calendar shown on a sleeper's page, ending with the latest night's month.
 CALENDAR_MONTHS = 3
 TREND_WEEKS = 12
+#: The most cramps (and, when asked, look-alikes) a sleeper's page lists, newest first.
+RECENT_EVENTS = 200
 #: The longest a night's timeline spans when it has no recorded end (a plausible night).
 DEFAULT_NIGHT_H = 9
 
 
 TEMPLATES.env.filters["duration"] = format_duration
+TEMPLATES.env.filters["night_day"] = night_day
+TEMPLATES.env.filters["kind_words"] = kind_words
+TEMPLATES.env.filters["muscle_words"] = muscle_words
 
 
 def _safe_next(target: str | None) -> str:
@@ -152,9 +159,65 @@ def _month_grid(year: int, month: int, nights_by_date: dict[dt.date, list[dict]]
     return {"title": dt.date(year, month, 1).strftime("%B %Y"), "weeks": weeks}
 
 
+#: ``?show=all`` lists the look-alikes too; by default a list shows the cramps only.
+ShowQuery = Annotated[
+    Literal["cramps", "all"],
+    Query(description="cramps: the cramps only (default); all: the look-alikes after them."),
+]
+
+
+@dataclass(frozen=True)
+class CrampsFirst:
+    """A list of events as the pages show it: cramps first, look-alikes behind a filter."""
+
+    cramps: list[EventOut]
+    lookalikes: list[EventOut]
+    show_all: bool
+
+    @classmethod
+    def of(cls, events: list[EventOut], show: str) -> CrampsFirst:
+        return cls(
+            cramps=[e for e in events if e.is_cramp],
+            lookalikes=[e for e in events if not e.is_cramp],
+            show_all=show == "all",
+        )
+
+    @property
+    def shown_lookalikes(self) -> list[EventOut]:
+        return self.lookalikes if self.show_all else []
+
+
+def _recent_events(
+    db: DB, sleeper_id: int, since: dt.datetime, cramps: bool, limit: int
+) -> tuple[list[EventOut], dict[str, dt.date]]:
+    """Return the sleeper's cramps (or look-alikes) starting since ``since`` (naive UTC),
+    newest first, and the date of each one's night by night id."""
+    kinds = EventRow.kind.in_(CRAMP_KINDS) if cramps else EventRow.kind.not_in(CRAMP_KINDS)
+    rows = db.execute(
+        select(EventRow, Night)
+        .join(Night, EventRow.night_pk == Night.id)
+        .where(EventRow.sleeper_id == sleeper_id, EventRow.start_at >= since, kinds)
+        .options(selectinload(EventRow.envelope).load_only(EventEnvelope.event_pk))
+        .order_by(EventRow.start_at.desc(), EventRow.id.desc())
+        .limit(limit)
+    ).all()
+    dates = {n.night_id: night_date(n.started_at, n.utc_offset_min) for _, n in rows}
+    return [event_out(event, night) for event, night in rows], dates
+
+
+def _count_lookalikes(db: DB, sleeper_id: int, since: dt.datetime) -> int:
+    return db.scalar(
+        select(func.count()).where(
+            EventRow.sleeper_id == sleeper_id,
+            EventRow.start_at >= since,
+            EventRow.kind.not_in(CRAMP_KINDS),
+        )
+    ) or 0
+
+
 @router.get("/sleepers/{sleeper_id}", response_class=HTMLResponse)
 def sleeper_page(
-    request: Request, sleeper_id: SleeperId, db: DB, caller: PageCaller
+    request: Request, sleeper_id: SleeperId, db: DB, caller: PageCaller, show: ShowQuery = "cramps"
 ) -> HTMLResponse:
     sleeper = sleeper_for_reading(db, caller, sleeper_id)
     last_day = default_last_day(db, sleeper.id)
@@ -193,6 +256,15 @@ def sleeper_page(
         months.append(_month_grid(month.year, month.month, nights_by_date))
         month = (month + dt.timedelta(days=32)).replace(day=1)
     histogram = [sum(w.hour_histogram[h] for w in weeks) for h in range(24)]
+    # The trend weeks' events, by the night they began: a day before the first, in UTC.
+    since = dt.datetime.combine(last_day - dt.timedelta(weeks=TREND_WEEKS), dt.time())
+    cramps, night_dates = _recent_events(db, sleeper.id, since, True, RECENT_EVENTS)
+    lookalikes: list[EventOut] = []
+    if show == "all":
+        lookalikes, more_dates = _recent_events(db, sleeper.id, since, False, RECENT_EVENTS)
+        night_dates.update(more_dates)
+    listed = CrampsFirst(cramps, lookalikes, show == "all")
+    hidden = len(lookalikes) if show == "all" else _count_lookalikes(db, sleeper.id, since)
     return TEMPLATES.TemplateResponse(
         request,
         "sleeper.html",
@@ -206,6 +278,10 @@ def sleeper_page(
                 hour_histogram_svg(histogram, "Cramps by clock hour, last 12 weeks")
             ),
             "api": f"/api/v1/sleepers/{sleeper.id}",
+            "listed": listed,
+            "lookalike_count": hidden,
+            "recent_limit": RECENT_EVENTS,
+            "night_dates": night_dates,
         },
     )
 
@@ -227,7 +303,12 @@ def _nights_with_long_cramps(db: DB, night_pks: list[int]) -> set[int]:
 
 @router.get("/sleepers/{sleeper_id}/nights/{night_id}", response_class=HTMLResponse)
 def night_page(
-    request: Request, sleeper_id: SleeperId, night_id: ClientIdPath, db: DB, caller: PageCaller
+    request: Request,
+    sleeper_id: SleeperId,
+    night_id: ClientIdPath,
+    db: DB,
+    caller: PageCaller,
+    show: ShowQuery = "cramps",
 ) -> HTMLResponse:
     sleeper = sleeper_for_reading(db, caller, sleeper_id)
     night = night_by_id(db, sleeper.id, night_id)
@@ -251,6 +332,7 @@ def night_page(
             "night": night_out(night, summary.event_count, summary.cramp_count),
             "summary": summary,
             "events": events,
+            "listed": CrampsFirst.of(events, show),
             "timeline_svg": Markup(
                 night_timeline_svg(
                     events, start, end, f"/sleepers/{sleeper.id}/events/{{event_id}}"

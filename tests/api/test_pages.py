@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import World, sample_events, upload_night
+from tests.api.conftest import NIGHT_START, World, auth, sample_events, upload_night
 
 
 def _login(client: TestClient, token: str) -> None:
@@ -54,6 +54,65 @@ def test_night_page_plots_every_event_and_links_it(world: World, client: TestCli
         assert f'href="/sleepers/{world.sleeper_a}/events/{event_id}"' in page.text
     assert "Red flag" in page.text and "11 min 00 s" in page.text
     assert "/export/events.csv?night_id=n0302" in page.text
+
+
+def test_night_page_lists_cramps_first_and_hides_look_alikes_until_asked(
+    world: World, client: TestClient
+) -> None:
+    upload_night(client, world.sleeper_a, world.hub_a)
+    _login(client, world.clinician)
+    url = f"/sleepers/{world.sleeper_a}/nights/n0302"
+    page = client.get(url).text
+    table = page[page.index('<table class="list events">'):]
+    # e1 and e3 are tonic, e2 clonic; e4 (a PLM) and e5 (a movement) started earlier.
+    listed = [table.index(f"/events/{e}\"") for e in ("e1", "e2", "e3")]
+    assert listed == sorted(listed)
+    assert "/events/e4" not in table and "/events/e5" not in table
+    assert "2 look-alikes are hidden" in page and 'href="?show=all#events"' in page
+    everything = client.get(url, params={"show": "all"}).text
+    table = everything[everything.index('<table class="list events">'):]
+    order = [table.index(f"/events/{e}\"") for e in ("e1", "e2", "e3", "e4", "e5")]
+    assert order == sorted(order)  # the cramps, then the look-alikes in time order
+    assert "periodic limb movement" in table and "right shin (tibialis anterior)" in table
+    assert client.get(url, params={"show": "nonsense"}).status_code == 422
+
+
+def test_sleeper_page_lists_recent_cramps_and_hides_look_alikes_until_asked(
+    world: World, client: TestClient
+) -> None:
+    upload_night(client, world.sleeper_a, world.hub_a)
+    _login(client, world.clinician)
+    url = f"/sleepers/{world.sleeper_a}"
+    page = client.get(url).text
+    table = page[page.index('<table class="list events">'):]
+    newest_first = [table.index(f"/events/{e}\"") for e in ("e3", "e2", "e1")]
+    assert newest_first == sorted(newest_first)
+    assert "/events/e4" not in table and "2 look-alikes are hidden" in page
+    assert "Mon 02 Mar 2026" in table  # each event says which night it belongs to
+    everything = client.get(url, params={"show": "all"}).text
+    table = everything[everything.index('<table class="list events">'):]
+    order = [table.index(f"/events/{e}\"") for e in ("e3", "e2", "e1", "e5", "e4")]
+    assert order == sorted(order)
+
+
+def test_one_night_has_one_date_and_its_versions_everywhere(
+    world: World, client: TestClient
+) -> None:
+    # Started at 00:30 on Tuesday 3 March: Monday's night, on every page.
+    start = NIGHT_START.replace(day=3, hour=0, minute=30)
+    upload_night(client, world.sleeper_a, world.hub_a, "late", start)
+    night = {"started_at": start.isoformat(), "detector_version": "0.1.0+det7",
+             "model_version": "tonic-clonic-2026.1"}
+    assert client.put(f"/api/v1/sleepers/{world.sleeper_a}/nights/late", json=night,
+                      headers=auth(world.hub_a)).status_code == 200
+    _login(client, world.clinician)
+    assert "Mon 02 Mar 2026" in client.get("/sleepers").text
+    page = client.get(f"/sleepers/{world.sleeper_a}/nights/late").text
+    assert "Night of Mon 02 Mar 2026" in page and "Tue 03" not in page
+    assert "Detector 0.1.0+det7" in page and "classifier model tonic-clonic-2026.1" in page
+    api = client.get(f"/api/v1/sleepers/{world.sleeper_a}/nights/late",
+                     headers=auth(world.clinician)).json()
+    assert api["night_date"] == "2026-03-02" and api["detector_version"] == "0.1.0+det7"
 
 
 def test_event_page_plots_the_envelope_and_lists_features(world: World, client: TestClient) -> None:
