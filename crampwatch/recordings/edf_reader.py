@@ -26,6 +26,14 @@ from crampwatch.recordings.channels import (
     acc_axis,
     select_channels,
 )
+from crampwatch.recordings.edf_records import (
+    EDF_SAMPLE_BYTES,
+    RawHeader,
+    RecordReader,
+    SignalScale,
+    data_signal_indices,
+    signal_scale,
+)
 from crampwatch.recordings.units import UnitError, scale_to_group_unit
 from sensor.records import SampleBlock, SignalGroup
 
@@ -120,7 +128,7 @@ class EdfRecording:
         self.path = Path(path)
         if not self.path.is_file():
             raise RecordingError(f"{self.path}: no such file")
-        self._check_complete()
+        raw_header = self._check_complete()
         try:
             self._reader = pyedflib.EdfReader(str(self.path))
         except OSError as exc:
@@ -148,14 +156,15 @@ class EdfRecording:
             self.emg_fs_hz = self._common_rate(self.emg, "EMG")
             self.acc_fs_hz = self._common_rate(self.acc, "accelerometer") if self.acc else None
             self._check_emg_rate()
+            self._records = self._record_reader(raw_header)
         except BaseException:
             self._reader.close()
             raise
 
     # -- header ------------------------------------------------------------------
 
-    def _check_complete(self) -> None:
-        """Raise, saying which is wrong, when the header's record count and the file size differ."""
+    def _check_complete(self) -> RawHeader:
+        """Return the raw header; raise, saying which is wrong, when it and the file size differ."""
         # Read the raw header: the annotation signal counts in the record size, and
         # edflib does not report it among the signals.
         with open(self.path, "rb") as fh:
@@ -168,6 +177,9 @@ class EdfRecording:
                 fh.seek(256 + n_signals * 216)
                 spr = fh.read(n_signals * 8).decode("ascii")
                 samples_per_record = [int(spr[8 * i : 8 * i + 8]) for i in range(n_signals)]
+                fh.seek(256)
+                names = fh.read(n_signals * 16).decode("ascii")
+                signal_labels = tuple(names[16 * i : 16 * i + 16] for i in range(n_signals))
             except (ValueError, UnicodeDecodeError):
                 raise RecordingError(
                     f"{self.path}: the EDF header is damaged (unreadable field); re-export the file"
@@ -213,6 +225,31 @@ class EdfRecording:
         if extra:
             log.warning("%s: %d bytes after the last of %d data records are ignored",
                         self.path, extra, n_records)
+        return RawHeader(header_bytes, n_records, signal_labels, tuple(samples_per_record),
+                         bytes_per_sample)
+
+    def _record_reader(self, raw: RawHeader) -> tuple[RecordReader, dict[int, SignalScale]] | None:
+        """Return a direct reader of the data records and each signal's scale, when it applies.
+
+        16-bit EDF whose data signals are the ones edflib lists; otherwise (BDF, an
+        unusual layout) samples are read through edflib.
+        """
+        positions = data_signal_indices(raw)
+        r = self._reader
+        if raw.bytes_per_sample != EDF_SAMPLE_BYTES or len(positions) != r.signals_in_file:
+            return None
+        n_samples = r.getNSamples()
+        scales = {}
+        for h in (*self.emg, *self.acc):
+            at = positions[h.index]
+            spr = raw.samples_per_record[at]
+            if int(n_samples[h.index]) != raw.n_records * spr:
+                return None
+            scales[h.index] = signal_scale(
+                at, spr, float(r.getPhysicalMinimum(h.index)),
+                float(r.getPhysicalMaximum(h.index)), int(r.getDigitalMinimum(h.index)),
+                int(r.getDigitalMaximum(h.index)))
+        return RecordReader(self.path, raw), scales
 
     def _headers(self, indices: Sequence[int], group: SignalGroup) -> tuple[SignalHeader, ...]:
         headers = []
@@ -300,6 +337,19 @@ class EdfRecording:
 
     def _read(self, headers: Sequence[SignalHeader], start: int, stop: int) -> np.ndarray:
         out = np.empty((stop - start, len(headers)), dtype=np.float32)
+        if self._records is not None:
+            reader, scales = self._records
+            try:
+                columns = reader.read([scales[h.index] for h in headers], start, stop)
+            except OSError as exc:
+                raise RecordingError(
+                    f"{self.path}: could not read samples {start}-{stop} ({exc}); "
+                    "the file is damaged"
+                ) from None
+            for column, (h, values) in enumerate(zip(headers, columns, strict=True)):
+                values *= h.to_group_unit
+                out[:, column] = values
+            return out
         for column, h in enumerate(headers):
             values = self._reader.readSignal(h.index, start, stop - start)
             if values.shape[0] != stop - start:
@@ -365,6 +415,8 @@ class EdfRecording:
     # -- lifetime ---------------------------------------------------------------
 
     def close(self) -> None:
+        if self._records is not None:
+            self._records[0].close()
         self._reader.close()
 
     def __enter__(self) -> EdfRecording:

@@ -238,3 +238,60 @@ def test_any_chunk_length_yields_the_same_samples_in_time_order(tmp_path, chunk_
     np.testing.assert_array_equal(acc, reference_acc)
     starts = [b.t0_s for b in blocks]
     assert starts == sorted(starts)  # EMG and ACC interleaved in time order
+
+
+def _edflib_samples(path: Path, labels: tuple[str, ...], factor: float) -> np.ndarray:
+    """Return the signals as edflib reads them, scaled and stored as the reader stores them."""
+    import pyedflib
+
+    reader = pyedflib.EdfReader(str(path))
+    try:
+        names = [label.strip() for label in reader.getSignalLabels()]
+        columns = [reader.readSignal(names.index(label)) * factor for label in labels]
+    finally:
+        reader.close()
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def _set_digital_range(path: Path, low: int, high: int) -> None:
+    """Rewrite every data signal's digital range in the header (samples stay as stored)."""
+    raw = bytearray(path.read_bytes())
+    n = int(raw[252:256])
+    for i in range(n):
+        if raw[256 + 16 * i : 256 + 16 * i + 15] == b"EDF Annotations":
+            continue
+        at = 256 + n * (16 + 80 + 8 + 8 + 8) + 8 * i
+        raw[at : at + 8] = f"{low:<8d}".encode()
+        raw[at + 8 * n : at + 8 * n + 8] = f"{high:<8d}".encode()
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("chunk_s", [0.7, 5.0, 12.0])
+@pytest.mark.parametrize("digital_range", [None, (-300, 400)])
+def test_samples_are_edflibs_bit_for_bit_whatever_the_chunk(tmp_path, chunk_s, digital_range):
+    path, _, _ = _night(tmp_path)
+    if digital_range is not None:
+        # Stored values beyond the header's digital range are converted, not held to it.
+        _set_digital_range(path, *digital_range)
+    with EdfRecording(path) as rec:
+        emg, acc, _ = _read_all(rec, chunk_s)
+        span_emg, span_acc = rec.window(3.25, 7.5)
+    ref_emg = _edflib_samples(path, EMG_LABELS, 1.0)
+    ref_acc = _edflib_samples(path, ACC_LABELS, 1.0)
+    assert emg.dtype == np.float32 and emg.shape == ref_emg.shape
+    np.testing.assert_array_equal(emg.view(np.uint32), ref_emg.view(np.uint32))
+    np.testing.assert_array_equal(acc.view(np.uint32), ref_acc.view(np.uint32))
+    np.testing.assert_array_equal(span_emg, ref_emg[6500:15000])
+    assert span_acc is not None
+    np.testing.assert_array_equal(span_acc, ref_acc[325:750])
+
+
+def test_emg_in_millivolts_is_edflibs_times_a_thousand(tmp_path):
+    path = tmp_path / "mv.edf"
+    rng = np.random.default_rng(5)
+    specs = [SignalSpec("EMG L Gastroc", "mV", 1000, -5, 5)]
+    with EdfPlusWriter(path, specs) as writer:
+        writer.write_signal("EMG L Gastroc", rng.normal(0, 0.1, 3000))
+    with EdfRecording(path) as rec:
+        emg = np.concatenate([b.samples for b in rec.blocks(0.9)])
+    np.testing.assert_array_equal(emg, _edflib_samples(path, ("EMG L Gastroc",), 1000.0))
