@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from api.schemas import EventOut
+from api.wording import kind_words, muscle_words
+from sensor.records import Muscle, Side
 
 CSV_COLUMNS = (
     "event_id",
@@ -31,12 +33,35 @@ CSV_COLUMNS = (
     "model_version",
 )
 
-#: Project code systems: the event vocabulary is crampwatch's own (sensor.records.EventKind).
+#: Project code systems, where no standard code exists: the event kinds (tonic, clonic and
+#: the look-alikes, sensor.records.EventKind), the observation and its components.
 KIND_SYSTEM = "urn:crampwatch:event-kind"
 COMPONENT_SYSTEM = "urn:crampwatch:observation-component"
 OBSERVATION_SYSTEM = "urn:crampwatch:observation"
 SLEEPER_SYSTEM = "urn:crampwatch:sleeper"
 UCUM = "http://unitsofmeasure.org"
+SNOMED = "http://snomed.info/sct"
+
+#: SNOMED CT 55300003 |Cramp (finding)| (synonym "muscle cramp"): a tonic or clonic event.
+CRAMP_FINDING = {"system": SNOMED, "code": "55300003", "display": "Cramp"}
+#: SNOMED CT body structures by muscle: the calf's muscles are the calf, the shin muscle
+#: (tibialis anterior) and an unnamed muscle the lower leg.
+CALF = ("53840002", "Structure of calf of leg")
+LOWER_LEG = ("30021000", "Lower leg structure")
+BODY_SITES = {
+    Muscle.GASTROCNEMIUS: CALF,
+    Muscle.GASTROCNEMIUS_MEDIAL: CALF,
+    Muscle.GASTROCNEMIUS_LATERAL: CALF,
+    Muscle.SOLEUS: CALF,
+    Muscle.TIBIALIS_ANTERIOR: LOWER_LEG,
+    Muscle.FOOT: ("56459004", "Foot structure"),
+    Muscle.THIGH: ("68367000", "Thigh structure"),
+    Muscle.UNKNOWN: LOWER_LEG,
+}
+#: SNOMED CT 272741003 |Laterality| with 24028007 |Right| or 7771000 |Left|, refining the
+#: body structure in a post-coordinated expression (e.g. 53840002:272741003=24028007).
+LATERALITY = "272741003"
+SIDES = {Side.RIGHT: "24028007", Side.LEFT: "7771000"}
 
 
 def events_csv(events: Iterable[EventOut]) -> str:
@@ -98,32 +123,64 @@ def _quantity(value: float, unit: str, code: str) -> dict[str, Any]:
     return {"value": round(value, 3), "unit": unit, "system": UCUM, "code": code}
 
 
+def body_site(muscle: Muscle, side: Side) -> dict[str, Any]:
+    """Return the FHIR bodySite of a muscle: a SNOMED CT body structure, refined by its
+    laterality when the side is known, with the muscle in words."""
+    code, display = BODY_SITES[muscle]
+    coding: dict[str, str] = {"system": SNOMED, "code": code, "display": display}
+    if side in SIDES:
+        coding = {"system": SNOMED, "code": f"{code}:{LATERALITY}={SIDES[side]}"}
+    return {"coding": [coding], "text": muscle_words(muscle, side)}
+
+
+def _component(code: str, text: str, quantity: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": {"coding": [{"system": COMPONENT_SYSTEM, "code": code}], "text": text},
+        "valueQuantity": quantity,
+    }
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and value == value and abs(value) != float("inf")
+
+
 def event_observation(event: EventOut, sleeper_label: str) -> dict[str, Any]:
-    """Return one FHIR R4 Observation for an event: coded kind, period, duration, confidence."""
+    """Return one FHIR R4 Observation for an event: the finding (SNOMED CT for a cramp), the
+    body site (SNOMED CT with laterality), period, duration and amplitude (UCUM units)."""
     period: dict[str, str] = {"start": event.start_at.isoformat()}
     if event.end_at is not None:
         period["end"] = event.end_at.isoformat()
-    components: list[dict[str, Any]] = [
-        {
-            "code": {
-                "coding": [{"system": COMPONENT_SYSTEM, "code": "confidence"}],
-                "text": "Classifier confidence",
-            },
-            "valueQuantity": _quantity(event.confidence, "1", "1"),
-        }
-    ]
+    components: list[dict[str, Any]] = []
     if event.duration_s is not None:
-        components.insert(
-            0,
-            {
-                "code": {
-                    "coding": [{"system": COMPONENT_SYSTEM, "code": "duration"}],
-                    "text": "Duration",
-                },
-                "valueQuantity": _quantity(event.duration_s, "s", "s"),
-            },
+        components.append(
+            _component("duration", "Duration", _quantity(event.duration_s, "s", "s"))
         )
-    kind_text = "muscle cramp, " + event.kind.value if event.is_cramp else event.kind.value
+    amp_rel = event.features.get("amp_rel_median")
+    baseline = event.features.get("baseline_uv")
+    if _finite(amp_rel) and _finite(baseline):
+        components.append(
+            _component(
+                "emg-amplitude",
+                "Typical EMG amplitude (RMS) within bursts",
+                _quantity(amp_rel * baseline, "µV", "uV"),  # type: ignore[operator]
+            )
+        )
+    if _finite(amp_rel):
+        components.append(
+            _component(
+                "emg-amplitude-relative",
+                "Typical EMG amplitude within bursts, times the resting level",
+                _quantity(amp_rel, "times resting level", "1"),  # type: ignore[arg-type]
+            )
+        )
+    components.append(
+        _component("confidence", "Classifier confidence", _quantity(event.confidence, "1", "1"))
+    )
+    kind = {"system": KIND_SYSTEM, "code": event.kind.value, "display": kind_words(event.kind)}
+    value = {
+        "coding": [CRAMP_FINDING, kind] if event.is_cramp else [kind],
+        "text": kind_words(event.kind),
+    }
     return {
         "resourceType": "Observation",
         "id": f"{event.sleeper_id}-{event.event_id}".replace(":", "-").replace("_", "-")[:64],
@@ -151,13 +208,8 @@ def event_observation(event: EventOut, sleeper_label: str) -> dict[str, Any]:
             "display": sleeper_label,
         },
         "effectivePeriod": period,
-        "valueCodeableConcept": {
-            "coding": [{"system": KIND_SYSTEM, "code": event.kind.value}],
-            "text": kind_text,
-        },
-        "bodySite": {
-            "text": f"{event.channel.side.value} {event.channel.muscle.value}".replace("_", " ")
-        },
+        "valueCodeableConcept": value,
+        "bodySite": body_site(event.channel.muscle, event.channel.side),
         "device": {
             "display": f"crampwatch detector {event.detector_version}, model {event.model_version}"
         },

@@ -90,6 +90,18 @@ def test_csv_cells_cannot_run_as_spreadsheet_formulas(world: World, client: Test
     assert row["channel_label"] == "'=HYPERLINK(1)"
 
 
+def _validated(bundle: dict) -> int:
+    """Return how many Observations a bundle holds, each checked against fhir.resources' R4B
+    models (R4's Observation and Bundle); the bundle does not check its entries itself."""
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.observation import Observation
+
+    Bundle.model_validate(bundle)
+    for entry in bundle["entry"]:
+        Observation.model_validate(entry["resource"])
+    return len(bundle["entry"])
+
+
 def test_fhir_bundle_has_one_observation_per_event(world: World, client: TestClient) -> None:
     upload_night(client, world.sleeper_a, world.hub_a)
     response = client.get(f"/api/v1/sleepers/{world.sleeper_a}/export/events.fhir.json",
@@ -103,7 +115,22 @@ def test_fhir_bundle_has_one_observation_per_event(world: World, client: TestCli
     assert len({entry["fullUrl"] for entry in bundle["entry"]}) == 5
     tonic = next(o for o in observations if o["identifier"][0]["value"] == "e3")
     assert tonic["resourceType"] == "Observation" and tonic["status"] == "final"
-    assert tonic["valueCodeableConcept"]["coding"][0]["code"] == "tonic"
+    # The finding in SNOMED CT (55300003 |Cramp|), the kind in the project's own codes.
+    assert [(c["system"], c["code"]) for c in tonic["valueCodeableConcept"]["coding"]] == [
+        ("http://snomed.info/sct", "55300003"), ("urn:crampwatch:event-kind", "tonic")]
+    assert tonic["valueCodeableConcept"]["text"] == "tonic cramp"
+    # The body site: SNOMED CT calf structure refined by laterality = right.
+    assert tonic["bodySite"]["coding"] == [
+        {"system": "http://snomed.info/sct", "code": "53840002:272741003=24028007"}]
+    assert tonic["bodySite"]["text"] == "right calf (gastrocnemius)"
+    plm = next(o for o in observations if o["identifier"][0]["value"] == "e4")
+    assert [c["code"] for c in plm["valueCodeableConcept"]["coding"]] == ["plm"]
+    assert plm["bodySite"]["coding"][0]["code"] == "30021000:272741003=24028007"
+    first = next(o for o in observations if o["identifier"][0]["value"] == "e1")
+    amplitudes = {c["code"]["coding"][0]["code"]: c["valueQuantity"] for c in first["component"]}
+    assert amplitudes["emg-amplitude"] == {"value": pytest.approx(39.9), "unit": "µV",
+                                           "system": "http://unitsofmeasure.org", "code": "uV"}
+    assert amplitudes["emg-amplitude-relative"]["code"] == "1"
     assert tonic["effectivePeriod"] == {"start": "2026-03-03T04:30:00+01:00",
                                         "end": "2026-03-03T04:41:00+01:00"}
     components = {c["code"]["coding"][0]["code"]: c["valueQuantity"] for c in tonic["component"]}
@@ -114,6 +141,7 @@ def test_fhir_bundle_has_one_observation_per_event(world: World, client: TestCli
     # FHIR ids: letters, digits, '-' and '.', at most 64 characters.
     for observation in observations:
         assert all(ch.isalnum() or ch in "-." for ch in observation["id"])
+    assert _validated(bundle) == 5
     # The same export twice names the same resources (stable fullUrls).
     again = client.get(f"/api/v1/sleepers/{world.sleeper_a}/export/events.fhir.json",
                        headers=auth(world.clinician)).json()
@@ -132,7 +160,9 @@ def test_a_running_event_exports_as_preliminary_without_an_end(
     observation = entry["resource"]
     assert observation["status"] == "preliminary"
     assert "end" not in observation["effectivePeriod"]
-    assert [c["code"]["coding"][0]["code"] for c in observation["component"]] == ["confidence"]
+    assert [c["code"]["coding"][0]["code"] for c in observation["component"]] == [
+        "emg-amplitude", "emg-amplitude-relative", "confidence"]
+    assert _validated(bundle) == 1
 
 
 def test_dates_at_the_ends_of_the_calendar_are_refused_not_crashed(
