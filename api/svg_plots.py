@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from html import escape
 
 from api.schemas import EventDetail, EventOut, WeekSummary
-from api.wording import muscle_words
+from api.wording import kind_words, muscle_words
 
 #: Colour per event kind: cramps warm and strong, look-alikes muted (colour-blind safe pairs).
 KIND_COLOURS = {
@@ -55,7 +55,7 @@ def night_timeline_svg(
     rows = sorted({(e.channel.side.value, e.channel.muscle.value) for e in events}) or [
         ("", "no events")
     ]
-    left, right, top, row_h = 150, 20, 28, 34
+    left, right, top, row_h = 230, 20, 28, 34
     height = top + row_h * len(rows) + 40
     span_s = max((night_end - night_start).total_seconds(), 60.0)
     plot_w = width_px - left - right
@@ -79,7 +79,7 @@ def night_timeline_svg(
         tick += dt.timedelta(hours=1)
     for i, (side, muscle) in enumerate(rows):
         y = top + i * row_h
-        label = f"{side} {muscle}".replace("_", " ").strip()
+        label = muscle_words(muscle, side) if muscle != "no events" else muscle
         parts.append(
             f'<rect x="{left}" y="{y}" width="{plot_w}" height="{row_h - 6}" fill="#f7f7f7"/>'
             f'<text x="{left - 8}" y="{y + row_h / 2}" text-anchor="end" fill="#222">'
@@ -94,7 +94,7 @@ def night_timeline_svg(
         colour = KIND_COLOURS.get(event.kind.value, "#999")
         inset = 2 if event.is_cramp else 9
         tip = (
-            f"{event.kind.value} {event.start_at:%H:%M:%S}, "
+            f"{kind_words(event.kind)} {event.start_at:%H:%M:%S}, "
             f"{format_duration(event.duration_s)}, confidence {event.confidence:.2f}"
             + ("" if event.final else " (provisional)")
         )
@@ -118,7 +118,7 @@ def kind_legend_html() -> str:
     """Return an HTML legend of the kind colours used in the plots."""
     items = "".join(
         f'<span class="legend-item"><span class="swatch" style="background:{colour}"></span>'
-        f"{kind}</span>"
+        f"{escape(kind_words(kind))}</span>"
         for kind, colour in KIND_COLOURS.items()
     )
     return f'<div class="legend">{items}</div>'
@@ -186,12 +186,13 @@ def envelope_svg(event: EventDetail, width_px: int = 960) -> str:
         f'width="{max(x_of(end_s) - x_of(event.start_s), 1):.1f}" height="{bottom - top}" '
         f'fill="{colour}" fill-opacity="0.10"/>'
     )
+    # One amplitude scale for every muscle, so a quiet shin beside a cramping calf looks quiet.
+    vmax = max(max(max(channel.values_uv) for channel in envelope.channels), 1e-9)
+    step = _nice_step(vmax, 3)
+    y_top = step * math.ceil(vmax / step)
+    scale = (panel_h - 8) / y_top
     for i, channel in enumerate(envelope.channels):
         y0 = top + i * (title_h + panel_h + gap) + title_h
-        vmax = max(max(channel.values_uv), 1e-9)
-        step = _nice_step(vmax, 3)
-        y_top = step * math.ceil(vmax / step)
-        scale = (panel_h - 8) / y_top
 
         def y_of(v: float, y0: float = y0, scale: float = scale) -> float:
             return y0 + panel_h - v * scale

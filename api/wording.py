@@ -64,5 +64,5 @@ def feature_value_text(
     if item.unit == "%":
         return f"{shown:.0f} %"
     number = f"{shown:.3g}" if abs(shown) < 1000 else f"{shown:.0f}"
-    unit = {"x rest": "× rest", "ratio": "", "0–1": "(0–1)"}.get(item.unit, item.unit)
+    unit = {"x rest": "× rest", "ratio": "", "0–1": "(0–1)", "count": ""}.get(item.unit, item.unit)
     return f"{number} {unit}".strip()

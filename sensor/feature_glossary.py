@@ -8,8 +8,8 @@ calibrated strength) and the classifier's derived inputs (:mod:`models.features`
 
 ``unit`` is how a value is shown: ``scale`` multiplies the stored value first (a 0..1
 fraction is shown as a percentage); "clock" is seconds on the night's clock, shown as the
-time of night; "yes/no" is 1 or 0. "x rest" means a multiple of the channel's resting
-level (its baseline, the RMS noise floor of the relaxed muscle).
+time of night; "yes/no" is 1 or 0; "count" a number of things. "x rest" means a multiple
+of the channel's resting level (its baseline, the RMS noise floor of the relaxed muscle).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ GLOSSARY: dict[str, FeatureEntry] = {
     ),
     **_entries(
         FeatureGroup.BURSTS,
-        ("burst_count", "Bursts of activity", "bursts"),
+        ("burst_count", "Bursts of activity", "count"),
         ("burst_rate_hz", "Bursts per second", "Hz"),
         ("burst_duration_median_s", "Typical burst length", "s"),
         ("burst_duration_max_s", "Longest burst", "s"),
@@ -83,7 +83,7 @@ GLOSSARY: dict[str, FeatureEntry] = {
     ),
     **_entries(
         FeatureGroup.MUSCLES,
-        ("leg_muscles", "Muscles of the leg active in this episode", "muscles"),
+        ("leg_muscles", "Muscles of the leg active in this episode", "count"),
         ("alone_s", "Longest stretch with this muscle active alone and the leg still (the "
          "involuntary part of a cramp)", "s"),
         ("alone_now_s", "Current such stretch (0 while the sleeper moves or stretches)", "s"),

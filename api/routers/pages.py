@@ -45,7 +45,7 @@ from api.svg_plots import (
     night_timeline_svg,
     weekly_trend_svgs,
 )
-from api.timeutil import from_store, night_date, night_day
+from api.timeutil import from_store, night_date, night_day, offset_minutes, to_store
 from api.views import event_out, night_out
 from api.wording import feature_value_text, kind_words, muscle_words
 from sensor.feature_glossary import grouped
@@ -394,10 +394,17 @@ def event_page(
             "sleeper": sleeper,
             "event": detail,
             "envelope_svg": plot,
+            "night_date": _night_date_of(detail),
             "feature_groups": feature_groups,
             "long_episode": (detail.duration_s or 0) > LONG_EPISODE_S and detail.is_cramp,
         },
     )
+
+
+def _night_date_of(event: EventOut) -> dt.date:
+    """Return the date of the event's night (its session second 0 on the sleeper's clock)."""
+    night_start = event.start_at - dt.timedelta(seconds=event.start_s)
+    return night_date(to_store(night_start), offset_minutes(night_start))
 
 
 def error_page(request: Request, status: int, detail: str) -> HTMLResponse:

@@ -229,7 +229,7 @@ def sample_events(prefix: str = "") -> list[dict]:
                     {"label": "EMG R Gastroc", "muscle": "gastrocnemius", "side": "right",
                      "role": "calf", "values_uv": envelope(152.5, 4.0, 10.0, 180.0)},
                     {"label": "EMG R Tib Ant", "muscle": "tibialis_anterior", "side": "right",
-                     "role": "shin", "values_uv": envelope(152.5, 4.0, 10.0, 25.0)},
+                     "role": "shin", "values_uv": envelope(152.5, 4.0, 10.0, 6.0)},
                 ],
             },
         },

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from tests.api.conftest import NIGHT_START, World, sample_events, upload_night
+from tests.api.conftest import NIGHT_START, World, auth, sample_events, upload_night
 from tests.api.live_server import serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -35,6 +35,20 @@ def base_url(world: World, database_url: str):
                 events = sample_events()
             upload_night(client, world.sleeper_a, world.hub_a, f"n{day:02d}", start, events)
         upload_night(client, world.sleeper_b, world.hub_b, "b-night")
+        # The sleeper was woken for e1: the band buzzed, then a sound, then acknowledged.
+        prompt = {"event_id": "e1", "night_id": "n00", "sent_at": "2026-03-03T01:24:06+01:00",
+                  "channel": "band", "level": 1, "escalated_at": "2026-03-03T01:24:36+01:00",
+                  "escalated_channel": "sound", "acknowledged_at": "2026-03-03T01:24:50+01:00",
+                  "acknowledged_channel": "bedside"}
+        response = client.put(f"/api/v1/sleepers/{world.sleeper_a}/prompts/p1", json=prompt,
+                              headers=auth(world.hub_a))
+        assert response.status_code == 201, response.text
+        night = {"started_at": NIGHT_START.isoformat(),
+                 "ended_at": (NIGHT_START + dt.timedelta(hours=8, minutes=10)).isoformat(),
+                 "detector_version": "0.1.0", "model_version": "tonic-clonic-2026.1"}
+        response = client.put(f"/api/v1/sleepers/{world.sleeper_a}/nights/n00", json=night,
+                              headers=auth(world.hub_a))
+        assert response.status_code == 200, response.text
     with serving(app) as url:
         yield url
 
@@ -72,10 +86,31 @@ def test_clinician_logs_in_and_sees_the_night_plotted(
         page.screenshot(path=str(artifacts_dir / "api-night-tablet.png"), full_page=True)
         page.set_viewport_size({"width": 1180, "height": 900})
 
+        # The list: cramps first, the look-alikes hidden until asked for.
+        rows = page.locator("table.events tbody tr[data-kind]")
+        kinds = [rows.nth(i).get_attribute("data-kind") for i in range(rows.count())]
+        assert kinds == ["tonic", "clonic", "tonic"]
+        assert "2 look-alikes are hidden" in page.locator("p.filter").inner_text()
+        page.screenshot(path=str(artifacts_dir / "night-page.png"), full_page=True)
+        page.click("#show-lookalikes")
+        page.wait_for_url("**show=all**")
+        kinds = [rows.nth(i).get_attribute("data-kind") for i in range(rows.count())]
+        assert kinds == ["tonic", "clonic", "tonic", "plm", "movement"]
+
         page.locator('#timeline a:has(rect[data-event-id="e1"])').click()
         page.wait_for_url("**/events/e1")
-        assert page.locator("#envelope svg polyline").count() == 2
-        page.screenshot(path=str(artifacts_dir / "api-event-envelope.png"), full_page=True)
+        traces = page.locator("#envelope svg polyline.trace")
+        assert traces.count() == 2
+        onset = page.locator("#envelope svg path.mark-onset")
+        assert onset.count() == 1
+        # The onset is drawn where the calf's envelope rises: 10 s into a 152 s window.
+        plot = page.locator("#envelope svg").bounding_box()
+        box = onset.bounding_box()
+        assert plot is not None and box is not None and box["height"] > 100
+        assert 0.05 < (box["x"] - plot["x"]) / plot["width"] < 0.2
+        assert page.locator("#envelope svg path.mark-prompt").count() == 3
+        assert "Right calf (gastrocnemius)" in page.locator("#envelope").inner_text()
+        page.screenshot(path=str(artifacts_dir / "event-page.png"), full_page=True)
 
         page.goto(f"{base_url}/sleepers/{world.sleeper_a}")
         assert page.locator("table.calendar a.night").count() == 11

@@ -12,6 +12,11 @@ def _login(client: TestClient, token: str) -> None:
     assert response.status_code == 303
 
 
+def _events_table(page: str) -> str:
+    start = page.index('<table class="list events">')
+    return page[start:page.index("</table>", start)]
+
+
 def test_pages_redirect_to_login_and_back(world: World, client: TestClient) -> None:
     response = client.get(f"/sleepers/{world.sleeper_a}", follow_redirects=False)
     assert response.status_code == 303
@@ -63,14 +68,14 @@ def test_night_page_lists_cramps_first_and_hides_look_alikes_until_asked(
     _login(client, world.clinician)
     url = f"/sleepers/{world.sleeper_a}/nights/n0302"
     page = client.get(url).text
-    table = page[page.index('<table class="list events">'):]
+    table = _events_table(page)
     # e1 and e3 are tonic, e2 clonic; e4 (a PLM) and e5 (a movement) started earlier.
     listed = [table.index(f"/events/{e}\"") for e in ("e1", "e2", "e3")]
     assert listed == sorted(listed)
     assert "/events/e4" not in table and "/events/e5" not in table
     assert "2 look-alikes are hidden" in page and 'href="?show=all#events"' in page
     everything = client.get(url, params={"show": "all"}).text
-    table = everything[everything.index('<table class="list events">'):]
+    table = _events_table(everything)
     order = [table.index(f"/events/{e}\"") for e in ("e1", "e2", "e3", "e4", "e5")]
     assert order == sorted(order)  # the cramps, then the look-alikes in time order
     assert "periodic limb movement" in table and "right shin (tibialis anterior)" in table
@@ -84,13 +89,13 @@ def test_sleeper_page_lists_recent_cramps_and_hides_look_alikes_until_asked(
     _login(client, world.clinician)
     url = f"/sleepers/{world.sleeper_a}"
     page = client.get(url).text
-    table = page[page.index('<table class="list events">'):]
+    table = _events_table(page)
     newest_first = [table.index(f"/events/{e}\"") for e in ("e3", "e2", "e1")]
     assert newest_first == sorted(newest_first)
     assert "/events/e4" not in table and "2 look-alikes are hidden" in page
     assert "Mon 02 Mar 2026" in table  # each event says which night it belongs to
     everything = client.get(url, params={"show": "all"}).text
-    table = everything[everything.index('<table class="list events">'):]
+    table = _events_table(everything)
     order = [table.index(f"/events/{e}\"") for e in ("e3", "e2", "e1", "e5", "e4")]
     assert order == sorted(order)
 
@@ -128,7 +133,8 @@ def test_event_page_plots_the_envelope_and_lists_features(world: World, client: 
     assert page.text.index("<caption>Timing</caption>") < page.text.index(
         "<caption>Strength</caption>") < page.text.index("<caption>Bursts and rhythm</caption>")
     assert "Duration, from the onset to the end of the last burst" in page.text
-    assert "132 s" in page.text and "1 bursts" in page.text and "11.4 × rest" in page.text
+    assert "132 s" in page.text and "11.4 × rest" in page.text and "1 bursts" not in page.text
+    assert "Tonic cramp" in page.text and "night of Mon 02 Mar 2026" in page.text
     plain = client.get(f"/sleepers/{world.sleeper_a}/events/e2")
     assert "No signal was sent for this event" in plain.text
     assert "not computable" in plain.text  # amp_rel_peak null
