@@ -20,6 +20,8 @@ import httpx
 MAX_EVENTS_PER_UPLOAD = 1000
 #: The most envelope values the server takes in one upload (api.schemas).
 MAX_ENVELOPE_VALUES_PER_UPLOAD = 400_000
+#: The most values the server takes per envelope channel (api.schemas).
+MAX_ENVELOPE_VALUES = 2000
 DEFAULT_TIMEOUT_S = 10.0
 
 
@@ -75,9 +77,41 @@ def _batches(events: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return batches
 
 
+def fit_envelope(envelope: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Return ``envelope`` (an API Envelope body) with each channel within the server's
+    2000 values: a longer one is coarsened by a whole factor k (the RMS of k neighbouring
+    values, step_s times k, each value at the middle of its k), so a long cramp is still
+    shown whole rather than refused."""
+    if envelope is None:
+        return None
+    longest = max((len(c.get("values_uv", ())) for c in envelope.get("channels", ())), default=0)
+    if longest <= MAX_ENVELOPE_VALUES:
+        return dict(envelope)
+    k = math.ceil(longest / MAX_ENVELOPE_VALUES)
+    step_s = float(envelope["step_s"])
+
+    def coarse(values: Sequence[float]) -> list[float]:
+        return [
+            round(math.sqrt(sum(v * v for v in values[i : i + k]) / len(values[i : i + k])), 3)
+            for i in range(0, len(values), k)
+        ]
+
+    return {
+        **envelope,
+        "start_s": float(envelope["start_s"]) + (k - 1) * step_s / 2,
+        "step_s": step_s * k,
+        "channels": [
+            {**channel, "values_uv": coarse(channel["values_uv"])}
+            for channel in envelope["channels"]
+        ],
+    }
+
+
 def _json_safe(event: Mapping[str, Any]) -> dict[str, Any]:
     # The pipeline writes NaN for a feature it cannot compute; JSON has no NaN, the API
     # takes null for "not computable".
+    if event.get("envelope") is not None:
+        event = {**event, "envelope": fit_envelope(event["envelope"])}
     features = event.get("features")
     if not features:
         return dict(event)
@@ -193,7 +227,8 @@ class HubClient:
 
     def upload_events(self, night_id: str, events: Sequence[Mapping[str, Any]]) -> IngestSummary:
         """Return what uploading ``events`` (API EventIn bodies) did, in batches of at most
-        1000 events and 400 000 envelope values (the server's limits).
+        1000 events and 400 000 envelope values (the server's limits); an envelope channel
+        over 2000 values is coarsened to fit (:func:`fit_envelope`).
 
         Safe to repeat: stored ids are updated in place, never duplicated. A NaN feature
         (not computable) is sent as null.

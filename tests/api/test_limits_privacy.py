@@ -110,6 +110,34 @@ def test_envelopes_are_bounded_by_the_schema(world: World, client: TestClient) -
     assert "smaller batches" in response.json()["detail"]
 
 
+def test_hub_client_coarsens_a_long_envelope_to_fit_and_the_store_takes_it(
+    world: World, client: TestClient
+) -> None:
+    from api.client import _json_safe, fit_envelope
+
+    upload_night(client, world.sleeper_a, world.hub_a, events=[])
+    # An 11-minute cramp at 0.1 s steps: 6600 values a channel, over the bound of 2000.
+    values = [4.0] * 100 + [200.0] * 6400 + [4.0] * 100
+    channel = {"label": "EMG R Gastroc", "muscle": "gastrocnemius", "side": "right",
+               "role": "calf", "values_uv": values}
+    envelope = {"start_s": 100.0, "step_s": 0.1, "channels": [channel, channel]}
+    fitted = fit_envelope(envelope)
+    assert fitted is not None
+    assert fitted["step_s"] == pytest.approx(0.4)  # k = 4 neighbours per value
+    assert fitted["start_s"] == pytest.approx(100.15)  # the middle of the first four
+    assert [len(c["values_uv"]) for c in fitted["channels"]] == [1650, 1650]
+    assert fitted["channels"][0]["values_uv"][:26] == [4.0] * 25 + [200.0]
+    assert fit_envelope(sample_events()[0]["envelope"]) == sample_events()[0]["envelope"]
+    event = {**sample_events()[0], "envelope": envelope}
+    assert _json_safe(event)["envelope"] == fitted  # what HubClient.upload_events sends
+    refused = client.post(_events_url(world), json={"events": [event]},
+                          headers=auth(world.hub_a))
+    assert refused.status_code == 422
+    fitting = client.post(_events_url(world), json={"events": [{**event, "envelope": fitted}]},
+                          headers=auth(world.hub_a))
+    assert fitting.status_code == 200, fitting.text
+
+
 def test_hub_client_splits_batches_to_fit_the_envelope_bound() -> None:
     from api.client import _batches
 
