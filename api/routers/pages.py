@@ -57,7 +57,7 @@ router = APIRouter()
 CALENDAR_MONTHS = 3
 TREND_WEEKS = 12
 #: The most cramps (and, when asked, look-alikes) a sleeper's page lists, newest first.
-RECENT_EVENTS = 200
+RECENT_EVENTS = 100
 #: The longest a night's timeline spans when it has no recorded end (a plausible night).
 DEFAULT_NIGHT_H = 9
 
