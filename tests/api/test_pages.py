@@ -140,6 +140,18 @@ def test_event_page_plots_the_envelope_and_lists_features(world: World, client: 
     assert "not computable" in plain.text  # amp_rel_peak null
 
 
+def test_a_running_event_with_an_envelope_is_plotted_as_running(
+    world: World, client: TestClient
+) -> None:
+    running = sample_events()[0]
+    running.update(end_s=None, final=False)
+    upload_night(client, world.sleeper_a, world.hub_a, events=[running])
+    _login(client, world.clinician)
+    page = client.get(f"/sleepers/{world.sleeper_a}/events/e1").text
+    assert 'class="mark mark-onset"' in page and ">running</text>" in page
+    assert "still running" in page and "provisional" in page
+
+
 def test_sleeper_page_has_calendar_trends_and_exports(world: World, client: TestClient) -> None:
     upload_night(client, world.sleeper_a, world.hub_a)
     _login(client, world.clinician)
