@@ -14,6 +14,7 @@ from models.decision import DecisionParams, decide, decision_age_s
 from models.features import feature_vector
 from models.persistence import ModelManifest, load_model
 from models.rules import RuleClassifier
+from models.tree_scoring import CalibratedTrees, UnsupportedModel
 from sensor.records import EpisodePhase, EpisodeUpdate, EventKind
 
 
@@ -39,6 +40,10 @@ class LearnedClassifier:
     _threads: ThreadpoolController = field(
         default_factory=ThreadpoolController, repr=False, compare=False
     )
+    # The fitted trees and sigmoids scored with numpy (scikit-learn's probabilities
+    # without its per-call checks); None for an estimator of another kind.
+    _scorer: CalibratedTrees | None = field(default=None, init=False, repr=False,
+                                            compare=False)
 
     def __post_init__(self) -> None:
         classes = tuple(str(c) for c in self.estimator.classes_)
@@ -49,6 +54,11 @@ class LearnedClassifier:
             raise ValueError(
                 f"estimator classes {classes} differ from the manifest's {self.manifest.classes}"
             )
+        try:
+            scorer: CalibratedTrees | None = CalibratedTrees(self.estimator)
+        except UnsupportedModel:
+            scorer = None
+        object.__setattr__(self, "_scorer", scorer)
 
     @classmethod
     def load(
@@ -65,8 +75,11 @@ class LearnedClassifier:
     def probabilities(self, update: EpisodeUpdate) -> dict[EventKind, float]:
         """Return the calibrated probability of each kind (sums to 1)."""
         x = feature_vector(update, self.manifest.feature_names)[None, :]
-        with self._threads.limit(limits=1, user_api="openmp"):
-            proba = np.asarray(self.estimator.predict_proba(x))[0]
+        if self._scorer is not None:
+            proba = self._scorer.predict_proba(x)[0]
+        else:
+            with self._threads.limit(limits=1, user_api="openmp"):
+                proba = np.asarray(self.estimator.predict_proba(x))[0]
         return {
             EventKind(str(c)): float(p) for c, p in zip(self.manifest.classes, proba, strict=True)
         }

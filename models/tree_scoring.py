@@ -1,0 +1,155 @@
+"""Calibrated gradient-boosted trees scored with numpy: the fitted model's probabilities, fast.
+
+A shipped model is a ``CalibratedClassifierCV`` (sigmoid) over a
+``HistGradientBoostingClassifier``. scikit-learn's ``predict_proba`` checks its input
+and starts its thread pool on every call, which costs milliseconds for the one row
+an episode update brings. :class:`CalibratedTrees` takes the fitted trees and sigmoid
+parameters out once and evaluates them with the same arithmetic, in the same order:
+raw score = baseline + each iteration's tree value, added one iteration after the
+other; a tree sends a missing value where it learned to and a value ``<=`` its
+threshold left; each class's sigmoid ``expit(-(a f + b))``; the classes normalised
+by their sum (uniform when all are 0); calibrated folds averaged. So the
+probabilities are scikit-learn's, to the last bit on the rows tested.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import expit
+
+
+class UnsupportedModel(ValueError):
+    """The estimator is not one this scorer reproduces (use its own predict_proba)."""
+
+
+@dataclass(frozen=True)
+class _Forest:
+    """All trees of one boosted model as flat node tables (tree after tree)."""
+
+    feature: np.ndarray  # int64, per node
+    threshold: np.ndarray  # float64, per node
+    missing_left: np.ndarray  # bool, per node
+    left: np.ndarray  # int64, flat index of the left child (a leaf points to itself)
+    right: np.ndarray  # int64, flat index of the right child (a leaf points to itself)
+    value: np.ndarray  # float64, per node (used at leaves)
+    roots: np.ndarray  # int64, flat index of each tree's root
+    depth: int  # longest root-to-leaf path
+    n_iterations: int
+    n_per_iteration: int  # one tree per class (one for a binary model)
+    baseline: np.ndarray  # (n_per_iteration,)
+
+
+@dataclass(frozen=True)
+class _Fold:
+    """One calibrated fold: its forest and the sigmoid (a, b) of each class column."""
+
+    forest: _Forest
+    columns: np.ndarray  # class index of each decision column
+    a: np.ndarray  # sigmoid slope of each decision column
+    b: np.ndarray  # sigmoid intercept of each decision column
+
+
+def _forest(hgb: Any) -> _Forest:
+    if type(hgb).__name__ != "HistGradientBoostingClassifier":
+        raise UnsupportedModel(f"not a HistGradientBoostingClassifier: {type(hgb).__name__}")
+    if getattr(hgb, "_preprocessor", None) is not None:
+        raise UnsupportedModel("categorical preprocessing is not reproduced")
+    trees = [tree.nodes for iteration in hgb._predictors for tree in iteration]
+    n_iter = len(hgb._predictors)
+    n_per = len(hgb._predictors[0]) if n_iter else 0
+    if not trees:
+        raise UnsupportedModel("no fitted trees")
+    if any(np.any(nodes["is_categorical"]) for nodes in trees):
+        raise UnsupportedModel("categorical splits are not reproduced")
+    sizes = np.array([nodes.shape[0] for nodes in trees])
+    roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    nodes = np.concatenate(trees)
+    offset = np.repeat(roots, sizes)
+    own = np.arange(nodes.shape[0], dtype=np.int64)
+    leaf = nodes["is_leaf"].astype(bool)
+    left = np.where(leaf, own, nodes["left"].astype(np.int64) + offset)
+    right = np.where(leaf, own, nodes["right"].astype(np.int64) + offset)
+    baseline = np.asarray(hgb._baseline_prediction, dtype=np.float64).reshape(-1)
+    if baseline.shape[0] != n_per:
+        raise UnsupportedModel("baseline and trees per iteration disagree")
+    return _Forest(
+        feature=nodes["feature_idx"].astype(np.int64),
+        threshold=nodes["num_threshold"].astype(np.float64),
+        missing_left=nodes["missing_go_to_left"].astype(bool),
+        left=left, right=right,
+        value=nodes["value"].astype(np.float64),
+        roots=roots,
+        depth=int(nodes["depth"].max()),
+        n_iterations=n_iter, n_per_iteration=n_per, baseline=baseline,
+    )
+
+
+def _raw_scores(forest: _Forest, x: np.ndarray) -> np.ndarray:
+    """Return the boosted raw scores, (n_rows, n_per_iteration)."""
+    n_rows = x.shape[0]
+    # Every split's direction for every row at once, then each tree walked by lookups.
+    v = x[:, forest.feature]
+    go_left = np.where(np.isnan(v), forest.missing_left, v <= forest.threshold)
+    step = np.where(go_left, forest.left, forest.right)  # (n_rows, n_nodes)
+    base = (np.arange(n_rows, dtype=np.int64) * step.shape[1])[:, None]
+    flat = step.reshape(-1)
+    node = base + forest.roots
+    for _ in range(forest.depth):
+        node = flat[node] + base
+    values = forest.value[node - base].reshape(n_rows, forest.n_iterations,
+                                               forest.n_per_iteration)
+    # Added iteration by iteration onto the baseline, as scikit-learn does: a running
+    # (sequential) sum, not a pairwise one, so the rounding is the same.
+    stacked = np.concatenate(
+        [np.broadcast_to(forest.baseline, (n_rows, 1, forest.n_per_iteration)), values], axis=1)
+    return np.cumsum(stacked, axis=1)[:, -1, :]
+
+
+class CalibratedTrees:
+    """Probabilities of a fitted sigmoid ``CalibratedClassifierCV`` over boosted trees."""
+
+    def __init__(self, estimator: Any) -> None:
+        if type(estimator).__name__ != "CalibratedClassifierCV":
+            raise UnsupportedModel(f"not a CalibratedClassifierCV: {type(estimator).__name__}")
+        self.classes = np.asarray(estimator.classes_)
+        n_classes = self.classes.shape[0]
+        if n_classes < 3:
+            raise UnsupportedModel("binary calibrated models are not reproduced")
+        folds = []
+        for fold in estimator.calibrated_classifiers_:
+            if fold.method != "sigmoid":
+                raise UnsupportedModel(f"calibration {fold.method!r} is not reproduced")
+            forest = _forest(fold.estimator)
+            columns = np.searchsorted(np.sort(fold.classes), fold.estimator.classes_)
+            if forest.n_per_iteration != len(fold.calibrators) or len(columns) != len(
+                    fold.calibrators):
+                raise UnsupportedModel("one calibrator per decision column is needed")
+            folds.append(_Fold(forest, columns,
+                               np.array([float(c.a_) for c in fold.calibrators]),
+                               np.array([float(c.b_) for c in fold.calibrators])))
+        if not folds:
+            raise UnsupportedModel("no calibrated folds")
+        self.n_features = int(estimator.n_features_in_)
+        self._folds = tuple(folds)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Return (n_rows, n_classes) calibrated probabilities for float feature rows."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"expected rows of {self.n_features} features, got shape {x.shape}")
+        n_rows, n_classes = x.shape[0], self.classes.shape[0]
+        mean = np.zeros((n_rows, n_classes))
+        for fold in self._folds:
+            raw = _raw_scores(fold.forest, x)
+            proba = np.zeros((n_rows, n_classes))
+            proba[:, fold.columns] = expit(-(fold.a * raw + fold.b))
+            denominator = np.sum(proba, axis=1)[:, np.newaxis]
+            uniform = np.full_like(proba, 1 / n_classes)
+            proba = np.divide(proba, denominator, out=uniform, where=denominator != 0)
+            proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
+            mean += proba
+        mean /= len(self._folds)
+        return mean
