@@ -311,19 +311,15 @@ class EmgFrontEnd:
             self._seg_carry = np.concatenate([self._seg_carry, h_clean], axis=1)
             self._seg_env_carry = np.concatenate([self._seg_env_carry, batch.env], axis=0)
             return
-        hops = (  # (ch, hops, hop)
-            np.concatenate([self._seg_carry, h_clean], axis=1)
-            if self._seg_carry.shape[1]
-            else h_clean
-        )
+        # Segments run over the carried hops then this block's; only the first can
+        # straddle the two, so the block is not copied behind the carry.
+        old = self._seg_carry
+        carried = old.shape[1]
         envs = np.concatenate([self._seg_env_carry, batch.env], axis=0)
-        carried = self._seg_carry.shape[1]
-        n_seg = hops.shape[1] // self.seg_frames
+        n_seg = (carried + h_clean.shape[1]) // self.seg_frames
         used = n_seg * self.seg_frames
-        self._seg_carry = hops[:, used:].copy()
+        self._seg_carry = h_clean[:, used - carried :].copy()
         self._seg_env_carry = envs[used:].copy()
-        if n_seg == 0:
-            return
         # Frame (within this batch) that ends each segment.
         ends = np.arange(1, n_seg + 1) * self.seg_frames - 1 - carried
         seg_env = envs[:used].reshape(n_seg, self.seg_frames, self.n_ch).mean(axis=1)
@@ -331,9 +327,10 @@ class EmgFrontEnd:
         with np.errstate(invalid="ignore"):
             active = (seg_env > ratio * batch.base[ends]) & batch.valid[ends][:, None]
         for s in np.flatnonzero(active.any(axis=1)):
-            seg = hops[:, s * self.seg_frames : (s + 1) * self.seg_frames].reshape(
-                self.n_ch, self.seg_samples
-            )
+            a, b = s * self.seg_frames - carried, (s + 1) * self.seg_frames - carried
+            hops = (h_clean[:, a:b] if a >= 0
+                    else np.concatenate([old[:, carried + a :], h_clean[:, :b]], axis=1))
+            seg = hops.reshape(self.n_ch, self.seg_samples)
             spec = np.abs(np.fft.rfft(seg * self._seg_window, axis=1)) ** 2
             spec[:, ~self._band_mask] = 0.0
             spec[~active[s]] = 0.0
