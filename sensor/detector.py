@@ -33,17 +33,19 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from sensor.accel import AccelStage, motion_rms_g, rhythm
 from sensor.channels import assign_roles, describe_roles
 from sensor.emg_frontend import EmgFrontEnd, FrameBatch, GapMarker
+from sensor.envelope_ring import EnvelopeRing
 from sensor.episodes import Episode, commit_frames, emg_features
 from sensor.features import FEATURES, NAN, nearest_lead_s
-from sensor.legs import LegFuser
+from sensor.legs import LegFuser, leg_keys
 from sensor.onset import BurstDetector
+from sensor.quantiles import percentile_linear
 from sensor.records import (
     Burst,
     ChannelInfo,
@@ -329,6 +331,8 @@ class Detector:
         self._last_t = -math.inf
         self._keep_frames = 0
         self._legs: LegFuser | None = None
+        self._ring: EnvelopeRing | None = None
+        self._leg_columns: dict[str, list[int]] = {}
 
     # ---------------------------------------------------------------- public surface
     @property
@@ -358,7 +362,7 @@ class Detector:
             self._on_emg(block)
         else:
             self._on_acc(block)
-        return self._fuse(self._advance(self._horizon()))
+        return self._with_envelopes(self._fuse(self._advance(self._horizon())))
 
     def _fuse(self, outputs: list[DetectorOutput]) -> list[DetectorOutput]:
         if not self.config.episode.fuse_legs or not outputs:
@@ -382,7 +386,24 @@ class Detector:
                 if tr.burst.in_burst:
                     self._end_running_burst(tr, self._last_t, self._hist.k0 + self._hist.n - 1)
                 out.append(self._close(tr, self._last_t))
-        return self._fuse(out)
+        return self._with_envelopes(self._fuse(out))
+
+    def _with_envelopes(self, outputs: list[DetectorOutput]) -> list[DetectorOutput]:
+        """Attach to each closed episode the envelopes of its leg's muscles around it."""
+        ring = self._ring
+        if ring is None:
+            return outputs
+        for n, o in enumerate(outputs):
+            if isinstance(o, EpisodeUpdate) and o.phase is EpisodePhase.CLOSED:
+                columns = self._leg_columns.get(o.channel.label, [])
+                if columns:
+                    snippet = ring.snippet(columns, [self._channels[c] for c in columns],
+                                           o.start_s, o.known_at_s)
+                    outputs[n] = replace(o, envelope=snippet)
+        # Decisions of later blocks come after this block's horizon: the ring keeps
+        # what their snippets can reach back to.
+        ring.trim_before(self._last_t - ring.keep_s)
+        return outputs
 
     # ---------------------------------------------------------------- intake
     def _on_emg(self, block: SampleBlock) -> None:
@@ -392,6 +413,12 @@ class Detector:
             self._emg = EmgFrontEnd(self.config, block.labels, block.fs_hz)
             self._channels = assign_roles(block.labels, self.channel_overrides)
             self._make_tracks()
+            self._ring = EnvelopeRing(len(self._channels), self._emg.hop_s)
+            keys = leg_keys(self._channels)
+            self._leg_columns = {
+                info.label: [j for j, other in enumerate(keys) if other == key]
+                for info, key in zip(self._channels, keys, strict=True)
+            }
         self._emg_blocks += 1
         if not self._keep_frames:
             cfg = self.config
@@ -541,6 +568,8 @@ class Detector:
     def _run(self, batch: FrameBatch, out: list) -> None:
         h = self._hist
         h.extend(batch)
+        if self._ring is not None:
+            self._ring.add(batch.k0, batch.t_end, batch.env)
         cfg = self.config
         hop_s = self._emg.hop_s
         i0 = batch.k0 - h.k0
@@ -735,7 +764,7 @@ class Detector:
                     active = float(act_c.sum()) / n_ok
                     env_c = h.env[i0:i1, c][valid]
                     # Relaxations: frames far below the window's contraction level.
-                    dip = float(np.mean(env_c < cfg.dip_level * np.percentile(env_c, 90)))
+                    dip = float(np.mean(env_c < cfg.dip_level * percentile_linear(env_c, 90)))
                     if tr.other is not None:
                         o = tr.other
                         env_o = h.env[i0:i1, o]
