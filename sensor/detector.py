@@ -5,7 +5,10 @@ feeding a night in one block per group, in 20 ms blocks or in random sizes gives
 same outputs, provided blocks arrive in time order (sorted by start time, EMG and ACC
 interleaved). Per EMG channel: :class:`~sensor.emg_frontend.EmgFrontEnd` (filters,
 envelopes, baseline) -> :class:`~sensor.onset.BurstDetector` -> episodes
-(:mod:`sensor.episodes`) with features (:mod:`sensor.features`).
+(:mod:`sensor.episodes`) with features (:mod:`sensor.features`). Parameters live in
+:mod:`sensor.detector_config` (re-exported here), recent frames in
+:mod:`sensor.frame_history`; a closed episode carries its leg's envelopes
+(:mod:`sensor.envelope_ring`).
 
 Accelerometer alignment. Episode features include the accelerometer, so once an ACC
 stream exists the detector decides only up to the time both groups have reached.
@@ -39,12 +42,23 @@ import numpy as np
 
 from sensor.accel import AccelStage, motion_rms_g, rhythm
 from sensor.channels import assign_roles, describe_roles
+from sensor.detector_config import (
+    AccelConfig,
+    BaselineConfig,
+    DetectorConfig,
+    EnvelopeConfig,
+    EpisodeConfig,
+    FeatureConfig,
+    FilterConfig,
+    OnsetConfig,
+)
 from sensor.emg_frontend import EmgFrontEnd, FrameBatch, GapMarker
 from sensor.envelope_ring import EnvelopeRing
 from sensor.episodes import Episode, commit_frames, emg_features
 from sensor.features import FEATURES, NAN, nearest_lead_s
+from sensor.frame_history import FrameHistory, split_batch
 from sensor.legs import LegFuser, leg_keys
-from sensor.onset import BurstDetector
+from sensor.onset import BurstDetector, BurstKind
 from sensor.quantiles import percentile_linear
 from sensor.records import (
     Burst,
@@ -60,229 +74,20 @@ from sensor.records import (
 
 DETECTOR_VERSION = "1.0.0"
 
-
-@dataclass(frozen=True)
-class FilterConfig:
-    """Pre-filtering of the EMG."""
-
-    low_hz: float = 20.0  # SENIAM 10-20 Hz high-pass (DOMAIN.md "Signals")
-    high_hz: float = 450.0  # ~500 Hz low-pass, capped at 0.45 fs (DOMAIN.md "Signals")
-    order: int = 4  # Butterworth order per edge (issue 2)
-    mains_hz: float | None = None  # 50 or 60; None = detect from the first seconds
-    mains_fallback_hz: float = 50.0  # used when "auto" finds no mains lines
-    mains_detect_s: float = 2.0  # signal held back at the start to detect mains
-    # 50-250 or 60-300 Hz: the odd harmonics of non-linear loads reach the 3rd and 5th
-    # (Mewett 2004: harmonics matter); each notch is 5 Hz wide, so a mains frequency that
-    # wanders by tenths of a hertz stays inside it at every harmonic.
-    notch_harmonics: int = 5
-    notch_quality: float = 10.0  # 5 Hz wide at 50 Hz: tolerates drift (Mewett 2004), short ring
-    ecg_suppression: bool = False  # raise the low corner to ecg_highpass_hz
-    ecg_highpass_hz: float = 30.0  # 30 Hz high-pass against ECG (Drake & Callaghan 2006)
-    settle_s: float = 1.0  # filter settling after a start or gap (notch Q30 decays < 1 s)
-
-
-@dataclass(frozen=True)
-class EnvelopeConfig:
-    """RMS envelopes on a decimated frame grid."""
-
-    hop_s: float = 0.01  # 100 frames/s
-    window_s: float = 0.1  # decision window 100-250 ms (St-Amant 1998, DOMAIN.md)
-    onset_window_s: float = 0.03  # onset-timing window 25-100 ms (St-Amant 1998)
-    onset_method: str = "tkeo"  # "tkeo" (Solnik 2010: better onset timing) or "rms"
-
-    def __post_init__(self) -> None:
-        if self.onset_method not in ("tkeo", "rms"):
-            raise ValueError(
-                f"onset_method must be 'tkeo' or 'rms', got {self.onset_method!r}"
-            )
-        if not 0 < self.hop_s <= self.window_s:
-            raise ValueError(f"need 0 < hop_s <= window_s, got {self.hop_s}, {self.window_s}")
-
-
-@dataclass(frozen=True)
-class BaselineConfig:
-    """Adaptive noise floor (see sensor.baseline)."""
-
-    segment_s: float = 1.0  # minimum-statistics segment
-    quantile: float = 0.5  # segment median of the RMS envelope = rest RMS level
-    history_s: float = 20.0  # rises of the floor (< admit_ratio) are followed within this
-    admit_ratio: float = 2.0  # >= 2x rest is activity, not rest (bruxism rule, DOMAIN.md)
-    hold_s: float = 900.0  # a level held longer than any cramp (10 min, DOMAIN.md) is floor
-    floor_uv: float = 1.0  # below: flat line / no contact (rest EMG is a few uV, DOMAIN.md)
-    # A floor step (gel drying, a moved cable: the floor rises 2-4x and stays, DOMAIN.md
-    # "Recordings differ"; issue 11) is learned once it has held this steady this long:
-    step_hold_s: float = 8.0  # (inference: longer than a PLM's 0.5-10 s core, << 60 s)
-    step_max_ratio: float = 4.5  # at most 4.5x the old floor (2-4x steps; a cramp is louder)
-    step_stationary_ratio: float = 1.5  # 1 s levels within 1.5x of each other (inference)
-
-
-@dataclass(frozen=True)
-class OnsetConfig:
-    """Double threshold with hysteresis (Bonato 1998)."""
-
-    on_ratio: float = 2.0  # burst >= 2x resting amplitude (bruxism rule, DOMAIN.md)
-    off_ratio: float = 1.5  # hysteresis: ends below 1.5x rest (inference)
-    min_on_s: float = 0.05  # shortest event of interest: 75 ms hypnic jerk (DOMAIN.md)
-    min_off_s: float = 0.2  # relaxation shorter than this does not split a burst (inference)
-    refine_ratio: float = 1.5  # onset refined back to the first frame above 1.5x rest
-    max_lookback_s: float = 0.5  # refinement searches at most this far back
-
-
-@dataclass(frozen=True)
-class EpisodeConfig:
-    """Grouping bursts into episodes."""
-
-    # Bursts < 2 s apart merge and >= 3 s of quiet ends an episode (bruxism rule,
-    # DOMAIN.md); a burst in the 2-3 s zone joins the open episode (sensor.episodes).
-    end_quiet_s: float = 3.0
-    # One episode per leg (sensor.legs): the channels of a leg fuse (DESIGN.md).
-    fuse_legs: bool = True
-    update_interval_s: float = 0.5  # an open episode is re-reported at least this often
-    max_gap_s: float = 5.0  # an episode survives a lost-signal gap this long (BLE reconnect)
-    lead_window_s: float = 2.0  # other-channel onsets within this are paired for lead_s
-    # "Recent" features look back this far from each update: the sleeper's response
-    # (shin firing, leg moving) is told from the cramp's own course second by second.
-    # 3 s spans a clonic cramp's relaxation (bursts <= 2 s apart, DOMAIN.md) (inference).
-    recent_window_s: float = 3.0
-    # The muscle counts as active alone while, over the recent window, it is active at
-    # least this share of the time (a clonic cramp's duty cycle; inference) ...
-    alone_min_active: float = 0.3
-    # ... the other muscle is co-active at a comparable level (>= coact_level of this
-    # one's envelope in uV: crosstalk is a few per cent, a voluntary co-contraction
-    # tens of per cent; inference) at most this share of the time ...
-    alone_max_coact: float = 0.2
-    coact_level: float = 0.25
-    # ... and the leg is still: "little leg motion" (DOMAIN.md), above a clonic cramp's
-    # own twitches (~0.04 g) (inference).
-    alone_max_motion_g: float = 0.05
-    # A relaxation frame is below this share of the window's contraction level (its 90th
-    # percentile envelope): a clonic cramp relaxes to rest, a tonic one's 100 ms RMS
-    # seldom falls below a third of its level (inference).
-    dip_level: float = 0.3
-
-    def __post_init__(self) -> None:
-        if self.end_quiet_s < 2.0:
-            raise ValueError(
-                f"end_quiet_s ({self.end_quiet_s}) must be >= 2 s: bursts less than 2 s "
-                "apart belong to one episode"
-            )
-
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    """Signal-quality and spectrum features."""
-
-    spectrum_segment_s: float = 0.128  # ~8 Hz resolution for the median frequency
-    clip_min_uv: float = 50.0  # repeated samples above this are clipping, not rest
-    flat_std_uv: float = 0.2  # a 10 ms hop varying less than this is a flat line (no contact)
-
-
-@dataclass(frozen=True)
-class AccelConfig:
-    """Accelerometer posture, motion and rhythm (PAM-RL style, DOMAIN.md)."""
-
-    gravity_cutoff_hz: float = 0.3  # below the 0.3-4 Hz movement band
-    leg_axis: int = 0  # band axis along the shank (x); tilt is its angle to vertical
-    upright_max_tilt_deg: float = 45.0  # shank within 45 deg of vertical = upright
-    pre_onset_s: float = 2.0  # motion before onset window
-    onset_halfwidth_s: float = 1.0  # motion at onset window (+-)
-    rhythm_low_hz: float = 0.3  # tremor/ALMA/walking band (Chervin 2003; Yang 2010)
-    rhythm_high_hz: float = 4.0
-    rhythm_window_s: float = 20.0  # ALMA trains last 10-20 s (DOMAIN.md)
-    max_lag_s: float = 10.0  # go on without ACC when it stalls this far behind EMG
-    # An accelerometer whose axes all repeat one value (within this) for this long is
-    # stuck: its features are unknown, not "still" (a 12-16 bit sensor's noise moves
-    # its last bits every sample; inference).
-    stuck_s: float = 5.0
-    stuck_tolerance_g: float = 1e-6
-    # Rhythm of the last seconds only (is the leg shaking now?): long enough for two
-    # cycles at 0.5 Hz, short enough that a finished turn leaves it soon (inference).
-    recent_rhythm_window_s: float = 5.0
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    """All detector parameters, in physical units, grouped by stage."""
-
-    filter: FilterConfig = field(default_factory=FilterConfig)
-    envelope: EnvelopeConfig = field(default_factory=EnvelopeConfig)
-    baseline: BaselineConfig = field(default_factory=BaselineConfig)
-    onset: OnsetConfig = field(default_factory=OnsetConfig)
-    episode: EpisodeConfig = field(default_factory=EpisodeConfig)
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    accel: AccelConfig = field(default_factory=AccelConfig)
-
-
-class FrameHistory:
-    """The most recent frames (all arrays of FrameBatch) addressed by global index."""
-
-    def __init__(self) -> None:
-        self.k0 = 0  # global index of the first kept frame
-        self.n = 0  # kept frames
-        self.spectra: dict[int, np.ndarray] = {}
-        # Preallocated buffers written in place (a 20 ms block adds 2 frames: copying the
-        # whole history per block would cost more than the filtering).
-        self._buf: dict[str, np.ndarray] = {}
-        self._start = 0
-
-    def extend(self, batch: FrameBatch) -> None:
-        m = batch.n
-        if self.n and batch.k0 != self.k0 + self.n:
-            raise RuntimeError("frames must be appended contiguously")
-        if not self.n:
-            self.k0 = batch.k0
-            self._start = 0
-        end = self._start + self.n
-        cap = next(iter(self._buf.values())).shape[0] if self._buf else 0
-        if end + m > cap:
-            keep = {name: buf[self._start : end] for name, buf in self._buf.items()}
-            new_cap = max(4096, 2 * (self.n + m))
-            self._buf = {}
-            for name in FrameBatch.ARRAYS:
-                arr = getattr(batch, name)
-                buf = np.empty((new_cap, *arr.shape[1:]), dtype=arr.dtype)
-                if name in keep:
-                    buf[: self.n] = keep[name]
-                self._buf[name] = buf
-            self._start = 0
-            end = self.n
-        for name in FrameBatch.ARRAYS:
-            self._buf[name][end : end + m] = getattr(batch, name)
-        self.n += m
-        self._views()
-        if batch.spectra:
-            self.spectra.update(batch.spectra)
-
-    def _views(self) -> None:
-        a, b = self._start, self._start + self.n
-        for name, buf in self._buf.items():
-            setattr(self, name, buf[a:b])
-
-    def trim_before(self, k: int) -> None:
-        drop = min(k - self.k0, self.n)
-        if drop <= 0:
-            return
-        self._start += drop
-        self.k0 += drop
-        self.n -= drop
-        self._views()
-        if self.spectra:
-            for key in [key for key in self.spectra if key < self.k0]:
-                del self.spectra[key]
-
-    def spectra_keys(self, k_from: int, k_to: int) -> list[int]:
-        return sorted(key for key in self.spectra if k_from <= key <= k_to)
-
-
-def split_batch(batch: FrameBatch, n: int) -> tuple[FrameBatch, FrameBatch]:
-    """Return the first n frames and the rest of a batch."""
-    head = {name: getattr(batch, name)[:n] for name in FrameBatch.ARRAYS}
-    tail = {name: getattr(batch, name)[n:] for name in FrameBatch.ARRAYS}
-    hs = {k: v for k, v in batch.spectra.items() if k < batch.k0 + n}
-    ts = {k: v for k, v in batch.spectra.items() if k >= batch.k0 + n}
-    return FrameBatch(k0=batch.k0, spectra=hs, **head), FrameBatch(
-        k0=batch.k0 + n, spectra=ts, **tail
-    )
+__all__ = [
+    "DETECTOR_VERSION",
+    "AccelConfig",
+    "BaselineConfig",
+    "Detector",
+    "DetectorConfig",
+    "DetectorInputError",
+    "EnvelopeConfig",
+    "EpisodeConfig",
+    "FeatureConfig",
+    "FilterConfig",
+    "FrameHistory",
+    "OnsetConfig",
+]
 
 
 @dataclass
@@ -645,7 +450,7 @@ class Detector:
                                    tr.onset_col, t_end, valid)
                 ep = tr.episode
                 emitted = False
-                if ev is not None and ev.kind == "onset":
+                if ev is not None and ev.kind is BurstKind.ONSET:
                     tr.onsets.append(ev.time_s)
                     if ep is None:
                         ep = Episode(

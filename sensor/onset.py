@@ -12,16 +12,24 @@ the centre of its onset window.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import numpy as np
+
+
+class BurstKind(enum.Enum):
+    """What a confirmed burst event says: the muscle turned on, or off."""
+
+    ONSET = "onset"
+    OFFSET = "offset"
 
 
 @dataclass
 class BurstEvent:
     """A burst confirmed (``onset``) or ended (``offset``) at a decision frame."""
 
-    kind: str  # "onset" | "offset"
+    kind: BurstKind
     time_s: float  # refined onset or offset time
     frame: int  # global frame index of the refined time
 
@@ -92,7 +100,7 @@ class BurstDetector:
                     self.run_off = 0
                     self.onset_frame = k - (i - j)
                     self.peak_rel = env / base
-                    return BurstEvent("onset", float(t_end[j]) - self.half_window_s,
+                    return BurstEvent(BurstKind.ONSET, float(t_end[j]) - self.half_window_s,
                                       self.onset_frame)
             else:
                 self.run_on = 0
@@ -115,7 +123,7 @@ class BurstDetector:
                 self.in_burst = False
                 self.run_off = 0
                 end_s = float(t_end[j]) - self.half_window_s
-                return BurstEvent("offset", end_s, k - (i - j))
+                return BurstEvent(BurstKind.OFFSET, end_s, k - (i - j))
         else:
             self.run_off = 0
         return None
