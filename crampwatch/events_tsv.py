@@ -67,10 +67,13 @@ def header() -> str:
 
 def row(line: Mapping[str, Any]) -> str:
     """Return one TSV line (with its newline) for one replay JSON line."""
+    from crampwatch.event_json import channel_columns
+
     end = line.get("end_s")
     start = float(line["start_s"])
     values = {
         **line,
+        **channel_columns(line),
         "onset": start,
         "duration": None if end is None else max(float(end) - start, 0.0),
         "trial_type": line["kind"],

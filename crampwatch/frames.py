@@ -100,6 +100,7 @@ def replay(
     ``skip_unreadable=True`` it is warned about and listed in ``df.attrs["not_replayed"]``.
     """
     from crampwatch.errors import UserError
+    from crampwatch.event_json import channel_columns
     from crampwatch.replay import ReplayOptions, expand_paths, failure_report, replay_all
 
     pd = _pandas()
@@ -125,7 +126,8 @@ def replay(
             continue
         start = result.start
         for line in result.lines:
-            row = {k: v for k, v in line.items() if k != "features"}
+            row = {k: v for k, v in line.items() if k not in ("features", "envelope")}
+            row.update(channel_columns(line))
             row["recording"] = Path(str(line["file"])).stem
             row["start_time"], row["end_time"] = _times(start, [line["start_s"],
                                                                 line["end_s"]])
@@ -301,11 +303,12 @@ def synth(out: PathLike, nights: int = 1, *, minutes: float | None = None,
     :data:`TRUTH_COLUMNS`, then each event's attributes and its night's variation.
     """
     from crampwatch.commands import synth as command
+    from crampwatch.commands.parser import CommandParser
     from crampwatch.synth.truth import NightTruth
 
     pd = _pandas()
     parser = argparse.ArgumentParser(prog="crampwatch")
-    command.register(parser.add_subparsers())
+    command.register(parser.add_subparsers(parser_class=CommandParser))
     args = parser.parse_args(["synth", "--out", str(out)])
     unknown = sorted(set(options) - set(vars(args)) - {"func"})
     if unknown:

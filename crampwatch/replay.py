@@ -31,8 +31,12 @@ import numpy as np
 
 from crampwatch import events_tsv
 from crampwatch.errors import UserError
+from crampwatch.event_json import event_to_json
 from crampwatch.frames import make_callable
-from crampwatch.pipeline import FIRST_CRAMP_CALL, KNOWN_AT, Pipeline
+from crampwatch.pipeline import build_pipeline, load_classifier
+from crampwatch.prompt.night_clock import NightPrompter, event_prompts, no_prompt
+from crampwatch.prompt.params import PromptParams
+from crampwatch.prompt.policy import PromptDecision, PromptPolicy
 from crampwatch.recordings.capture_source import CAPTURE_SUFFIX, CaptureRecording, is_capture
 from crampwatch.recordings.edf_reader import (
     DEFAULT_CHUNK_S,
@@ -43,7 +47,6 @@ from crampwatch.recordings.edf_reader import (
 from crampwatch.recordings.edf_writer import EdfPlusWriter, SignalSpec
 from models import DEFAULT_CLASSIFIER
 from models.classifier import EpisodeClassifier
-from sensor.detector import DETECTOR_VERSION, Detector, DetectorConfig
 from sensor.quality import SignalQuality
 from sensor.records import Event, SampleBlock, SignalGap
 
@@ -62,6 +65,7 @@ class ReplayOptions:
     include_provisional: bool = False
     classifier: str = DEFAULT_CLASSIFIER  # "rules", "model" (shipped), or a model path
     edf_out: Path | None = None
+    prompt: PromptParams = field(default_factory=PromptParams)  # as `crampwatch run`
 
 
 @dataclass
@@ -78,6 +82,8 @@ class ReplayResult:
     start: datetime | None = None  # the recording's clock at 0 s (EDF start), if it says
     # Signal-quality sentences (dead, flat, clipped or missing channels; stuck accelerometer).
     warnings: list[str] = field(default_factory=list)
+    # What the prompt policy decided over the night, on the recording's own clock.
+    decisions: list[PromptDecision] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -134,58 +140,10 @@ class PendingFile:
         self.discard()
 
 
-def load_classifier(spec: str) -> EpisodeClassifier:
-    """Return the classifier named by ``spec``: "model", "rules" or a model file path."""
-    import models
-    from models.persistence import ModelFileError
-    from models.rules import RuleClassifier
-
-    if spec == "rules":
-        return RuleClassifier()
-    try:
-        if spec == "model":
-            return models.load_default(fallback_to_rules=True)
-        return models.load_default(spec)
-    except ModelFileError as exc:
-        raise UserError(f"cannot load classifier {spec!r}: {exc}") from None
-
-
-def build_pipeline(
-    classifier: EpisodeClassifier,
-    session_id: str,
-    has_acc: bool,
-    config: DetectorConfig | None = None,
-) -> Pipeline:
-    """Return a fresh Pipeline (new Detector) for one session, with or without accelerometer."""
-    detector = Detector(config or DetectorConfig(), expect_acc=has_acc)
-    return Pipeline(detector, classifier, session_id, detector_version=DETECTOR_VERSION)
-
-
-def _number(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
 def event_line(file: str, event: Event) -> dict[str, Any]:
-    """Return the JSON object replay writes for one event (NaN written as null)."""
-    features = {k: _number(v) for k, v in event.features.items()
-                if k not in (KNOWN_AT, FIRST_CRAMP_CALL)}
-    return {
-        "file": file,
-        "start_s": event.start_s,
-        "end_s": event.end_s,
-        "kind": str(event.kind),
-        "channel": event.channel.label,
-        "confidence": event.confidence,
-        "final": event.final,
-        "event_id": event.event_id,
-        "muscle": str(event.channel.muscle),
-        "side": str(event.channel.side),
-        "known_at_s": _number(event.features.get(KNOWN_AT)),
-        "first_cramp_call_s": _number(event.features.get(FIRST_CRAMP_CALL)),
-        "detector_version": event.detector_version,
-        "model_version": event.model_version,
-        "features": features,
-    }
+    """Return the JSON object replay writes for one event: the recording, then the
+    event's shared JSON (:func:`crampwatch.event_json.event_to_json`)."""
+    return {"file": file, **event_to_json(event)}
 
 
 def is_url(path: str | os.PathLike[str]) -> bool:
@@ -325,7 +283,8 @@ def replay_file(
             stack.callback(writer.close)
             for ann in rec.annotations():
                 writer.annotate(ann.onset_s, ann.duration_s, ann.text)
-        emg_end_s = 0.0
+        prompter = NightPrompter(PromptPolicy(options.prompt))
+        emg_end_s = stream_end_s = 0.0
         layouts: dict[str, tuple[float, tuple[str, ...]]] = {}
         first_layouts: dict[str, tuple[float, tuple[str, ...]]] = {}
         restarts = 0
@@ -336,7 +295,7 @@ def replay_file(
                 # The band restarted with other settings (a capture): the night goes on
                 # with a fresh pipeline for the new layout, as in a live session.
                 restarts += 1
-                _collect(result, file, pipeline.finish(), options, writer)
+                _collect(result, file, pipeline.finish(), options, writer, prompter)
                 pipeline = build_pipeline(classifier, f"{Path(file).stem}.{restarts + 1}",
                                           has_acc=bool(rec.acc))
                 layouts = {block.group: layout}
@@ -349,14 +308,20 @@ def replay_file(
                 quality.add(block)
                 if writer is not None:
                     _write_with_gap(writer, block)
-            _collect(result, file, pipeline.process(block), options, writer)
+            _collect(result, file, pipeline.process(block), options, writer, prompter)
+            stream_end_s = max(stream_end_s, block.t_end_s)
             if index == 0:
                 log.info("%s: %s", file, pipeline.detector.describe_channels())
             if block.group == "emg":
                 emg_end_s = block.t_end_s
                 if progress is not None:
                     progress(emg_end_s)
-        _collect(result, file, pipeline.finish(), options, writer)
+        _collect(result, file, pipeline.finish(), options, writer, prompter)
+        result.decisions += prompter.advance(stream_end_s)
+        prompts = event_prompts(result.decisions)
+        for line in result.lines:
+            if line["final"]:
+                line["prompt"] = prompts.get(line["event_id"]) or no_prompt()
         result.warnings = quality.warnings() + result.warnings
         for warning in result.warnings:
             log.info("%s: %s", file, warning)
@@ -424,7 +389,8 @@ def _write_with_gap(writer: EdfPlusWriter, block: SampleBlock) -> None:
 
 
 def _collect(result: ReplayResult, file: str, outputs: list[Event | SignalGap],
-             options: ReplayOptions, writer: EdfPlusWriter | None) -> None:
+             options: ReplayOptions, writer: EdfPlusWriter | None,
+             prompter: NightPrompter) -> None:
     for output in outputs:
         if isinstance(output, SignalGap):
             result.gaps += 1
@@ -433,6 +399,7 @@ def _collect(result: ReplayResult, file: str, outputs: list[Event | SignalGap],
             continue
         if output.final and writer is not None and output.end_s is not None:
             writer.annotate(output.start_s, output.end_s - output.start_s, _annotation(output))
+        result.decisions += prompter.on_event(output)
         if output.final or options.include_provisional:
             result.lines.append(event_line(file, output))
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from crampwatch.errors import UserError
-from crampwatch.replay import ReplayOptions, ReplayResult, load_classifier, replay_or_report
+from crampwatch.pipeline import load_classifier
+from crampwatch.replay import ReplayOptions, ReplayResult, replay_or_report
 from models.classifier import EpisodeClassifier
 
 try:

@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import TextIO
 
 from crampwatch.prompt.log import PromptRecord
+from crampwatch.prompt.params import RED_FLAG_AFTER_S
 from sensor.records import Event, EventKind
-
-# DOMAIN.md red flags: a cramp that has not let go after 10 minutes.
-RED_FLAG_DURATION_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -104,7 +102,7 @@ def summarize_night(
                 side=ev.channel.side.value,
                 prompted=ev.event_id in prompted_ids,
                 acknowledged=ev.event_id in acked_ids,
-                red_flag=ev.event_id in flagged or (dur is not None and dur >= RED_FLAG_DURATION_S),
+                red_flag=ev.event_id in flagged or (dur is not None and dur >= RED_FLAG_AFTER_S),
             )
         )
     return NightSummary(

@@ -54,6 +54,45 @@ def test_imports_point_one_way(room: str) -> None:
     assert not wrong, "imports against DESIGN.md's arrows:\n" + "\n".join(wrong)
 
 
+# The store's tables are api's own: other rooms call api functions (api.hub_store...).
+API_PRIVATE = ("api.models",)
+
+
+def _names_api_private(name: str) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in API_PRIVATE)
+
+
+def _imported_modules(path: Path) -> list[str]:
+    """Return every module an import may load, ``from api import models`` as api.models."""
+    names = _imports(path)
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.extend(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("room", [r for r in ROOMS if r != "api"])
+def test_no_orm_models_outside_api(room: str) -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _room_files(room)
+        for name in _imported_modules(path)
+        if _names_api_private(name)
+    ]
+    assert not wrong, "query the store through api functions, not its models:\n" + "\n".join(
+        wrong)
+
+
+def test_the_orm_check_sees_every_import_form(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("import api.models\nfrom api.models import User\n"
+                      "def f():\n    from api import models\n")
+    found = sorted(n for n in _imported_modules(source) if _names_api_private(n))
+    assert found == ["api.models", "api.models", "api.models", "api.models.User"]
+    source.write_text("from api import hub_store\nimport api.store\n")
+    assert not any(_names_api_private(n) for n in _imported_modules(source))
+
+
 def test_sensor_is_pure() -> None:
     wrong = [
         f"{path.relative_to(ROOT)} imports {name}"

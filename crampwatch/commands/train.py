@@ -45,18 +45,12 @@ REAL_EMG_LABELS = ("EMG R Gastroc", "EMG R Tib Ant")
 REAL_EMG_BLOCK_S = 0.5
 
 
-def make_detector() -> object:
-    """Return a fresh Detector with its default (DOMAIN.md) settings."""
-    from sensor.detector import Detector
-
-    return Detector()
-
-
 def detect(blocks: Iterable[SampleBlock]) -> list[EpisodeUpdate]:
     """Return every episode update the Detector emits over a stream of blocks."""
+    from crampwatch.pipeline import new_detector
     from sensor.records import EpisodeUpdate
 
-    detector = make_detector()
+    detector = new_detector()
     out: list[EpisodeUpdate] = []
     for block in blocks:
         out.extend(u for u in detector.process(block) if isinstance(u, EpisodeUpdate))

@@ -107,25 +107,23 @@ def _session(args: argparse.Namespace) -> Iterator[object]:
         store.close()
 
 
-def _user(db, name: str):  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
+@contextmanager
+def _refused() -> Iterator[None]:
+    """Turn the store's refusals (no such user, a duplicate...) into one clear line."""
+    from api.hub_store import HubStoreError
 
-    from api.models import User
-
-    user = db.scalars(select(User).where(User.name == name)).first()
-    if user is None:
-        raise UserError(f"no user named {printable(name)!r}: see `crampwatch users list`")
-    return user
+    try:
+        yield
+    except HubStoreError as exc:
+        raise UserError(printable(str(exc))) from exc
 
 
 def _sleeper(db, args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """Return the sleeper named by --sleeper-id, else by its label; None if neither given."""
-    from sqlalchemy import select
-
-    from api.models import Sleeper
+    from api.hub_store import find_sleeper
 
     if args.sleeper_id is not None:
-        sleeper = db.get(Sleeper, args.sleeper_id) if 0 < args.sleeper_id < 2**31 else None
+        sleeper = find_sleeper(db, sleeper_id=args.sleeper_id)
         if sleeper is None:
             raise UserError(
                 f"no sleeper with id {args.sleeper_id}: see `crampwatch users sleepers`"
@@ -133,7 +131,7 @@ def _sleeper(db, args: argparse.Namespace):  # type: ignore[no-untyped-def]
         return sleeper
     if args.sleeper is None:
         return None
-    sleeper = db.scalars(select(Sleeper).where(Sleeper.label == args.sleeper)).first()
+    sleeper = find_sleeper(db, label=args.sleeper)
     if sleeper is None:
         hint = " (for a sleeper id, use --sleeper-id)" if args.sleeper.isdigit() else ""
         raise UserError(
@@ -159,148 +157,102 @@ def _valid_name(name: str) -> str:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from api.models import Role
-    from api.security import new_token
-    from api.users import UserAdminError, create_user
+    from api import hub_store
 
     name = _valid_name(args.name)
-    with _session(args) as db:
+    with _session(args) as db, _refused():
         sleeper = _sleeper(db, args)
-        sleeper_id = None if sleeper is None else sleeper.id
-        try:
-            user = create_user(db, name, Role(args.role), sleeper_id)
-        except UserAdminError as exc:
-            raise UserError(str(exc)) from exc
-        print(f"added {args.role} {user.name!r} (user id {user.id})")
+        user_id = hub_store.add_user(db, name, args.role,
+                                     None if sleeper is None else sleeper.sleeper_id)
+        print(f"added {args.role} {name!r} (user id {user_id})")
         if not args.no_token:
-            token, _row = new_token(db, user, "first token")
-            db.commit()
+            token = hub_store.issue_token(db, name, "first token")
             print(f"token (shown once, keep it secret): {token}")
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
-    from api.models import Sleeper, User
-    from api.users import user_out
+    from api.hub_store import user_lines
 
     with _session(args) as db:
-        labels = {s.id: s.label for s in db.scalars(select(Sleeper))}
-        users = db.scalars(select(User).order_by(User.name)).all()
-        if not users:
-            print("no users yet: add an admin with `crampwatch users add NAME --role admin`")
-        for user in users:
-            view = user_out(db, user)
-            live = [t.prefix + "…" for t in user.tokens if t.revoked_at is None]
-            where = ""
-            if user.sleeper_id is not None:
-                where = f" writes {labels[user.sleeper_id]}"
-            elif view.assigned_sleeper_ids:
-                where = " reads " + ", ".join(labels[i] for i in view.assigned_sleeper_ids)
-            state = " DISABLED" if user.disabled else ""
-            line = f"{user.name:20} {user.role:9}{where}{state}  tokens: {', '.join(live) or '-'}"
-            print(printable(line))
+        users = user_lines(db)
+    if not users:
+        print("no users yet: add an admin with `crampwatch users add NAME --role admin`")
+    for user in users:
+        live = [prefix + "…" for prefix in user.live_token_prefixes]
+        where = ""
+        if user.writes is not None:
+            where = f" writes {user.writes}"
+        elif user.reads:
+            where = " reads " + ", ".join(user.reads)
+        state = " DISABLED" if user.disabled else ""
+        line = f"{user.name:20} {user.role:9}{where}{state}  tokens: {', '.join(live) or '-'}"
+        print(printable(line))
     return 0
 
 
 def _token(args: argparse.Namespace) -> int:
-    from api.security import new_token
+    from api.hub_store import issue_token
 
-    with _session(args) as db:
-        user = _user(db, args.name)
-        if user.disabled:
-            raise UserError(f"user {args.name!r} is disabled")
-        token, _row = new_token(db, user, args.label)
-        db.commit()
-        print(token)
+    with _session(args) as db, _refused():
+        print(issue_token(db, args.name, args.label))
     return 0
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from api.models import utcnow
+    from api.hub_store import revoke_tokens
 
-    with _session(args) as db:
-        user = _user(db, args.name)
-        live = [t for t in user.tokens if t.revoked_at is None]
-        if args.prefix:
-            live = [t for t in live if t.prefix.startswith(args.prefix.rstrip("…"))]
-            if not live:
-                raise UserError(f"{args.name!r} has no live token starting {args.prefix!r}")
-        for row in live:
-            row.revoked_at = utcnow()
-        db.commit()
-        print(f"revoked {len(live)} token(s) of {args.name!r}")
+    with _session(args) as db, _refused():
+        count = revoke_tokens(db, args.name, args.prefix)
+    print(f"revoked {count} token(s) of {args.name!r}")
     return 0
 
 
 def _disable(args: argparse.Namespace) -> int:
-    with _session(args) as db:
-        user = _user(db, args.name)
-        user.disabled = True
-        db.commit()
-        print(f"disabled {args.name!r}")
+    from api.hub_store import disable_user
+
+    with _session(args) as db, _refused():
+        disable_user(db, args.name)
+    print(f"disabled {args.name!r}")
     return 0
 
 
 def _add_sleeper(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
-    from sqlalchemy.exc import IntegrityError
 
-    from api.models import Sleeper
+    from api.hub_store import add_sleeper
     from api.schemas import SleeperIn
 
     try:
         body = SleeperIn(label=args.label, note=args.note)
     except ValidationError as exc:
         raise UserError(f"bad sleeper label {args.label!r}: {exc.errors()[0]['msg']}") from exc
-    with _session(args) as db:
-        sleeper = Sleeper(label=body.label, note=body.note)
-        db.add(sleeper)
-        try:
-            db.commit()
-        except IntegrityError as exc:
-            raise UserError(f"a sleeper labelled {args.label!r} exists already") from exc
-        print(f"added sleeper {sleeper.label!r} (sleeper id {sleeper.id})")
+    with _session(args) as db, _refused():
+        sleeper = add_sleeper(db, body.label, body.note)
+    print(f"added sleeper {sleeper.label!r} (sleeper id {sleeper.sleeper_id})")
     return 0
 
 
 def _sleepers(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
-    from api.models import ClinicianAssignment, Sleeper, User
+    from api.hub_store import sleeper_lines
 
     with _session(args) as db:
-        for sleeper in db.scalars(select(Sleeper).order_by(Sleeper.label)):
-            readers = db.scalars(
-                select(User.name)
-                .join(ClinicianAssignment, ClinicianAssignment.user_id == User.id)
-                .where(ClinicianAssignment.sleeper_id == sleeper.id)
-            ).all()
-            hubs = db.scalars(select(User.name).where(User.sleeper_id == sleeper.id)).all()
+        for line in sleeper_lines(db):
             print(printable(
-                f"{sleeper.id:5} {sleeper.label:20} clinicians: {', '.join(readers) or '-'}"
-                f"  hubs: {', '.join(hubs) or '-'}"
+                f"{line.sleeper_id:5} {line.label:20} clinicians: "
+                f"{', '.join(line.clinicians) or '-'}  hubs: {', '.join(line.hubs) or '-'}"
             ))
     return 0
 
 
 def _assignment(args: argparse.Namespace, assign: bool) -> int:
-    from api.models import ClinicianAssignment, Role
+    from api.hub_store import set_assignment
 
-    with _session(args) as db:
-        user = _user(db, args.clinician)
-        if user.role != Role.CLINICIAN.value:
-            raise UserError(f"{args.clinician!r} is a {user.role}, not a clinician")
+    with _session(args) as db, _refused():
         sleeper = _sleeper(db, args)
-        row = db.get(ClinicianAssignment, (user.id, sleeper.id))
-        if assign and row is None:
-            db.add(ClinicianAssignment(user_id=user.id, sleeper_id=sleeper.id))
-        elif not assign and row is not None:
-            db.delete(row)
-        db.commit()
-        verb = "may read" if assign else "no longer reads"
-        print(f"{user.name!r} {verb} sleeper {sleeper.label!r} (sleeper id {sleeper.id})")
+        set_assignment(db, args.clinician, sleeper.sleeper_id, assign)
+    verb = "may read" if assign else "no longer reads"
+    print(f"{args.clinician!r} {verb} sleeper {sleeper.label!r} (sleeper id {sleeper.sleeper_id})")
     return 0
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from crampwatch.errors import UserError
 from crampwatch.evaluate.events import DetectedEvent
 from crampwatch.evaluate.wakeups import PROVISIONAL
+from crampwatch.event_json import channel_columns
 from crampwatch.recordings.edf_reader import EdfRecording, header_duration_s
 from crampwatch.synth.truth import TruthEvent
 from sensor.records import EventKind
@@ -438,7 +439,7 @@ def load_events(path: str | os.PathLike[str]) -> dict[str, list[DetectedEvent]]:
                 start_s=float(data["start_s"]),
                 end_s=_number(data.get("end_s")),
                 kind=str(data["kind"]).lower(),
-                channel=str(data.get("channel", "")),
+                channel=channel_columns(data)["channel"],
                 confidence=float(confidence) if confidence is not None else math.nan,
                 final=bool(data.get("final", True)),
                 first_cramp_call_s=_number(data.get("first_cramp_call_s")),

@@ -12,13 +12,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
+from api import hub_store
 from api.db import make_private_file
-from api.models import ClinicianAssignment, Role, Sleeper, User
-from api.security import new_token
 from api.store import Store
-from api.users import create_user
 from crampwatch.live.night import make_private_dir
 
 HUB_USER = "bedside-hub"
@@ -44,24 +40,18 @@ def prepare_local_store(data_dir: Path, sleeper_label: str = "me") -> LocalStore
     store = Store.open(url)
     try:
         with store.sessions() as db:
-            sleeper = db.scalars(select(Sleeper).where(Sleeper.label == sleeper_label)).first()
-            if sleeper is None:
-                sleeper = Sleeper(label=sleeper_label, note="this hub's sleeper")
-                db.add(sleeper)
-                db.commit()
-            hub_name = f"{HUB_USER}-{sleeper.id}"
-            user = db.scalars(select(User).where(User.name == hub_name)).first()
-            if user is None:
-                user = create_user(db, hub_name, Role.HUB, sleeper.id)
+            sleeper = hub_store.ensure_sleeper(db, sleeper_label, note="this hub's sleeper")
+            hub_name = f"{HUB_USER}-{sleeper.sleeper_id}"
+            if not hub_store.user_exists(db, hub_name):
+                hub_store.add_user(db, hub_name, "hub", sleeper.sleeper_id)
             make_private_file(token_file)
             token = token_file.read_text().strip()
             if not token:
-                token, _ = new_token(db, user, "bedside hub")
-                db.commit()
+                token = hub_store.issue_token(db, hub_name, "bedside hub")
                 fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "w") as fh:
                     fh.write(token + "\n")
-            return LocalStore(url, sleeper.id, sleeper.label, token)
+            return LocalStore(url, sleeper.sleeper_id, sleeper.label, token)
     finally:
         store.close()
 
@@ -71,19 +61,9 @@ def clinician_token(database_url: str, sleeper_id: int, name: str = "clinician")
     store = Store.open(database_url)
     try:
         with store.sessions() as db:
-            user = db.scalars(select(User).where(User.name == name)).first()
-            if user is None:
-                user = create_user(db, name, Role.CLINICIAN)
-            assigned = db.scalars(
-                select(ClinicianAssignment).where(
-                    ClinicianAssignment.user_id == user.id,
-                    ClinicianAssignment.sleeper_id == sleeper_id,
-                )
-            ).first()
-            if assigned is None:
-                db.add(ClinicianAssignment(user_id=user.id, sleeper_id=sleeper_id))
-            token, _ = new_token(db, user, "demo")
-            db.commit()
-            return token
+            if not hub_store.user_exists(db, name):
+                hub_store.add_user(db, name, "clinician")
+            hub_store.set_assignment(db, name, sleeper_id, assign=True)
+            return hub_store.issue_token(db, name, "demo")
     finally:
         store.close()

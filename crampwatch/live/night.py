@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from api.db import PRIVATE_DIR_MODE, make_private_file
-from sensor.records import ChannelInfo, Event, EventKind, Muscle, Role, Side
+from crampwatch.event_json import event_from_json, event_to_json
+from sensor.records import Event
 
 # A night whose journal was last written longer ago than this is over: a new run
 # starts a new night. Long enough for a crash, a restart and a trip to the bathroom.
@@ -59,48 +60,6 @@ def make_private_dir(path: Path) -> None:
         folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
     if not missing and stat.S_IMODE(path.stat().st_mode) & 0o077:
         path.chmod(PRIVATE_DIR_MODE)
-
-
-def event_to_json(event: Event) -> dict[str, Any]:
-    """Return an Event as a JSON-ready dict (NaN features as null)."""
-    return {
-        "event_id": event.event_id,
-        "session_id": event.session_id,
-        "channel": {
-            "label": event.channel.label,
-            "muscle": event.channel.muscle.value,
-            "side": event.channel.side.value,
-            "role": event.channel.role.value,
-        },
-        "start_s": event.start_s,
-        "end_s": event.end_s,
-        "kind": event.kind.value,
-        "confidence": event.confidence,
-        "features": {
-            k: (None if not math.isfinite(v) else float(v)) for k, v in event.features.items()
-        },
-        "detector_version": event.detector_version,
-        "model_version": event.model_version,
-        "final": event.final,
-    }
-
-
-def event_from_json(d: dict[str, Any]) -> Event:
-    """Return the Event written by :func:`event_to_json`."""
-    ch = d["channel"]
-    return Event(
-        event_id=d["event_id"],
-        session_id=d["session_id"],
-        channel=ChannelInfo(ch["label"], Muscle(ch["muscle"]), Side(ch["side"]), Role(ch["role"])),
-        start_s=float(d["start_s"]),
-        end_s=None if d["end_s"] is None else float(d["end_s"]),
-        kind=EventKind(d["kind"]),
-        confidence=float(d["confidence"]),
-        features={k: (math.nan if v is None else float(v)) for k, v in d["features"].items()},
-        detector_version=d["detector_version"],
-        model_version=d["model_version"],
-        final=bool(d["final"]),
-    )
 
 
 @dataclass
@@ -171,8 +130,13 @@ class NightJournal:
         new_night: bool = False,
         resume_within_s: float = DEFAULT_RESUME_WITHIN_S,
         now: datetime | None = None,
+        started_at: datetime | None = None,
     ) -> tuple[NightJournal, NightState | None]:
-        """Return the journal for this run and, when continuing a night, its state so far."""
+        """Return the journal for this run and, when continuing a night, its state so far.
+
+        A new night starts at ``started_at`` (the wall time of session second 0: a
+        recording's own start), else now.
+        """
         now = now or datetime.now(UTC)
         nights = Path(data_dir) / "nights"
         make_private_dir(nights)
@@ -183,14 +147,15 @@ class NightJournal:
                 if not state.closed and now.timestamp() - state.last_write_unix < resume_within_s:
                     journal = cls(latest, state.night_id, state.started_at, state.runs + 1)
                     return journal, state
-        night_id = "night-" + now.astimezone().strftime("%Y%m%d-%H%M%S")
+        start = started_at or now
+        night_id = "night-" + start.astimezone().strftime("%Y%m%d-%H%M%S")
         directory = nights / night_id
         suffix = 1
         while directory.exists():
             suffix += 1
             directory = nights / f"{night_id}-{suffix}"
-        journal = cls(directory, directory.name, now, 1)
-        journal.write("night", night_id=directory.name, started_at=now.isoformat())
+        journal = cls(directory, directory.name, start, 1)
+        journal.write("night", night_id=directory.name, started_at=start.isoformat())
         return journal, None
 
 
@@ -234,7 +199,7 @@ def read_night(directory: Path) -> NightState:
         elif kind == "event":
             ev = event_from_json(rec["event"])
             events[ev.event_id] = ev
-            known = ev.features.get("known_at_s", math.nan)
+            known = ev.known_at_s
             last_s = max(last_s, ev.start_s, ev.end_s or 0.0, known if math.isfinite(known) else 0)
         elif kind in ("progress", "gap"):
             last_s = max(last_s, float(rec.get("session_s", rec.get("end_s", 0.0))))

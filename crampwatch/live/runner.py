@@ -16,7 +16,6 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -30,9 +29,10 @@ from crampwatch.live.localstore import LocalStore, prepare_local_store
 from crampwatch.live.night import NightJournal, NightState, read_night
 from crampwatch.live.session import LiveSession, SessionParams, SessionReport
 from crampwatch.live.sources import LiveSource
+from crampwatch.live.timeline import night_time
 from crampwatch.live.upload import HubUploader, queue_night
 from crampwatch.outbox import Outbox, Sender
-from crampwatch.pipeline import Pipeline
+from crampwatch.pipeline import PipelineFactory, pipeline_factory
 from crampwatch.prompt.channels.band import BandBuzzChannel
 from crampwatch.prompt.channels.base import PromptChannel
 from crampwatch.prompt.channels.bedside import BedsideChannel, BedsideHub
@@ -108,17 +108,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def make_pipeline_factory(classifier: str) -> Callable[[str], Pipeline]:
-    """Return a factory of fresh pipelines (new Detector) using the named classifier."""
-    from crampwatch.replay import load_classifier
-    from sensor.detector import DETECTOR_VERSION, Detector
-
-    clf = load_classifier(classifier)
-
-    def make(session_id: str) -> Pipeline:
-        return Pipeline(Detector(expect_acc=None), clf, session_id, DETECTOR_VERSION)
-
-    return make
+def make_pipeline_factory(classifier: str) -> PipelineFactory:
+    """Return a factory of fresh pipelines using the named classifier (see
+    :func:`crampwatch.pipeline.pipeline_factory`)."""
+    return pipeline_factory(classifier)
 
 
 async def run_live(
@@ -138,7 +131,8 @@ async def run_live(
     except GuidanceError as exc:
         raise UserError(str(exc)) from exc
     make_pipeline = make_pipeline_factory(options.classifier)
-    journal, resumed = NightJournal.start(options.data_dir, new_night=options.new_night)
+    journal, resumed = NightJournal.start(options.data_dir, new_night=options.new_night,
+                                          started_at=source.recorded_start)
     if resumed is not None:
         out.write(f"continuing {journal.night_id} (run {journal.run}, "
                   f"{len(resumed.events)} events so far)\n")
@@ -173,8 +167,10 @@ async def run_live(
         base_url = f"http://{options.host}:{port}"
 
     outboxes = _outboxes(journal, store, base_url, options)
+    versions = {"detector_version": make_pipeline.detector_version[:64],
+                "model_version": make_pipeline.model_version[:64]}
     for box, _ in outboxes.values():
-        queue_night(box, journal.night_id, journal.started_at)
+        queue_night(box, journal.night_id, journal.started_at, **versions)
     prompt_log = PromptLog(journal.dir / "prompts.jsonl")
     channels: list[PromptChannel] = [TerminalChannel(out), BedsideChannel(hub)]
     if source.can_buzz:
@@ -203,9 +199,12 @@ async def run_live(
         night_over = report.ended_by != ""
         if night_over:
             journal.write("night_end", ended_by=report.ended_by)
+            # A recording's night ends with its last sample, however fast it was played.
+            ended_s = (report.stream_end_s if source.recorded_start is not None
+                       else report.session_s)
             for box, send in outboxes.values():
                 queue_night(box, journal.night_id, journal.started_at,
-                            ended_at=datetime.now(UTC).isoformat())
+                            ended_at=night_time(journal.started_at, ended_s), **versions)
                 await asyncio.wait_for(box.send_due(send), options.params.final_upload_s)
         summary, text, plot = _summarize(journal, state, report)
         out.write("\n" + text + "\n")

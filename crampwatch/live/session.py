@@ -30,7 +30,6 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -46,9 +45,10 @@ from crampwatch.live.sources import LiveSource
 from crampwatch.live.status import SessionStatus
 from crampwatch.live.upload import PromptRecordBuilder, event_body
 from crampwatch.outbox import Outbox, Sender
-from crampwatch.pipeline import Pipeline
+from crampwatch.pipeline import Pipeline, PipelineFactory
 from crampwatch.prompt.channels.bedside import BedsideHub
 from crampwatch.prompt.dispatcher import PromptDispatcher
+from crampwatch.prompt.night_clock import NightPrompter
 from crampwatch.prompt.policy import AckResponse, PromptAction, PromptDecision, PromptPolicy
 from firmware_bridge.events import (
     BandStatus,
@@ -92,7 +92,8 @@ class SessionReport:
 
     night_id: str
     run: int
-    session_s: float = 0.0
+    session_s: float = 0.0  # the session clock when the run ended
+    stream_end_s: float = 0.0  # the last sample processed, on the same clock
     blocks: int = 0
     events: list[Event] = field(default_factory=list)
     gaps: list[SignalGap] = field(default_factory=list)
@@ -115,7 +116,6 @@ class SessionReport:
     refused_samples: int = 0  # their samples
 
 
-PipelineFactory = Callable[[str], Pipeline]
 
 
 class _NewStream:
@@ -165,7 +165,7 @@ class LiveSession:
             )
         self.clock = SessionClock(source.pace, start_s)
         self._run_start_s = start_s
-        self._policy_now = start_s
+        self.prompter = NightPrompter(policy, start_s)
         # Sample time the pipeline has processed up to, and when (monotonic wall time).
         self._processed_s = start_s
         self._processed_wall = -math.inf
@@ -202,15 +202,13 @@ class LiveSession:
 
     async def acknowledge(self, response: AckResponse, source: str) -> bool:
         """Return True when a running prompt was acknowledged by the sleeper's answer."""
-        if self.policy.active_prompt_id is None:
-            decisions: list[PromptDecision] = []
-        else:
-            decisions = self.policy.acknowledge(self._policy_time(self._stream_now()), response)
+        decisions = self.prompter.acknowledge(self._stream_now(), response)
+        acknowledged = any(d.action is PromptAction.ACKNOWLEDGED for d in decisions)
         self.journal.write("ack", response=response.value, source=source,
-                           session_s=self.clock.now_s(), acknowledged=bool(decisions))
+                           session_s=self.clock.now_s(), acknowledged=acknowledged)
         if decisions:
             await self._prompts.put(decisions)
-        return bool(decisions)
+        return acknowledged
 
     async def run(self) -> SessionReport:
         """Run until the source ends or :meth:`request_stop`; return what happened."""
@@ -251,6 +249,7 @@ class LiveSession:
                     # Unsent records stay in the outbox file for the next run.
                     await asyncio.gather(*senders, return_exceptions=True)
                 self.report.session_s = self.clock.now_s()
+                self.report.stream_end_s = self._processed_s
                 self.journal.write("run_end", session_s=self.report.session_s,
                                    ended_by=self.report.ended_by or "source ended")
                 self.status.connection = "ended"
@@ -541,6 +540,10 @@ class LiveSession:
             outputs = await asyncio.to_thread(self._finish_pipeline)
             await self._journal_refusals()
             await self._handle(outputs)
+        # Time up to the last sample reaches the policy, as in a replay of the night.
+        decisions = self.prompter.advance(self._processed_s)
+        if decisions:
+            await self._prompts.put(decisions)
 
     def _new_pipeline(self) -> Pipeline:
         """Return a fresh pipeline; each after the run's first gets its own id suffix."""
@@ -635,7 +638,7 @@ class LiveSession:
                                    end_s=out.end_s, lost_samples=out.lost_samples)
                 continue
             self._record_event(out)
-            decisions = self.policy.on_event(out, self._policy_time(_known_at(out)))
+            decisions = self.prompter.on_event(out)
             if decisions:
                 await self._prompts.put(decisions)
 
@@ -652,7 +655,7 @@ class LiveSession:
             last is None
             or ev.final
             or ev.kind is not last.kind
-            or _known_at(ev) - _known_at(last) >= self.params.keep_open_every_s
+            or ev.known_at_s - last.known_at_s >= self.params.keep_open_every_s
         ):
             self._kept[ev.event_id] = ev
             self.journal.write_event(ev)
@@ -682,7 +685,7 @@ class LiveSession:
         for ev in self._resumed.events.values():
             if ev.final:
                 continue
-            known = _known_at(ev)
+            known = ev.known_at_s
             end = known if math.isfinite(known) and known > ev.start_s else ev.start_s
             closed = dataclasses.replace(
                 ev, end_s=end, final=True,
@@ -699,16 +702,16 @@ class LiveSession:
             decisions = await self._prompts.get()
             if decisions is None:
                 return
-            await self.dispatcher.dispatch(decisions)
+            dispatched = await self.dispatcher.dispatch(decisions)
             self.report.decisions += decisions
-            for d in decisions:
+            for d, sent in zip(decisions, dispatched, strict=True):
                 if d.action is PromptAction.RED_FLAG:
                     self._flagged.add(d.event.event_id)
                     self.journal.write("red_flag", event_id=d.event.event_id, session_s=d.at_s)
                     latest = self._latest.get(d.event.event_id)
                     if latest is not None:
                         self._queue_upload(latest)
-                body = self._prompt_bodies.apply(d)
+                body = self._prompt_bodies.apply(d, sent.reached)
                 if body is not None:
                     for box, _ in self.outboxes.values():
                         # Prompt ids restart every run: the night and run make them unique.
@@ -724,7 +727,7 @@ class LiveSession:
             await asyncio.sleep(p.tick_s)
             now_s = self.clock.now_s()
             if self._group_end:  # before the first block there is no night time yet
-                decisions = self.policy.on_tick(self._policy_time(self._stream_now()))
+                decisions = self.prompter.advance(self._stream_now())
                 if decisions:
                     await self._prompts.put(decisions)
             wall = time.monotonic()
@@ -766,12 +769,6 @@ class LiveSession:
             return self._processed_s
         return max(self._processed_s, self.clock.now_s())
 
-    def _policy_time(self, t_s: float) -> float:
-        """Return the time to give the policy: ``t_s``, never before what it has seen."""
-        if math.isfinite(t_s):
-            self._policy_now = max(self._policy_now, t_s)
-        return self._policy_now
-
     async def _sleep_or_stop(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
@@ -809,10 +806,6 @@ def merge_contiguous(blocks: list[SampleBlock]) -> list[SampleBlock]:
             first, samples=np.concatenate([b.samples for b in run])))
     merged.sort(key=lambda b: b.t0_s)
     return merged
-
-
-def _known_at(ev: Event) -> float:
-    return float(ev.features.get("known_at_s", math.nan))
 
 
 def capture_files(directory: Path) -> list[Path]:

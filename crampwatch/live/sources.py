@@ -13,9 +13,11 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 from crampwatch.errors import UserError
+from crampwatch.frames import recording_start
 from crampwatch.prompt.channels.band import BuzzPattern
 from firmware_bridge.capture import CaptureWriter
 from firmware_bridge.clock import ClockParams
@@ -31,6 +33,9 @@ class LiveSource(abc.ABC):
     can_buzz: bool = False
     reconnects: bool = False  # after a loss, try connect() again
     pace: float = 1.0  # session seconds per wall second
+    # Wall time of the stream's second 0 when the source knows it (a recording's header
+    # start); None for a band, whose night starts when the run does.
+    recorded_start: datetime | None = None
 
     @abc.abstractmethod
     async def connect(self, capture_path: Path | None) -> AsyncIterator[LinkItem]:
@@ -160,9 +165,10 @@ class PacedBlocks(LiveSource):
     """
 
     def __init__(self, open_blocks: Callable[[], Iterator[LinkItem]], description: str,
-                 pace: float = 1.0) -> None:
+                 pace: float = 1.0, recorded_start: datetime | None = None) -> None:
         if not pace > 0:
             raise ValueError(f"pace must be > 0, got {pace}")
+        self.recorded_start = recorded_start
         self._open = open_blocks
         self.description = description
         self.pace = pace
@@ -194,7 +200,10 @@ def edf_source(path: str, pace: float = 1.0, chunk_s: float = 0.1) -> PacedBlock
 
     if not Path(path).is_file():
         raise UserError(f"no recording at {path}")
-    return PacedBlocks(open_blocks, f"recording {path} at {pace:g}x", pace)
+    start = recording_start(path)
+    # The header's start is the recording site's local time; read as this hub's.
+    return PacedBlocks(open_blocks, f"recording {path} at {pace:g}x", pace,
+                       None if start is None else start.astimezone())
 
 
 def capture_source(path: str, pace: float = 1.0) -> PacedBlocks:

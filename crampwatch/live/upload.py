@@ -10,45 +10,38 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from api.client import HubClient, TransientUploadError, UploadRejectedError
+from crampwatch.event_json import event_to_json
+from crampwatch.live.timeline import night_time
 from crampwatch.outbox import Outbox, OutboxItem, Rejected, RetryLater
 from crampwatch.prompt.policy import PromptAction, PromptDecision
 from sensor.records import Event
 
-# Prompt channel names the API stores, by action: the first channel that reached out.
-_WAKE_CHANNEL = {0: "band", 1: "sound"}
+# The prompt record's channel when no channel delivered the prompt (all failed).
+NO_CHANNEL = "none"
 
 
 def event_body(
     event: Event, red_flag: bool = False, extra: dict[str, float] | None = None
 ) -> dict[str, Any]:
-    """Return the API's EventIn body for ``event`` (NaN features sent as null)."""
-    features: dict[str, float | None] = {
-        k: (float(v) if math.isfinite(v) else None)
-        for k, v in {**event.features, **(extra or {})}.items()
-    }
+    """Return the API's EventIn body for ``event``: its shared JSON (crampwatch.event_json)
+    with ``extra`` features, the red flag, and times before the night's start at 0."""
+    body = event_to_json(event)
+    body["features"].update(
+        {k: (float(v) if math.isfinite(v) else None) for k, v in (extra or {}).items()})
     if red_flag:
-        features["red_flag_over_10_min"] = 1.0
-    return {
-        "event_id": event.event_id,
-        "channel": {
-            "label": event.channel.label,
-            "muscle": event.channel.muscle.value,
-            "side": event.channel.side.value,
-        },
-        "start_s": max(0.0, event.start_s),
-        "end_s": None if event.end_s is None else max(0.0, event.end_s),
-        "kind": event.kind.value,
-        "confidence": event.confidence,
-        "features": features,
-        "detector_version": event.detector_version[:100],
-        "model_version": event.model_version[:100],
-        "final": event.final,
-    }
+        body["features"]["red_flag_over_10_min"] = 1.0
+    for name in ("start_s", "end_s"):
+        if body[name] is not None:
+            body[name] = max(0.0, body[name])
+    body["detector_version"] = event.detector_version[:64]  # the API keeps 64 characters
+    body["model_version"] = event.model_version[:64]
+    return body
 
 
 @dataclass
@@ -60,10 +53,17 @@ class PromptRecordBuilder:
     bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def _wall(self, session_s: float) -> str:
-        return (self.started_at + timedelta(seconds=session_s)).astimezone(UTC).isoformat()
+        return night_time(self.started_at, session_s)
 
-    def apply(self, decision: PromptDecision, channel: str = "bedside") -> dict[str, Any] | None:
-        """Return the updated body of the decision's prompt, or None if it has no prompt."""
+    def apply(self, decision: PromptDecision, reached: Sequence[str] = (),
+              channel: str = "bedside") -> dict[str, Any] | None:
+        """Return the updated body of the decision's prompt, or None if it has no prompt.
+
+        ``reached`` names the channels that delivered the decision, waking ones first:
+        a start or escalation is recorded on the first of them (``none`` if none did);
+        ``channel`` is where an acknowledgement came from.
+        """
+        used = reached[0] if reached else NO_CHANNEL
         pid = decision.prompt_id
         if pid is None:
             return None
@@ -72,7 +72,7 @@ class PromptRecordBuilder:
                 "event_id": decision.event.event_id,
                 "night_id": self.night_id,
                 "sent_at": self._wall(decision.at_s),
-                "channel": _WAKE_CHANNEL.get(0, "band"),
+                "channel": used,
                 "level": 0,
             }
         body = self.bodies.get(pid)
@@ -81,7 +81,7 @@ class PromptRecordBuilder:
         if decision.action is PromptAction.ESCALATE:
             body["level"] = decision.level
             body["escalated_at"] = self._wall(decision.at_s)
-            body["escalated_channel"] = _WAKE_CHANNEL.get(decision.level, "sound")
+            body["escalated_channel"] = used
         elif decision.action is PromptAction.ACKNOWLEDGED:
             body["acknowledged_at"] = self._wall(decision.at_s)
             body["acknowledged_channel"] = channel

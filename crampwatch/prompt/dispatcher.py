@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from crampwatch.prompt.channels.base import ChannelError, PromptChannel
@@ -16,6 +17,15 @@ from crampwatch.prompt.policy import PromptDecision
 log = logging.getLogger(__name__)
 
 WallClock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    """One decision as delivered: its notice and the channels that really carried it."""
+
+    notice: PromptNotice
+    # Names of the channels that delivered it, those that can wake the sleeper first.
+    reached: tuple[str, ...]
 
 
 def utc_now() -> datetime:
@@ -63,8 +73,9 @@ class PromptDispatcher:
             wall_time=self._clock(),
         )
 
-    async def dispatch(self, decisions: Sequence[PromptDecision]) -> list[PromptNotice]:
-        """Deliver ``decisions`` in order; return their notices (all logged)."""
+    async def dispatch(self, decisions: Sequence[PromptDecision]) -> list[Dispatched]:
+        """Deliver ``decisions`` in order; return each one's notice (all logged) and the
+        channels that delivered it."""
         notices = []
         for decision in decisions:
             notice = self.notice_for(decision)
@@ -73,6 +84,8 @@ class PromptDispatcher:
             results = await asyncio.gather(
                 *(self._deliver(c, notice) for c in targets), return_exceptions=False
             )
+            reached = [c for c, (ok, _) in zip(targets, results, strict=True) if ok]
+            reached.sort(key=lambda c: not c.wakes)  # stable: channel order within each
             for channel, (ok, detail) in zip(targets, results, strict=True):
                 self.log.write(
                     {
@@ -89,7 +102,7 @@ class PromptDispatcher:
                         "wall_time": self._clock(),
                     }
                 )
-            notices.append(notice)
+            notices.append(Dispatched(notice, tuple(c.name for c in reached)))
         return notices
 
     async def _deliver(self, channel: PromptChannel, notice: PromptNotice) -> tuple[bool, str]:

@@ -136,6 +136,27 @@ class PromptPolicy:
         out.extend(self._evaluate(now_s))
         return out
 
+    def next_due_s(self) -> float | None:
+        """Return the next session time at which time alone changes something: a cramp
+        reaching the minimum age (a prompt starts, or it joins the running one), an
+        escalation, a red flag; None when nothing is pending."""
+        p = self.params
+        due: list[float] = []
+        prompt = self._prompt
+        for key, tracked in self._cramps.items():
+            start = tracked.event.start_s
+            if not tracked.red_flagged:
+                due.append(start + p.red_flag_after_s)
+            if prompt is not None:
+                if key not in prompt.open_ids:
+                    due.append(start + p.min_duration_s)
+            elif not tracked.suppressed and tracked.event.confidence >= p.min_confidence:
+                due.append(start + p.min_duration_s)
+        if prompt is not None and prompt.next_at_s is not None:
+            due.append(prompt.next_at_s)
+        later = [t for t in due if t > self._now_s]
+        return min(later) if later else None
+
     def on_tick(self, now_s: float) -> list[PromptDecision]:
         """Return the decisions that time alone causes at ``now_s`` (escalation, red flag)."""
         self._advance(now_s)

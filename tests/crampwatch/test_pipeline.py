@@ -77,10 +77,11 @@ def test_updates_become_provisional_then_final_events_with_one_stable_id():
     assert events[0].end_s is None and events[1].end_s is None and events[2].end_s == 18.0
     assert events[2].detector_version == "d-1" and events[2].model_version == "test-1"
     # The sleeper is woken at the first cramp call (12 s), remembered in the final event.
-    assert math.isnan(events[0].features[FIRST_CRAMP_CALL])
-    assert events[1].features[FIRST_CRAMP_CALL] == 12.0
-    assert events[2].features[FIRST_CRAMP_CALL] == 12.0
-    assert events[2].features[KNOWN_AT] == 20.0 and events[2].features["rms_uv"] == 40.0
+    assert events[0].first_cramp_call_s is None
+    assert events[1].first_cramp_call_s == 12.0
+    assert events[2].first_cramp_call_s == 12.0
+    assert events[2].known_at_s == 20.0 and events[2].features["rms_uv"] == 40.0
+    assert not {KNOWN_AT, FIRST_CRAMP_CALL} & set(events[2].features)
     assert sum(isinstance(o, SignalGap) for o in outputs) == 1
     assert pipeline.stats.final_events == 1 and pipeline.stats.provisional_events == 2
 
@@ -91,7 +92,7 @@ def test_episode_never_called_cramp_has_no_first_call_and_finish_closes():
     assert pipeline.process(_block(0.0)) == []
     (event,) = pipeline.finish()
     assert event.final and event.kind is EventKind.MOVEMENT
-    assert math.isnan(event.features[FIRST_CRAMP_CALL])
+    assert event.first_cramp_call_s is None and event.known_at_s == 9.0
     assert pipeline.finish() == []
     with pytest.raises(RuntimeError, match="finished"):
         pipeline.process(_block(1.0))
