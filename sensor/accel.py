@@ -11,6 +11,8 @@ live there: Chervin 2003, Yang & Winkelman 2010).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import signal
 
@@ -140,7 +142,8 @@ class AccelStage:
         if rows.shape[0] < 2:
             return False
         raw = rows[:, 1:4] + rows[:, 4:7]
-        return bool(np.all(np.ptp(raw, axis=0) <= tolerance_g))
+        # np.ptp's own arithmetic (max - min per axis) without its wrapper: once per update.
+        return bool(((raw.max(axis=0) - raw.min(axis=0)) <= tolerance_g).all())
 
 
 def motion_rms_g(dyn: np.ndarray) -> float:
@@ -158,19 +161,23 @@ def rhythm(dyn: np.ndarray, fs_hz: float, low_hz: float, high_hz: float) -> tupl
     window) gives the frequency and its strength. NaN, NaN when the window is shorter
     than two periods of ``high_hz`` or motionless.
     """
+    # Called twice per episode update: means and the variance are written as the sums
+    # and divisions numpy's mean and var do, without their per-call wrappers.
     # Averaging to >= 4x the top of the band keeps the rhythm and cuts the work.
     step = max(1, int(fs_hz // (4 * high_hz)))
     if step > 1 and dyn.shape[0] >= step:
         usable = dyn.shape[0] // step * step
-        dyn = dyn[:usable].reshape(-1, step, dyn.shape[1]).mean(axis=1)
+        dyn = dyn[:usable].reshape(-1, step, dyn.shape[1]).sum(axis=1) / step
         fs_hz = fs_hz / step
     n = dyn.shape[0]
-    min_lag = int(np.ceil(fs_hz / high_hz))
-    max_lag = min(int(np.floor(fs_hz / low_hz)), n // 2)
+    min_lag = math.ceil(fs_hz / high_hz)
+    max_lag = min(math.floor(fs_hz / low_hz), n // 2)
     if n < 2 or max_lag <= min_lag:
         return float("nan"), float("nan")
-    x = dyn - dyn.mean(axis=0)
-    axis = int(np.argmax(np.var(x, axis=0)))
+    x = dyn - dyn.sum(axis=0) / n
+    centred = x - x.sum(axis=0, keepdims=True) / n
+    centred *= centred
+    axis = int(np.argmax(centred.sum(axis=0) / n))
     v = x[:, axis]
     energy = float(np.dot(v, v))
     if energy <= 1e-12:
@@ -181,5 +188,5 @@ def rhythm(dyn: np.ndarray, fs_hz: float, low_hz: float, high_hz: float) -> tupl
     # Unbiased by the overlap length so long lags are not penalised.
     ac = ac * n / (n - np.arange(max_lag + 1))
     lag = min_lag + int(np.argmax(ac[min_lag : max_lag + 1]))
-    strength = float(np.clip(ac[lag], 0.0, 1.0))
+    strength = min(max(float(ac[lag]), 0.0), 1.0)
     return fs_hz / lag, strength
