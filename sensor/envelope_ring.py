@@ -64,6 +64,8 @@ class EnvelopeRing:
 
     def trim_before(self, t_s: float) -> None:
         """Forget values older than ``t_s``."""
+        if self._end == self._start or self._t[self._start] >= t_s:
+            return  # nothing to forget (every block asks)
         times = self._t[self._start : self._end]
         self._start += int(np.searchsorted(times, t_s))
 
