@@ -3,10 +3,14 @@
 Tasks, joined by bounded queues so nothing is dropped silently and the link is never
 blocked by signal processing:
 
-- the **reader** takes link items (blocks, status, disconnects), re-times blocks onto
-  the night's clock, checks signal quality and queues blocks;
-- the **worker** runs the pipeline (DSP and classifier) on a worker thread, in batches,
-  and handles the events that come out: journal (fsynced), outboxes, prompt policy;
+- the **reader** takes link items (blocks, status, disconnects), places blocks on the
+  night's clock (:class:`~crampwatch.live.timeline.Timeline`), checks the electrodes
+  (:class:`~crampwatch.live.electrodes.ElectrodeWatch`) and queues blocks;
+- the **worker** runs the pipeline (:class:`~crampwatch.live.pipeline_feed.PipelineFeed`)
+  on a worker thread, in batches, and hands the events that come out to the night's
+  records (:class:`~crampwatch.live.night_records.NightRecorder`: journal, outboxes)
+  and to the prompt policy on the night's clock
+  (:class:`~crampwatch.prompt.night_clock.NightPrompter`);
 - the **prompter** delivers prompt decisions to the channels, in order;
 - the **ticker** lets time escalate prompts and keeps the status line;
 - one **sender** per outbox uploads to the local store / a clinic API.
@@ -26,26 +30,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import numpy as np
 
-from crampwatch.errors import UserError
 from crampwatch.live.calibration import Calibration
 from crampwatch.live.clock import SessionClock
-from crampwatch.live.night import ENDED_BY_RESTART, NightJournal, NightState
-from crampwatch.live.quality import ElectrodeQuality, QualityMonitor
+from crampwatch.live.electrodes import ElectrodeWatch
+from crampwatch.live.night import NightJournal, NightState
+from crampwatch.live.night_records import NightRecorder
+from crampwatch.live.pipeline_feed import NEW_STREAM, NewStream, PipelineFeed, merge_contiguous
+from crampwatch.live.reconnects import SourceReader
+from crampwatch.live.session_report import SessionParams, SessionReport
 from crampwatch.live.sources import LiveSource
-from crampwatch.live.status import SessionStatus
-from crampwatch.live.upload import PromptRecordBuilder, event_body
+from crampwatch.live.status import SessionStatus, print_status
+from crampwatch.live.timeline import LayoutChange, Timeline
 from crampwatch.outbox import Outbox, Sender
-from crampwatch.pipeline import Pipeline, PipelineFactory
+from crampwatch.pipeline import PipelineFactory
 from crampwatch.prompt.channels.bedside import BedsideHub
 from crampwatch.prompt.dispatcher import PromptDispatcher
 from crampwatch.prompt.night_clock import NightPrompter
@@ -60,69 +64,12 @@ from firmware_bridge.events import (
     SequenceIgnored,
     StreamRestarted,
 )
-from firmware_bridge.link import BandLinkError
-from sensor.channels import assign_roles
 from sensor.records import Event, SampleBlock, SignalGap, SignalGroup
 
+__all__ = ["LiveSession", "SessionParams", "SessionReport", "capture_files",
+           "merge_contiguous"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SessionParams:
-    """How the session runs; wall-clock seconds unless the name says session time."""
-
-    # ~3 min of the reference stream at real-time pace (2 groups x ~50 blocks/s, a few
-    # MB): a slow moment of the DSP thread never pushes back on the link, and a backlog
-    # is then processed in large merged blocks.
-    queue_blocks: int = 20_000
-    consume_batch: int = 64  # link items taken in a row before other tasks get a turn
-    tick_s: float = 0.1  # how often time alone may escalate a prompt
-    status_s: float = 1.0  # status line refresh
-    progress_s: float = 1.0  # how often the journal records how far the night got
-    reconnect_first_s: float = 0.5
-    reconnect_max_s: float = 10.0
-    give_up_after_s: float = 600.0  # no band for this long (session time): end the night
-    final_upload_s: float = 5.0  # last try of the outboxes at shutdown
-    keep_open_every_s: float = 5.0  # session s between kept versions of an open episode
-
-
-@dataclass
-class SessionReport:
-    """What the session did, for the summary and the tests."""
-
-    night_id: str
-    run: int
-    session_s: float = 0.0  # the session clock when the run ended
-    stream_end_s: float = 0.0  # the last sample processed, on the same clock
-    blocks: int = 0
-    events: list[Event] = field(default_factory=list)
-    gaps: list[SignalGap] = field(default_factory=list)
-    decisions: list[PromptDecision] = field(default_factory=list)
-    connections: int = 0
-    disconnects: int = 0
-    quality_at_start: list[ElectrodeQuality] = field(default_factory=list)
-    # (night time the band went away, seconds until its samples resumed) per reconnection
-    reconnect_gaps: list[tuple[float, float]] = field(default_factory=list)
-    ended_by: str = ""
-    # Samples the pipeline processed, and samples reported lost before them, per group.
-    samples: dict[SignalGroup, int] = field(default_factory=dict)
-    lost_samples: dict[SignalGroup, int] = field(default_factory=dict)
-    corrupt_packets: int = 0  # quarantined packets and skipped frames the link reported
-    sequence_ignored: int = 0  # packets whose samples fitted but whose seq did not
-    clock_steps: int = 0  # the band's clock jumped under a continuing stream (re-learned)
-    stream_restarts: int = 0  # the band's stream began again (START, reboot, descriptor)
-    layout_changes: int = 0  # a new rate or new labels: a fresh pipeline took over
-    refused_blocks: int = 0  # blocks the pipeline refused twice (old and fresh): dropped
-    refused_samples: int = 0  # their samples
-
-
-
-
-class _NewStream:
-    """Queue marker: the stream's layout changed; later blocks go to a fresh pipeline."""
-
-
-_NEW_STREAM = _NewStream()
 
 
 class LiveSession:
@@ -145,7 +92,6 @@ class LiveSession:
         calibration: Calibration | None = None,
     ) -> None:
         self.source = source
-        self.make_pipeline = make_pipeline
         self.journal = journal
         self.policy = policy
         self.dispatcher = dispatcher
@@ -153,8 +99,6 @@ class LiveSession:
         self.hub = hub
         self.params = params or SessionParams()
         self.status_out = status_out
-        self.capture = capture
-        self.calibration = calibration
         self.status = SessionStatus(source=source.description)
         start_s = 0.0
         if resumed is not None:
@@ -164,31 +108,25 @@ class LiveSession:
                 0.0, (time.time() - resumed.last_write_unix) * source.pace
             )
         self.clock = SessionClock(source.pace, start_s)
-        self._run_start_s = start_s
+        self.timeline = Timeline(journal.started_at, self.clock, start_s)
         self.prompter = NightPrompter(policy, start_s)
-        # Sample time the pipeline has processed up to, and when (monotonic wall time).
+        # Sample time the pipeline has processed up to.
         self._processed_s = start_s
-        self._processed_wall = -math.inf
         self.report = SessionReport(journal.night_id, journal.run)
         self._resumed = resumed
-        self._queue: asyncio.Queue[SampleBlock | _NewStream | None] = asyncio.Queue(
+        self.feed = PipelineFeed(make_pipeline, journal.session_id, self.report)
+        self.records = NightRecorder(journal, self.outboxes, self.report, self.status,
+                                     calibration, self.params.keep_open_every_s)
+        self.electrodes = ElectrodeWatch(self.status, journal, self.report, status_out,
+                                         self.clock.now_s)
+        self._queue: asyncio.Queue[SampleBlock | NewStream | None] = asyncio.Queue(
             self.params.queue_blocks)
         self._prompts: asyncio.Queue[list[PromptDecision] | None] = asyncio.Queue()
-        self._pipeline: Pipeline | None = None
-        self._offset_s: float | None = None
-        self._group_end: dict[SignalGroup, float] = {}
-        self._layout: dict[SignalGroup, tuple[float, tuple[str, ...]]] = {}
-        self._new_stream_groups: set[SignalGroup] = set()  # awaiting their first new block
-        self._pipelines = 0  # pipelines made this run: each stream layout gets one
-        self._refusals: list[dict[str, Any]] = []  # from the worker thread, to journal
-        self._quality: QualityMonitor | None = None
-        self._quality_reported = False
-        self._flagged: set[str] = set()
-        self._latest: dict[str, Event] = {}
-        self._kept: dict[str, Event] = {}
-        self._attempts = 0
-        self._prompt_bodies = PromptRecordBuilder(journal.night_id, journal.started_at)
         self._stop = asyncio.Event()
+        self.reader = SourceReader(source, self.params, journal, self.report, self.status,
+                                   self.clock, self._stop, capture=capture,
+                                   on_connect=self.timeline.new_connection,
+                                   on_item=self._on_item)
         if hub is not None:
             hub.set_ack_handler(self.acknowledge)
 
@@ -215,8 +153,8 @@ class LiveSession:
         self.journal.write("run_start", source=self.source.description,
                            session_s=self.clock.now_s(), pace=self.source.pace)
         # Built before the band streams: loading a model must not make a backlog.
-        self._pipeline = await asyncio.to_thread(self._new_pipeline)
-        self._close_orphans()
+        await asyncio.to_thread(self.feed.start)
+        self.records.close_orphans(self._resumed)
         senders = [
             asyncio.create_task(box.run(send, self._stop), name=f"outbox-{name}")
             for name, (box, send) in self.outboxes.items()
@@ -225,7 +163,7 @@ class LiveSession:
         prompter = asyncio.create_task(self._prompter(), name="prompter")
         ticker = asyncio.create_task(self._ticker(), name="ticker")
         try:
-            await self._read_source()
+            await self.reader.run()
         finally:
             await self._queue.put(None)
             try:
@@ -235,7 +173,7 @@ class LiveSession:
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
                 # Whatever is still prompting stops with the night.
-                for ev in list(self._latest.values()):
+                for ev in list(self.records.latest.values()):
                     if ev.is_cramp and ev.end_s is None:
                         log.info("cramp %s still open at the end of the session", ev.event_id)
                 await self._prompts.put(None)
@@ -258,129 +196,11 @@ class LiveSession:
 
     # -- reading ----------------------------------------------------------------------------
 
-    async def _read_source(self) -> None:
-        p = self.params
-        delay = p.reconnect_first_s
-        lost_since: float | None = None
-        while not self._stop.is_set():
-            capture_path = None
-            self._attempts += 1
-            if self.capture and self.source.can_buzz:
-                n = self._attempts
-                capture_path = self.journal.dir / f"capture-r{self.journal.run}-c{n}.cwcap"
-            try:
-                items = await self.source.connect(capture_path)
-            except (BandLinkError, OSError) as exc:
-                first_attempt = self.report.connections == 0 and lost_since is None
-                if not self.source.reconnects or first_attempt:
-                    raise UserError(
-                        f"cannot connect to the {self.source.description}: {exc}"
-                    ) from exc
-                self.status.connection = f"reconnecting ({exc})"
-                if lost_since is not None and self.clock.now_s() - lost_since > p.give_up_after_s:
-                    self.report.ended_by = f"band gone for {p.give_up_after_s:.0f} s"
-                    return
-                await self._sleep_or_stop(delay)
-                delay = min(delay * 2, p.reconnect_max_s)
-                continue
-            self.report.connections += 1
-            self.status.connection = "streaming"
-            self.journal.write("connected", n=self.report.connections,
-                               session_s=self.clock.now_s(),
-                               capture=None if capture_path is None else capture_path.name)
-            self._offset_s = None  # re-time this connection's blocks onto the night clock
-            delay = p.reconnect_first_s
-            ended = await self._consume(items)
-            await self.source.disconnect()
-            if ended == "stop":
-                return
-            if ended == "end" or not self.source.reconnects:
-                self.report.ended_by = self.report.ended_by or "source ended"
-                return
-            self.report.disconnects += 1
-            lost_since = self.clock.now_s()
-            self.status.connection = "reconnecting"
-            self.journal.write("disconnected", session_s=lost_since, reason=ended)
-
-    async def _consume(self, items: object) -> str:
-        """Return why the stream ended: 'end', 'stop', or the loss reason.
-
-        Items already waiting are taken in a row, other tasks getting a turn every
-        ``consume_batch`` items. On a busy machine each loop turn is slow (the BLE stack,
-        the DSP thread holding the GIL): a reader spending turns on every item falls
-        behind the band until the link's bounded queue overruns (LinkOverrun), and the
-        band takes no buzz until the session has reconnected.
-        """
-        batch = max(1, self.params.consume_batch)
-
-        async def pump() -> str:
-            taken = 0
-            try:
-                async for item in items:  # type: ignore[attr-defined]
-                    if self._stop.is_set():
-                        return "stop"
-                    await self._on_item(item)
-                    taken += 1
-                    if taken % batch == 0:
-                        await asyncio.sleep(0)
-            except BandLinkError as exc:
-                return str(exc) or type(exc).__name__
-            return "end"
-
-        reader = asyncio.ensure_future(pump())
-        stop_wait = asyncio.ensure_future(self._stop.wait())
-        try:
-            done, _ = await asyncio.wait({reader, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-            if reader in done:
-                return reader.result()
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-            return "stop"
-        finally:
-            stop_wait.cancel()
-            reader.cancel()
-
     async def _on_item(self, item: object) -> None:
-        if isinstance(item, SampleBlock) and not np.isfinite(item.samples).all():
-            # A source must drop what it lost, not send NaN: refuse the block here, so
-            # its samples become a gap of the right size before the next block.
-            self.report.refused_blocks += 1
-            self.report.refused_samples += item.n_samples
-            self.journal.write("block_refused", group=item.group.value, samples=item.n_samples,
-                               session_s=self.clock.now_s(),
-                               reason="NaN or infinite samples")
-            return
         if isinstance(item, SampleBlock):
-            queued = item.group in self._new_stream_groups
-            new_layout = self._layout_changed(item)
-            block = self._retime(item, new_layout)
-            self.clock.observe(block.t_end_s)
-            if new_layout and not queued:
-                await self._queue.put(_NEW_STREAM)
-            self._check_quality(block)
-            await self._queue.put(block)
+            await self._on_block(item)
         elif isinstance(item, BandStatus):
-            self.status.battery_pct = item.battery_pct
-            off = set(item.electrodes_off)
-            newly_off = sorted(
-                label for label in off if self.status.electrodes.get(label) != "OFF"
-            )
-            if newly_off and self.status_out is not None:
-                for label in newly_off:
-                    self.status_out.write(
-                        f"\nCHECK THE BAND: electrode {label} is not touching the skin "
-                        "(the band reports lead-off)\n"
-                    )
-                self.status_out.flush()
-            for label in set(self.status.electrodes) | off:
-                if label in off:
-                    self.status.electrodes[label] = "OFF"
-                elif self.status.electrodes.get(label) == "OFF":
-                    self.status.electrodes[label] = "ok"
-            if off:
-                self.journal.write("lead_off", session_s=self.clock.now_s(),
-                                   electrodes=sorted(off))
+            self.electrodes.band_status(item)
         elif isinstance(item, Disconnected):
             self.status.connection = "reconnecting" if item.will_reconnect else "lost"
             self.journal.write("link", what="disconnected", reason=item.reason,
@@ -403,76 +223,62 @@ class LiveSession:
         elif isinstance(item, DescriptorChanged):
             # The band restarts its stream under the new descriptor: whatever the rates
             # and labels, a fresh pipeline takes it, after a gap nothing was lost in.
-            if self._group_end:
+            if self.timeline.descriptor_changed():
                 self.report.layout_changes += 1
-                self._new_stream_groups = set(self._group_end)
-                await self._queue.put(_NEW_STREAM)
+                await self._queue.put(NEW_STREAM)
             d = item.descriptor
             self.journal.write("link", what="DescriptorChanged", session_s=self.clock.now_s(),
                                groups=[{"group": g.group.value, "rate_hz": g.rate_hz,
                                         "labels": list(g.labels)} for g in d.groups])
-        elif isinstance(item, SignalGap):
-            pass  # the same loss rides on the next block (gap_before), counted there
+        # A SignalGap item: the same loss rides on the next block (gap_before), counted there.
 
-    def _layout_changed(self, block: SampleBlock) -> bool:
-        """Return True when ``block`` changes its group's rate or labels mid-night."""
-        layout = (block.fs_hz, tuple(block.labels))
-        old = self._layout.get(block.group)
-        self._layout[block.group] = layout
-        # The first block after a new descriptor starts a new stream whatever its layout
-        # (counted, and its fresh pipeline queued, when the descriptor came).
-        described = block.group in self._new_stream_groups
-        self._new_stream_groups.discard(block.group)
-        if old is None or (old == layout and not described):
-            return False
-        if not described:
+    async def _on_block(self, item: SampleBlock) -> None:
+        if not np.isfinite(item.samples).all():
+            # A source must drop what it lost, not send NaN: refuse the block here, so
+            # its samples become a gap of the right size before the next block.
+            self.report.refused_blocks += 1
+            self.report.refused_samples += item.n_samples
+            self.journal.write("block_refused", group=item.group.value, samples=item.n_samples,
+                               session_s=self.clock.now_s(),
+                               reason="NaN or infinite samples")
+            return
+        queued = self.timeline.awaits_new_stream(item.group)
+        change = self.timeline.layout_change(item)
+        if change is not None:
+            self._layout_changed(change)
+        block = self._place(item, new_layout=change is not None)
+        if change is not None and not queued:
+            await self._queue.put(NEW_STREAM)
+        self.electrodes.check(block)
+        await self._queue.put(block)
+
+    def _layout_changed(self, change: LayoutChange) -> None:
+        if not change.described:
             self.report.layout_changes += 1
+        old, new = change.old, change.new
         log.warning("%s stream changed from %g Hz %s to %g Hz %s: a fresh pipeline takes over",
-                    block.group.value, old[0], list(old[1]), layout[0], list(layout[1]))
-        self.journal.write("stream_layout", group=block.group.value, session_s=self.clock.now_s(),
-                           old_rate_hz=old[0], old_labels=list(old[1]),
-                           rate_hz=layout[0], labels=list(layout[1]))
+                    change.group.value, old[0], list(old[1]), new[0], list(new[1]))
+        self.journal.write("stream_layout", group=change.group.value,
+                           session_s=self.clock.now_s(), old_rate_hz=old[0],
+                           old_labels=list(old[1]), rate_hz=new[0], labels=list(new[1]))
         # Quality was judged on the old channels: judge the new ones afresh.
-        if block.group is SignalGroup.EMG:
-            self._quality = None
-            self._quality_reported = False
-        return True
+        if change.group is SignalGroup.EMG:
+            self.electrodes.restart()
 
-    def _retime(self, block: SampleBlock, new_layout: bool = False) -> SampleBlock:
-        """Return ``block`` on the night clock; a jump since the last block is a gap.
-
-        At a ``new_layout`` the gap is recorded here (the fresh pipeline cannot see it),
-        with the samples the source counted lost (a restart of the band loses none).
-        """
-        if self._offset_s is None:
-            if not self._group_end:
-                # The run's first block starts the run's night time.
-                base = self._run_start_s
-                self.clock.restart_at(base)
-            else:
-                # After a reconnection the band's clock restarted: place its samples at
-                # the night time they arrive; the time in between is a gap.
-                base = max(self.clock.now_s(), *self._group_end.values())
-                prev = max(self._group_end.values())
-                self.report.reconnect_gaps.append((prev, base - prev))
-            self._offset_s = base - block.t0_s
-        t0 = block.t0_s + self._offset_s
-        prev_end = self._group_end.get(block.group)
-        lost = block.lost_samples
-        gap = block.gap_before
-        if prev_end is not None and t0 < prev_end:
-            t0 = prev_end  # never overlap the previous block of this group
-        if new_layout and prev_end is not None:
-            boundary = SignalGap(block.group, prev_end, t0, lost)
-            self.report.gaps.append(boundary)
+    def _place(self, item: SampleBlock, new_layout: bool) -> SampleBlock:
+        """Return ``item`` on the night's clock, counting the gaps and losses it shows."""
+        placed = self.timeline.retime(item, new_layout)
+        block = placed.block
+        if placed.reconnect is not None:
+            self.report.reconnect_gaps.append(placed.reconnect)
+        if placed.boundary is not None:
+            gap = placed.boundary
+            self.report.gaps.append(gap)
             self.status.gaps += 1
-            self.journal.write("gap", group=block.group.value, start_s=prev_end, end_s=t0,
-                               lost_samples=lost, why="stream layout changed")
-        elif prev_end is not None and t0 - prev_end > 0.5 / block.fs_hz:
-            gap = True
-            lost = max(lost, round((t0 - prev_end) * block.fs_hz))
-        retimed = dataclasses.replace(block, t0_s=t0, gap_before=gap, lost_samples=lost)
-        self._group_end[block.group] = retimed.t_end_s
+            self.journal.write("gap", group=gap.group.value, start_s=gap.start_s,
+                               end_s=gap.end_s, lost_samples=gap.lost_samples,
+                               why="stream layout changed")
+        lost = block.lost_samples
         if lost:
             self.report.lost_samples[block.group] = (
                 self.report.lost_samples.get(block.group, 0) + lost)
@@ -481,35 +287,7 @@ class LiveSession:
             if lost:
                 self.status.lost_samples += lost
                 self.status.lost_s += lost / block.fs_hz
-        return retimed
-
-    def _check_quality(self, block: SampleBlock) -> None:
-        if block.group is not SignalGroup.EMG:
-            return
-        if self._quality is None:
-            channels = assign_roles(block.labels)
-            self._quality = QualityMonitor(tuple(channels))
-            self.status.electrodes = {label: "?" for label in block.labels}
-        verdicts = self._quality.feed(block, at_rest=not self._quality_reported)
-        if verdicts is None:
-            return
-        previous = dict(self.status.electrodes)
-        for v in verdicts:
-            if self.status.electrodes.get(v.label) != "OFF":
-                self.status.electrodes[v.label] = "ok" if v.ok else "BAD"
-        if not self._quality_reported:
-            self._quality_reported = True
-            self.report.quality_at_start = verdicts
-            self.journal.write("quality", at="start", session_s=self.clock.now_s(),
-                               electrodes=[dataclasses.asdict(v) for v in verdicts])
-            bad = [v for v in verdicts if not v.ok]
-            if bad and self.status_out is not None:
-                for v in bad:
-                    self.status_out.write(f"\nCHECK THE BAND: {v.message()}\n")
-                self.status_out.flush()
-        elif self.status.electrodes != previous:
-            self.journal.write("quality", at="night", session_s=self.clock.now_s(),
-                               electrodes=[dataclasses.asdict(v) for v in verdicts])
+        return block
 
     # -- processing ---------------------------------------------------------------------------
 
@@ -517,7 +295,7 @@ class LiveSession:
         done = False
         while not done:
             item = await self._queue.get()
-            batch: list[SampleBlock | _NewStream] = []
+            batch: list[SampleBlock | NewStream] = []
             if item is None:
                 done = True
             else:
@@ -529,100 +307,20 @@ class LiveSession:
                         break
                     batch.append(more)
             if batch:
-                outputs = await asyncio.to_thread(self._process, batch)
-                await self._journal_refusals()
+                outputs = await asyncio.to_thread(self.feed.process, batch)
                 await self._handle(outputs)
                 ends = [b.t_end_s for b in batch if isinstance(b, SampleBlock)]
                 if ends:
                     self._processed_s = max(self._processed_s, max(ends))
-                self._processed_wall = time.monotonic()
-        if self._pipeline is not None:
-            outputs = await asyncio.to_thread(self._finish_pipeline)
-            await self._journal_refusals()
-            await self._handle(outputs)
+        if self.feed.pipeline is not None:
+            await self._handle(await asyncio.to_thread(self.feed.finish))
         # Time up to the last sample reaches the policy, as in a replay of the night.
         decisions = self.prompter.advance(self._processed_s)
         if decisions:
             await self._prompts.put(decisions)
 
-    def _new_pipeline(self) -> Pipeline:
-        """Return a fresh pipeline; each after the run's first gets its own id suffix."""
-        self._pipelines += 1
-        sid = self.journal.session_id
-        # Episode numbers restart in a fresh Detector: the suffix keeps event ids unique.
-        return self.make_pipeline(sid if self._pipelines == 1 else f"{sid}.{self._pipelines}")
-
-    def _finish_pipeline(self) -> list[Event | SignalGap]:
-        """Return what closes when the current pipeline ends (it is dropped either way)."""
-        pipeline, self._pipeline = self._pipeline, None
-        if pipeline is None:
-            return []
-        try:
-            return pipeline.finish()
-        except (ValueError, RuntimeError) as exc:
-            self._refusals.append({"what": "finish", "reason": str(exc)})
-            return []
-
-    def _process(self, batch: list[SampleBlock | _NewStream]) -> list[Event | SignalGap]:
-        out: list[Event | SignalGap] = []
-        segment: list[SampleBlock] = []
-        for item in batch:
-            if isinstance(item, SampleBlock):
-                segment.append(item)
-                continue
-            out += self._process_blocks(segment)
-            segment = []
-            out += self._finish_pipeline()  # a new layout: the next block makes a fresh one
-        return out + self._process_blocks(segment)
-
-    def _process_blocks(self, blocks: list[SampleBlock]) -> list[Event | SignalGap]:
-        out: list[Event | SignalGap] = []
-        for merged in merge_contiguous(blocks):
-            try:
-                out += self._feed_pipeline(merged)
-            except ValueError as exc:
-                out += self._refused(merged, exc)
-                # Find the culprit: the blocks that made up this run, one by one.
-                for block in blocks:
-                    if block.group is merged.group and merged.t0_s <= block.t0_s < merged.t_end_s:
-                        out += self._process_block(block)
-        return out
-
-    def _process_block(self, block: SampleBlock) -> list[Event | SignalGap]:
-        """Return the pipeline's outputs for ``block``; a refusal never ends the night.
-
-        A block the pipeline refuses (the Detector's TimelineError and other ValueErrors)
-        closes that pipeline (its open episodes end there) and is tried once on a fresh
-        one; refused again, it is dropped and its samples counted.
-        """
-        out: list[Event | SignalGap] = []
-        for _ in range(2):
-            try:
-                return out + self._feed_pipeline(block)
-            except ValueError as exc:
-                out += self._refused(block, exc)
-        self._refusals[-1]["dropped"] = True  # counted on the loop, with the NaN refusals
-        return out
-
-    def _feed_pipeline(self, block: SampleBlock) -> list[Event | SignalGap]:
-        if self._pipeline is None:
-            self._pipeline = self._new_pipeline()
-        out = self._pipeline.process(block)
-        self.report.samples[block.group] = (
-            self.report.samples.get(block.group, 0) + block.n_samples)
-        return out
-
-    def _refused(self, block: SampleBlock, exc: ValueError) -> list[Event | SignalGap]:
-        """Note a refusal; return what the refusing pipeline closes as it is dropped."""
-        self._refusals.append({
-            "what": "block", "group": block.group.value, "t0_s": block.t0_s,
-            "samples": block.n_samples, "reason": str(exc),
-        })
-        return self._finish_pipeline()
-
-    async def _journal_refusals(self) -> None:
-        refusals, self._refusals = self._refusals, []
-        for r in refusals:
+    def _journal_refusals(self) -> None:
+        for r in self.feed.take_refusals():
             if r.get("dropped"):
                 self.report.refused_blocks += 1
                 self.report.refused_samples += int(r["samples"])
@@ -630,6 +328,7 @@ class LiveSession:
             self.journal.write("pipeline_refused", session_s=self.clock.now_s(), **r)
 
     async def _handle(self, outputs: list[Event | SignalGap]) -> None:
+        self._journal_refusals()
         for out in outputs:
             if isinstance(out, SignalGap):
                 self.report.gaps.append(out)
@@ -637,63 +336,10 @@ class LiveSession:
                 self.journal.write("gap", group=out.group.value, start_s=out.start_s,
                                    end_s=out.end_s, lost_samples=out.lost_samples)
                 continue
-            self._record_event(out)
+            self.records.record(out)
             decisions = self.prompter.on_event(out)
             if decisions:
                 await self._prompts.put(decisions)
-
-    def _record_event(self, ev: Event) -> None:
-        previous = self._latest.get(ev.event_id)
-        first_version = previous is None
-        self._latest[ev.event_id] = ev
-        self.report.events.append(ev)
-        # An open episode is re-reported every ~0.5 s; the journal and the stores keep
-        # the versions that say something new: the first, a change of call, a periodic
-        # one for long episodes, and the final one.
-        last = self._kept.get(ev.event_id)
-        if (
-            last is None
-            or ev.final
-            or ev.kind is not last.kind
-            or ev.known_at_s - last.known_at_s >= self.params.keep_open_every_s
-        ):
-            self._kept[ev.event_id] = ev
-            self.journal.write_event(ev)
-            self._queue_upload(ev)
-        if ev.final:
-            if ev.is_cramp:
-                self.status.cramps += 1
-            else:
-                self.status.other_events += 1
-        elif first_version:
-            log.debug("episode %s opened (%s)", ev.event_id, ev.kind.value)
-
-    def _queue_upload(self, ev: Event) -> None:
-        extra = {}
-        if self.calibration is not None:
-            severity = self.calibration.severity(ev.channel.label, ev.features)
-            if math.isfinite(severity):
-                extra["amp_rel_calibrated"] = severity
-        body = event_body(ev, red_flag=ev.event_id in self._flagged, extra=extra)
-        for box, _ in self.outboxes.values():
-            box.put(f"event:{ev.event_id}", "event", body)
-
-    def _close_orphans(self) -> None:
-        """Close events a dead run left open, at their last known time (nothing is lost)."""
-        if self._resumed is None:
-            return
-        for ev in self._resumed.events.values():
-            if ev.final:
-                continue
-            known = ev.known_at_s
-            end = known if math.isfinite(known) and known > ev.start_s else ev.start_s
-            closed = dataclasses.replace(
-                ev, end_s=end, final=True,
-                features={**ev.features, ENDED_BY_RESTART: 1.0},
-            )
-            self.journal.write_event(closed)
-            self._queue_upload(closed)
-            self.report.events.append(closed)
 
     # -- prompting ----------------------------------------------------------------------------
 
@@ -703,20 +349,7 @@ class LiveSession:
             if decisions is None:
                 return
             dispatched = await self.dispatcher.dispatch(decisions)
-            self.report.decisions += decisions
-            for d, sent in zip(decisions, dispatched, strict=True):
-                if d.action is PromptAction.RED_FLAG:
-                    self._flagged.add(d.event.event_id)
-                    self.journal.write("red_flag", event_id=d.event.event_id, session_s=d.at_s)
-                    latest = self._latest.get(d.event.event_id)
-                    if latest is not None:
-                        self._queue_upload(latest)
-                body = self._prompt_bodies.apply(d, sent.reached)
-                if body is not None:
-                    for box, _ in self.outboxes.values():
-                        # Prompt ids restart every run: the night and run make them unique.
-                        box.put(f"prompt:{self.journal.session_id}-{d.prompt_id}", "prompt",
-                                body)
+            self.records.prompted(decisions, dispatched)
             self.status.prompting = self.policy.escalating
             self.status.channel_failures = self.dispatcher.failures
 
@@ -726,7 +359,7 @@ class LiveSession:
         while True:
             await asyncio.sleep(p.tick_s)
             now_s = self.clock.now_s()
-            if self._group_end:  # before the first block there is no night time yet
+            if self.timeline.started:  # before the first block there is no night time yet
                 decisions = self.prompter.advance(self._stream_now())
                 if decisions:
                     await self._prompts.put(decisions)
@@ -740,21 +373,10 @@ class LiveSession:
 
     def _print_status(self, final: bool = False) -> None:
         self.status.session_s = self.clock.now_s()
-        pending = 0
-        for box, _ in self.outboxes.values():
-            pending += box.counts().pending
-        self.status.outbox_pending = pending
-        line = self.status.line()
+        self.status.outbox_pending = sum(box.counts().pending for box, _ in self.outboxes.values())
         if self.hub is not None:
             self.hub.publish(self.status.to_json())
-        if self.status_out is None:
-            return
-        tty = bool(getattr(self.status_out, "isatty", lambda: False)())
-        if tty:
-            self.status_out.write("\r\033[K" + line + ("\n" if final else ""))
-        elif final:
-            self.status_out.write(line + "\n")
-        self.status_out.flush()
+        print_status(self.status, self.status_out, final)
 
     def _stream_now(self) -> float:
         """Return "now" in sample time: how far the pipeline has processed the stream.
@@ -768,44 +390,6 @@ class LiveSession:
             # Samples are arriving: the pipeline may lag behind them, but time is theirs.
             return self._processed_s
         return max(self._processed_s, self.clock.now_s())
-
-    async def _sleep_or_stop(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
-
-
-def merge_contiguous(blocks: list[SampleBlock]) -> list[SampleBlock]:
-    """Return ``blocks`` with runs of contiguous blocks of one group joined, in time order.
-
-    The Detector gives the same result for any block sizes (chunk invariance), so a
-    backlog is processed as a few large blocks instead of many small ones.
-    """
-    runs: list[list[SampleBlock]] = []
-    open_run: dict[SignalGroup, list[SampleBlock]] = {}
-    for b in blocks:
-        run = open_run.get(b.group)
-        if (
-            run is not None
-            and not b.gap_before
-            and b.fs_hz == run[-1].fs_hz
-            and b.labels == run[-1].labels
-            and abs(b.t0_s - run[-1].t_end_s) <= 0.5 / b.fs_hz
-        ):
-            run.append(b)
-            continue
-        run = [b]
-        open_run[b.group] = run
-        runs.append(run)
-    merged = []
-    for run in runs:
-        if len(run) == 1:
-            merged.append(run[0])
-            continue
-        first = run[0]
-        merged.append(dataclasses.replace(
-            first, samples=np.concatenate([b.samples for b in run])))
-    merged.sort(key=lambda b: b.t0_s)
-    return merged
 
 
 def capture_files(directory: Path) -> list[Path]:

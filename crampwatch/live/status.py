@@ -8,6 +8,7 @@ page as JSON and to the night's journal elsewhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from sensor.channels import assign_roles
 from sensor.records import ChannelInfo, Muscle, Role, Side
@@ -127,3 +128,15 @@ def _where(info: ChannelInfo) -> str:
 
 def _count(n: int, thing: str) -> str:
     return f"{n} {thing}" + ("" if n == 1 else "s")
+
+
+def print_status(status: SessionStatus, out: TextIO | None, final: bool = False) -> None:
+    """Write the status line: redrawn in place on a terminal, once at the end otherwise."""
+    if out is None:
+        return
+    line = status.line()
+    if bool(getattr(out, "isatty", lambda: False)()):
+        out.write("\r\033[K" + line + ("\n" if final else ""))
+    elif final:
+        out.write(line + "\n")
+    out.flush()
