@@ -101,7 +101,9 @@ def replay(
     """
     from crampwatch.errors import UserError
     from crampwatch.event_json import channel_columns
-    from crampwatch.replay import ReplayOptions, expand_paths, failure_report, replay_all
+    from crampwatch.recording_paths import expand_paths
+    from crampwatch.replay import ReplayOptions
+    from crampwatch.replay_parallel import failure_report, replay_all
 
     pd = _pandas()
     if jobs is not None and jobs < 1:

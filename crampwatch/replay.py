@@ -1,12 +1,11 @@
 """Replay recorded nights through the live pipeline, as fast as the machine allows.
 
 Each recording is streamed in chunks through :class:`crampwatch.pipeline.Pipeline`
-(the same Detector and classifier a live session runs) and its events become JSON
-lines (see :func:`event_line`). Several recordings run in parallel worker
-processes (or as tasks on a Dask cluster, :mod:`crampwatch.replay_dask`); results
-come back in the order the recordings were given. A recording that cannot be read
-or fails comes back as a result carrying its error, never stopping the others, and
-output files appear only complete (:class:`PendingFile`).
+(the same Detector and classifier a live session runs), the prompt policy runs on the
+recording's own clock (:class:`crampwatch.prompt.night_clock.NightPrompter`), and its
+events become JSON lines (see :func:`event_line`). Many recordings at once:
+:mod:`crampwatch.replay_parallel`; where recordings come from and how output files
+appear: :mod:`crampwatch.recording_paths`.
 """
 
 from __future__ import annotations
@@ -14,14 +13,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import multiprocessing
 import os
-import queue
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,12 +31,12 @@ from crampwatch.pipeline import build_pipeline, load_classifier
 from crampwatch.prompt.night_clock import NightPrompter, event_prompts, no_prompt
 from crampwatch.prompt.params import PromptParams
 from crampwatch.prompt.policy import PromptDecision, PromptPolicy
-from crampwatch.recordings.capture_source import CAPTURE_SUFFIX, CaptureRecording, is_capture
+from crampwatch.recording_paths import PendingFile, local_copy
+from crampwatch.recordings.capture_source import CaptureRecording, is_capture
 from crampwatch.recordings.edf_reader import (
     DEFAULT_CHUNK_S,
     EdfRecording,
     RecordingError,
-    header_duration_s,
 )
 from crampwatch.recordings.edf_writer import EdfPlusWriter, SignalSpec
 from models import DEFAULT_CLASSIFIER
@@ -51,9 +45,6 @@ from sensor.quality import SignalQuality
 from sensor.records import Event, SampleBlock, SignalGap
 
 log = logging.getLogger(__name__)
-
-RECORDING_SUFFIXES = (".edf", ".bdf", ".rec", CAPTURE_SUFFIX)
-
 
 @dataclass(frozen=True)
 class ReplayOptions:
@@ -90,120 +81,10 @@ class ReplayResult:
         return self.error is None
 
 
-class PendingFile:
-    """A file written under a temporary name beside ``path`` and moved onto it by commit().
-
-    Until commit() an existing file at ``path`` is left exactly as it was; a pending
-    file that is closed uncommitted (an error, Ctrl-C) is deleted. The temporary name
-    starts with a dot and ends in ``.partial``, so folder replays never pick it up.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        if self.path.is_dir():
-            raise UserError(f"{self.path}: is a folder; give a file name to write")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                            suffix=".partial")
-        except OSError as exc:
-            raise UserError(f"{self.path}: cannot write here ({exc.strerror or exc})") from None
-        os.close(handle)
-        self.temp_path = Path(name)
-        self._done = False
-
-    def commit(self) -> None:
-        """Move the written file onto ``path`` (atomic on one file system)."""
-        if self._done:
-            return
-        # mkstemp makes the file 0600: give it the mode an ordinary open() would have,
-        # or the mode of the file it replaces.
-        if self.path.exists():
-            shutil.copymode(self.path, self.temp_path)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.temp_path, 0o666 & ~umask)
-        os.replace(self.temp_path, self.path)
-        self._done = True
-
-    def discard(self) -> None:
-        """Delete the temporary file; ``path`` is untouched."""
-        if not self._done:
-            self.temp_path.unlink(missing_ok=True)
-            self._done = True
-
-    def __enter__(self) -> PendingFile:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.discard()
-
-
 def event_line(file: str, event: Event) -> dict[str, Any]:
     """Return the JSON object replay writes for one event: the recording, then the
     event's shared JSON (:func:`crampwatch.event_json.event_to_json`)."""
     return {"file": file, **event_to_json(event)}
-
-
-def is_url(path: str | os.PathLike[str]) -> bool:
-    """Return True for an fsspec URL (``s3://bucket/night.edf``), False for a local path."""
-    return "://" in str(path)
-
-
-@contextlib.contextmanager
-def local_copy(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a local path for ``path``: itself, or for a URL a temporary copy (deleted after).
-
-    The EDF reader needs a real file; URLs are fetched through fsspec, which must be
-    installed with the scheme's backend (s3fs, gcsfs, ...) where the replay runs.
-    """
-    if not is_url(path):
-        yield Path(path)
-        return
-    fsspec = _import_fsspec()
-    url = str(path)
-    suffix = Path(url.split("?", 1)[0]).suffix
-    handle, name = tempfile.mkstemp(prefix="crampwatch-", suffix=suffix)
-    try:
-        try:
-            with fsspec.open(url, "rb") as src, os.fdopen(handle, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 22)
-        except (OSError, ValueError, ImportError) as exc:
-            raise RecordingError(f"{url}: cannot fetch ({exc})") from None
-        try:
-            yield Path(name)
-        except RecordingError as exc:
-            # Name the recording the user gave, not the temporary copy.
-            raise RecordingError(str(exc).replace(name, url)) from None
-    finally:
-        Path(name).unlink(missing_ok=True)
-
-
-def _import_fsspec() -> Any:
-    try:
-        import fsspec
-    except ImportError:
-        raise UserError("recordings given as URLs need fsspec: pip install "
-                        "'crampwatch[cluster]' (and s3fs/gcsfs for those stores)") from None
-    return fsspec
-
-
-def stated_duration_s(path: str | os.PathLike[str]) -> float:
-    """Return a recording's length (s) as its EDF header states it; 0 when it cannot say.
-
-    Reads 256 bytes (through fsspec for a URL), so sizing a run costs no full read.
-    """
-    try:
-        if is_url(path):
-            with _import_fsspec().open(str(path), "rb") as fh:
-                header = fh.read(256)
-        else:
-            with open(path, "rb") as fh:
-                header = fh.read(256)
-    except (OSError, ValueError, ImportError, UserError):
-        return 0.0
-    return header_duration_s(header) or 0.0
 
 
 def open_recording(
@@ -234,11 +115,6 @@ def _annotation(event: Event) -> str:
 def sidecar_of(edf_out: Path) -> Path:
     """Return the events.tsv written beside an ``--edf-out`` file (``x.events.edf`` -> ``.tsv``)."""
     return edf_out.with_suffix(".tsv")
-
-
-def quality_path(events: Path) -> Path:
-    """Return the signal-quality sidecar of a JSON-lines events file (``<events>.quality.json``)."""
-    return events.with_name(events.name + ".quality.json")
 
 
 QUALITY_ANNOTATION = "signal quality: "
@@ -402,172 +278,6 @@ def _collect(result: ReplayResult, file: str, outputs: list[Event | SignalGap],
         result.decisions += prompter.on_event(output)
         if output.final or options.include_provisional:
             result.lines.append(event_line(file, output))
-
-
-def expand_paths(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
-    """Return the recordings named: files as given, folders as their EDF/BDF files (sorted).
-
-    A URL (``s3://bucket/cohort/``) is listed through fsspec the same way.
-    """
-    found: list[str] = []
-    for raw in paths:
-        if is_url(raw):
-            found.extend(_expand_url(str(raw)))
-            continue
-        path = Path(raw)
-        if path.is_dir():
-            inside = sorted(p for p in path.iterdir()
-                            if p.is_file() and p.suffix.lower() in RECORDING_SUFFIXES)
-            if not inside:
-                raise UserError(f"{path}: no EDF/BDF recordings in this folder")
-            found.extend(str(p) for p in inside)
-        elif path.is_file():
-            found.append(str(path))
-        else:
-            raise UserError(f"{path}: no such file or folder")
-    return found
-
-
-def _expand_url(url: str) -> list[str]:
-    fsspec = _import_fsspec()
-    try:
-        fs, root = fsspec.core.url_to_fs(url)
-        if fs.isdir(root):
-            inside = sorted(name for name in fs.ls(root, detail=False)
-                            if Path(name).suffix.lower() in RECORDING_SUFFIXES)
-            if not inside:
-                raise UserError(f"{url}: no EDF/BDF recordings in this folder")
-            return [fs.unstrip_protocol(name) for name in inside]
-        if fs.isfile(root):
-            return [url]
-    except (OSError, ValueError, ImportError) as exc:
-        raise UserError(f"{url}: cannot list ({exc})") from None
-    raise UserError(f"{url}: no such file or folder")
-
-
-def replay_all(
-    paths: Sequence[str],
-    options: ReplayOptions,
-    jobs: int | None = None,
-    scheduler: str | None = None,
-    progress: Callable[[int, float], None] | None = None,
-    status: Callable[[dict[str, int]], None] | None = None,
-) -> Iterator[ReplayResult]:
-    """Yield each recording's result in the order given: local processes, or a Dask cluster.
-
-    With ``scheduler`` (``tcp://host:8786``) every recording is one task on that
-    cluster (see :mod:`crampwatch.replay_dask`; ``status`` hears of its workers);
-    otherwise up to ``jobs`` at once here.
-    """
-    if scheduler:
-        from crampwatch.replay_dask import replay_on_cluster
-
-        yield from replay_on_cluster(paths, options, scheduler, progress, status)
-    else:
-        yield from replay_many(paths, options, jobs, progress)
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run replayed: recordings, hours of signal, wall time and throughput."""
-
-    replayed: int
-    failed: int
-    signal_s: float
-    wall_s: float
-
-    @property
-    def hours(self) -> float:
-        return self.signal_s / 3600.0
-
-    def text(self) -> str:
-        """Return one line: hours of signal, wall time, real-time factor, hours per minute."""
-        wall = max(self.wall_s, 1e-9)
-        return (f"{self.hours:.2f} h of signal in {self.wall_s:.1f} s wall time: "
-                f"{self.signal_s / wall:.0f}x real time, {60.0 * self.hours / wall:.2f} h "
-                "per minute")
-
-
-def failure_report(failures: Sequence[ReplayResult]) -> str:
-    """Return the list of recordings not replayed, one per line with its reason."""
-    lines = [f"{len(failures)} recording(s) not replayed:"]
-    lines += [f"  {r.file}: {r.error}" for r in failures]
-    return "\n".join(lines)
-
-
-# -- parallel replay ----------------------------------------------------------------
-
-# One worker process's state: its progress queue and the classifier it loaded once.
-_worker_state: dict[str, Any] = {}
-
-
-def _init_worker(progress_queue: Any) -> None:
-    _worker_state["progress"] = progress_queue
-
-
-def _worker(index: int, path: str, options: ReplayOptions) -> ReplayResult:
-    progress_queue = _worker_state.get("progress")
-
-    def report(seconds: float) -> None:
-        if progress_queue is not None:
-            progress_queue.put((index, seconds))
-
-    try:
-        classifier = _worker_state.get(options.classifier)
-        if classifier is None:
-            classifier = _worker_state[options.classifier] = load_classifier(options.classifier)
-    except UserError as exc:
-        return ReplayResult(file=path, error=str(exc))
-    return replay_or_report(path, options, classifier, progress=report)
-
-
-def replay_many(
-    paths: Sequence[str | os.PathLike[str]],
-    options: ReplayOptions,
-    jobs: int | None = None,
-    progress: Callable[[int, float], None] | None = None,
-) -> Iterator[ReplayResult]:
-    """Yield each recording's result in the order given, replaying up to ``jobs`` at once.
-
-    ``progress(index, seconds_done)`` is called as recordings advance. A recording
-    that fails is yielded as a result with its ``error``; the others go on.
-    """
-    if not paths:
-        return
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
-    if jobs == 1:
-        classifier = load_classifier(options.classifier)
-        for i, path in enumerate(paths):
-            yield replay_or_report(path, options, classifier,
-                                   progress=(lambda s, i=i: progress(i, s)) if progress else None)
-        return
-    context = multiprocessing.get_context("spawn")
-    progress_queue = context.Queue()
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(progress_queue,)) as pool:
-        futures: list[Future[ReplayResult]] = [
-            pool.submit(_worker, i, str(p), options) for i, p in enumerate(paths)
-        ]
-        next_index = 0
-        try:
-            while next_index < len(futures):
-                try:
-                    index, seconds = progress_queue.get(timeout=0.2)
-                    if progress is not None:
-                        progress(index, seconds)
-                except queue.Empty:
-                    pass
-                while next_index < len(futures) and futures[next_index].done():
-                    try:
-                        result = futures[next_index].result()
-                    except Exception as exc:  # the worker process died (BrokenProcessPool)
-                        result = ReplayResult(file=str(paths[next_index]),
-                                              error=f"{type(exc).__name__}: {exc}")
-                    yield result
-                    next_index += 1
-        finally:
-            for f in futures:
-                f.cancel()
 
 
 # crampwatch.replay(paths) -> DataFrame of events (crampwatch.frames.replay).

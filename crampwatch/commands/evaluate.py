@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     from crampwatch.evaluate.evaluation import evaluate
     from crampwatch.evaluate.inputs import load_events, load_truth
     from crampwatch.evaluate.report import text_report, write_html
-    from crampwatch.replay import ReplayOptions, replay_all
+    from crampwatch.replay import ReplayOptions
+    from crampwatch.replay_parallel import replay_all
 
     if args.jobs is not None and not args.replay:
         raise UserError("--jobs is for --replay; without it nothing is replayed")

@@ -33,7 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "from the recording start), kind (tonic, clonic, or a non-cramp kind such as "
             "plm, movement, walking, artifact), channel (label, muscle, side, role), "
             "confidence, plus event_id, session_id, final, known_at_s, first_cramp_call_s, "
-            "versions, features and envelope (null when none was kept). Only final events are "
+            "versions, features and envelope (null when none was kept); a final event's "
+            "prompt says what the live prompt policy, run on the recording's own clock, did "
+            "about it (prompted_at_s, escalated_at_s, red_flag_at_s, stopped_at_s, "
+            "suppressed). Only final events are "
             "written unless --provisional is given. Events go to stdout unless --events is "
             "given; progress and logs go to stderr. Several recordings run in parallel, here "
             "(--jobs) or on a Dask cluster (--scheduler); output keeps the order given "
@@ -75,7 +78,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crampwatch.replay import ReplayOptions, expand_paths, failure_report
+    from crampwatch.recording_paths import expand_paths
+    from crampwatch.replay import ReplayOptions
+    from crampwatch.replay_parallel import failure_report
 
     paths = expand_paths(args.paths)
     if args.chunk <= 0:
@@ -143,13 +148,8 @@ def replay_to(
     """
     from tqdm import tqdm
 
-    from crampwatch.replay import (
-        PendingFile,
-        RunSummary,
-        quality_path,
-        replay_all,
-        stated_duration_s,
-    )
+    from crampwatch.recording_paths import PendingFile, quality_path, stated_duration_s
+    from crampwatch.replay_parallel import RunSummary, replay_all
 
     # Header-only lengths size the progress bar without reading any recording twice.
     durations = [stated_duration_s(path) for path in paths]

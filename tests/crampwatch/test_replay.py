@@ -10,12 +10,12 @@ import pytest
 
 from crampwatch.cli import main
 from crampwatch.pipeline import Pipeline
+from crampwatch.recording_paths import quality_path
 from crampwatch.recordings import EdfRecording
 from crampwatch.replay import (
     ReplayOptions,
     build_pipeline,
     event_line,
-    quality_path,
     replay_file,
 )
 from crampwatch.synth import NightConfig, generate_night
