@@ -3,9 +3,9 @@
 ``crampwatch.replay(...)``, ``crampwatch.evaluate(...)`` and ``crampwatch.synth(...)``
 call the functions of the same name here. Those names are also the modules
 (``crampwatch.replay.replay_file``, ``crampwatch.evaluate.load_truth``...), so each of
-those modules is made callable (:func:`make_callable`): importing one of them never
-hides the function. pandas is imported inside the functions, so the command line
-does not pay for it.
+those modules is made callable (:func:`crampwatch.callable_modules.make_callable`):
+importing one of them never hides the function. pandas is imported inside the
+functions, so the command line does not pay for it.
 
 Times are seconds from the recording's start (``start_s``, ``end_s``) and datetimes
 on the recording's own clock (``start_time``, ``end_time``: the EDF header's start
@@ -17,14 +17,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
-import types
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+# Re-exported: crampwatch.synth and crampwatch.evaluate take it from here.
+from crampwatch.callable_modules import make_callable as make_callable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,18 +43,6 @@ OUTCOME_COLUMNS = ("recording", "outcome", "kind", "start_s", "end_s", "start_ti
                    "channel")
 TRUTH_COLUMNS = ("recording", "edf", "kind", "subtype", "channel", "start_s", "end_s",
                  "start_time", "end_time", "strength_uv", "strength_rel")
-
-
-def make_callable(module_name: str, function: str) -> None:
-    """Make the module ``module_name`` callable as ``crampwatch.frames.<function>``."""
-    module = sys.modules[module_name]
-
-    class CallableModule(types.ModuleType):
-        def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            return getattr(sys.modules[__name__], function)(*args, **kwargs)
-
-    CallableModule.__call__.__doc__ = f"Call crampwatch.frames.{function} (see its help)."
-    module.__class__ = CallableModule
 
 
 def _pandas() -> Any:

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from crampwatch import events_tsv
+from crampwatch.callable_modules import make_callable
 from crampwatch.errors import UserError
 from crampwatch.event_json import event_to_json
-from crampwatch.frames import make_callable
 from crampwatch.pipeline import build_pipeline, load_classifier
 from crampwatch.prompt.night_clock import NightPrompter, event_prompts, no_prompt
 from crampwatch.prompt.params import PromptParams
