@@ -399,9 +399,12 @@ class RuleClassifier:
         # Shaking now (the last seconds), not a turn that is over: a tremor goes on.
         rhythmic_now = _above(g("recent_rhythm_strength"), p.tremor_rhythm_strength,
                               p.width_ratio, rhythmic)
+        # ... at a cramp's strength now: the faint tail of a turn that fades out slowly
+        # is no cramp, however long the calf stays above its onset threshold.
+        loud_now = _above(g("recent_amp_rel"), p.cramp_min_amp_rel, p.width_amp_rel, loud)
         persists = _above(g("alone_s"), p.cramp_alone_s, p.width_duration_s, 0.0) * (
             1.0 - rhythmic_now
-        )
+        ) * loud_now
         cramp_gate = calf * loud * not_junk * max(onset_involuntary, persists)
         # A look-alike ends with its motion (DOMAIN.md): one that outlasts it is none.
         for kind in (EventKind.JERK, EventKind.WALKING, EventKind.STRETCH, EventKind.MOVEMENT,

@@ -555,7 +555,7 @@ class Detector:
         cfg = self.config.episode
         on_ratio = self.config.onset.on_ratio
         h = self._hist
-        active = coact = motion = rhythm_strength = dip = other_base = NAN
+        active = level = coact = motion = rhythm_strength = dip = other_base = NAN
         if h.n:
             i1 = int(np.searchsorted(h.t_end, t, side="right"))
             i0 = int(np.searchsorted(h.t_end, t - cfg.recent_window_s, side="right"))
@@ -567,6 +567,7 @@ class Detector:
                     rel_c = h.env[i0:i1, c] / h.base[i0:i1, c]
                     act_c = valid & (rel_c > on_ratio)
                     active = float(act_c.sum()) / n_ok
+                    level = float(np.median(rel_c[valid]))
                     env_c = h.env[i0:i1, c][valid]
                     # Relaxations: frames far below the window's contraction level.
                     dip = float(np.mean(env_c < cfg.dip_level * percentile_linear(env_c, 90)))
@@ -602,6 +603,7 @@ class Detector:
             ep.alone_run_s = 0.0
         return {
             "recent_active_fraction": active,
+            "recent_amp_rel": level,
             "recent_coact_fraction": coact,
             "recent_motion_g": motion,
             "recent_rhythm_strength": rhythm_strength,

@@ -95,6 +95,7 @@ GLOSSARY: dict[str, FeatureEntry] = {
         ("other_baseline_uv", "Other muscle's resting level (noise floor)", "µV"),
         ("alternation", "Calf and shin taking turns (as in walking or tremor)", "0–1"),
         ("recent_active_fraction", "Share of the last 3 s this muscle was active", *PERCENT),
+        ("recent_amp_rel", "This muscle's typical strength in the last 3 s", "x rest"),
         ("recent_coact_fraction", "Share of the last 3 s the other muscle was active too",
          *PERCENT),
         ("role_calf", "This channel is a calf muscle", "yes/no"),

@@ -45,6 +45,7 @@ FEATURES: dict[str, str] = {
     "acc_rhythm_hz": "Hz, dominant 0.3-4 Hz rhythm of the acceleration (last 20 s)",
     "acc_rhythm_strength": "0..1, normalised autocorrelation at that rhythm",
     "recent_active_fraction": "0..1, share of the last 3 s this channel was active",
+    "recent_amp_rel": "x baseline, this channel's median envelope over the last 3 s",
     "recent_coact_fraction": "0..1, share of the last 3 s the other channel was co-active "
     "(active, and >= 1/4 of this channel's envelope in uV: not crosstalk)",
     "other_baseline_uv": "uV, the other channel's baseline (RMS noise floor) now",
