@@ -126,7 +126,7 @@ def _cramp(rng: np.random.Generator, cfg: NightConfig, layout: Layout, clonic: b
             "plateau": rng.uniform(0.5, 1.0),
             "on_s_min": 0.3, "on_s_max": float(rng.uniform(0.6, 2.0)),
             "off_s_min": 0.3, "off_s_max": float(rng.uniform(0.6, 2.0)),
-            "residual": float(rng.uniform(0.0, 0.12)),
+            "residual": float(rng.uniform(0.0, 0.4)),
             "twitch_g": float(rng.uniform(0.005, 0.04)),
         }
         kind, subtype = EventKind.CLONIC, "clonic_cramp"
