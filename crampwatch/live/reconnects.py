@@ -18,7 +18,43 @@ from crampwatch.live.night import NightJournal
 from crampwatch.live.session_report import SessionParams, SessionReport
 from crampwatch.live.sources import LiveSource
 from crampwatch.live.status import SessionStatus
+from firmware_bridge.events import (
+    ClockStepped,
+    Disconnected,
+    FramesDropped,
+    Reconnected,
+    SequenceIgnored,
+    StreamRestarted,
+)
 from firmware_bridge.link import BandLinkError
+
+# What the link says about itself mid-stream: counted and journaled, never an end.
+LINK_EVENTS = (Disconnected, Reconnected, FramesDropped, StreamRestarted, SequenceIgnored,
+               ClockStepped)
+LinkEvent = (Disconnected | Reconnected | FramesDropped | StreamRestarted | SequenceIgnored
+             | ClockStepped)
+
+
+def note_link_event(item: LinkEvent, journal: NightJournal, report: SessionReport,
+                    status: SessionStatus, session_s: float) -> None:
+    """Count and journal one thing the link reported about itself."""
+    if isinstance(item, Disconnected):
+        status.connection = "reconnecting" if item.will_reconnect else "lost"
+        journal.write("link", what="disconnected", reason=item.reason, session_s=session_s)
+        return
+    if isinstance(item, Reconnected):
+        status.connection = "streaming"
+        journal.write("link", what="reconnected", down_s=item.down_s, session_s=session_s)
+        return
+    if isinstance(item, FramesDropped):
+        report.corrupt_packets += item.count
+    elif isinstance(item, StreamRestarted):
+        report.stream_restarts += 1
+    elif isinstance(item, ClockStepped):
+        report.clock_steps += 1
+    else:
+        report.sequence_ignored += 1
+    journal.write("link", what=type(item).__name__, detail=str(item), session_s=session_s)
 
 
 class SourceReader:

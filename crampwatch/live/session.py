@@ -43,7 +43,7 @@ from crampwatch.live.electrodes import ElectrodeWatch
 from crampwatch.live.night import NightJournal, NightState
 from crampwatch.live.night_records import NightRecorder
 from crampwatch.live.pipeline_feed import NEW_STREAM, NewStream, PipelineFeed, merge_contiguous
-from crampwatch.live.reconnects import SourceReader
+from crampwatch.live.reconnects import LINK_EVENTS, SourceReader, note_link_event
 from crampwatch.live.session_report import SessionParams, SessionReport
 from crampwatch.live.sources import LiveSource
 from crampwatch.live.status import SessionStatus, print_status
@@ -54,16 +54,7 @@ from crampwatch.prompt.channels.bedside import BedsideHub
 from crampwatch.prompt.dispatcher import PromptDispatcher
 from crampwatch.prompt.night_clock import NightPrompter
 from crampwatch.prompt.policy import AckResponse, PromptAction, PromptDecision, PromptPolicy
-from firmware_bridge.events import (
-    BandStatus,
-    ClockStepped,
-    DescriptorChanged,
-    Disconnected,
-    FramesDropped,
-    Reconnected,
-    SequenceIgnored,
-    StreamRestarted,
-)
+from firmware_bridge.events import BandStatus, DescriptorChanged
 from sensor.records import Event, SampleBlock, SignalGap, SignalGroup
 
 __all__ = ["LiveSession", "SessionParams", "SessionReport", "capture_files",
@@ -201,25 +192,8 @@ class LiveSession:
             await self._on_block(item)
         elif isinstance(item, BandStatus):
             self.electrodes.band_status(item)
-        elif isinstance(item, Disconnected):
-            self.status.connection = "reconnecting" if item.will_reconnect else "lost"
-            self.journal.write("link", what="disconnected", reason=item.reason,
-                               session_s=self.clock.now_s())
-        elif isinstance(item, Reconnected):
-            self.status.connection = "streaming"
-            self.journal.write("link", what="reconnected", down_s=item.down_s,
-                               session_s=self.clock.now_s())
-        elif isinstance(item, FramesDropped | StreamRestarted | SequenceIgnored | ClockStepped):
-            if isinstance(item, FramesDropped):
-                self.report.corrupt_packets += item.count
-            elif isinstance(item, StreamRestarted):
-                self.report.stream_restarts += 1
-            elif isinstance(item, ClockStepped):
-                self.report.clock_steps += 1
-            else:
-                self.report.sequence_ignored += 1
-            self.journal.write("link", what=type(item).__name__, detail=str(item),
-                               session_s=self.clock.now_s())
+        elif isinstance(item, LINK_EVENTS):
+            note_link_event(item, self.journal, self.report, self.status, self.clock.now_s())
         elif isinstance(item, DescriptorChanged):
             # The band restarts its stream under the new descriptor: whatever the rates
             # and labels, a fresh pipeline takes it, after a gap nothing was lost in.
