@@ -71,6 +71,7 @@ from sensor.records import (
     SignalGap,
     SignalGroup,
 )
+from sensor.relaxation import relaxed_fraction
 
 DETECTOR_VERSION = "1.0.0"
 
@@ -570,7 +571,8 @@ class Detector:
                     level = float(np.median(rel_c[valid]))
                     env_c = h.env[i0:i1, c][valid]
                     # Relaxations: frames far below the window's contraction level.
-                    dip = float(np.mean(env_c < cfg.dip_level * percentile_linear(env_c, 90)))
+                    dip = relaxed_fraction(env_c, cfg.dip_level * percentile_linear(env_c, 90),
+                                           round(cfg.dip_min_s / self._emg.hop_s))
                     if tr.other is not None:
                         o = tr.other
                         env_o = h.env[i0:i1, o]

@@ -103,10 +103,12 @@ class EpisodeConfig:
     # ... and the leg is still: "little leg motion" (DOMAIN.md), above a clonic cramp's
     # own twitches (~0.04 g) (inference).
     alone_max_motion_g: float = 0.05
-    # A relaxation frame is below this share of the window's contraction level (its 90th
-    # percentile envelope): a clonic cramp relaxes to rest, a tonic one's 100 ms RMS
-    # seldom falls below a third of its level (inference).
-    dip_level: float = 0.3
+    # A relaxation is below this share of the window's contraction level (its 90th
+    # percentile envelope) for at least dip_min_s: a clonic cramp relaxes, often not to
+    # rest ("bursts with incomplete relaxation"), for >= 0.3 s at a time; a tonic
+    # cramp's 100 ms RMS dips below 40 % of its level only for moments (inference).
+    dip_level: float = 0.4
+    dip_min_s: float = 0.3
 
     def __post_init__(self) -> None:
         if self.end_quiet_s < 2.0:

@@ -53,7 +53,7 @@ FEATURES: dict[str, str] = {
     "alone_s": "s, longest stretch of the episode with this muscle active alone (other "
     "muscle not co-active, leg still): the involuntary part of a cramp",
     "recent_rhythm_strength": "0..1, acceleration rhythm (0.3-4 Hz) of the last 5 s",
-    "alone_dip_fraction": "0..1, share of time the muscle relaxed (envelope below 0.3 of "
+    "alone_dip_fraction": "0..1, share of time the muscle relaxed (>= 0.3 s below 0.4 of "
     "its contraction level) while active alone: high for clonic, near 0 for tonic",
     "alone_now_s": "s, length of the current such stretch (0 while the other muscle or "
     "the leg moves: the sleeper responding)",
