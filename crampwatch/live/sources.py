@@ -25,6 +25,11 @@ from firmware_bridge.events import LinkItem
 from firmware_bridge.link import BandLink, BandLinkError, CommandRejected
 from sensor.records import SampleBlock
 
+# A recording's start outside these years is not a real date: the event store keeps
+# nights of the years 2000-2999.
+MIN_RECORDING_YEAR = 2000
+MAX_RECORDING_YEAR = 2999
+
 
 class LiveSource(abc.ABC):
     """A source of link items for one session."""
@@ -201,6 +206,8 @@ def edf_source(path: str, pace: float = 1.0, chunk_s: float = 0.1) -> PacedBlock
     if not Path(path).is_file():
         raise UserError(f"no recording at {path}")
     start = recording_start(path)
+    if start is not None and not MIN_RECORDING_YEAR <= start.year <= MAX_RECORDING_YEAR:
+        start = None  # a placeholder (anonymised files say 01.01.85): the night starts now
     # The header's start is the recording site's local time; read as this hub's.
     return PacedBlocks(open_blocks, f"recording {path} at {pace:g}x", pace,
                        None if start is None else start.astimezone())

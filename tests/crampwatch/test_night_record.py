@@ -39,6 +39,16 @@ def test_a_recording_source_knows_its_start_and_the_journal_starts_there(
     assert journal.night_id == "night-" + header.strftime("%Y%m%d-%H%M%S")
 
 
+def test_a_placeholder_start_date_is_not_taken_for_the_night(tmp_path: Path) -> None:
+    files = make_demo_night(tmp_path / "synthetic", minutes=2, seed=4, cramps=1)
+    anonymised = tmp_path / "anonymised.edf"
+    header = bytearray(files.edf.read_bytes())
+    header[168:176] = b"01.01.85"  # what anonymised EDF files often say
+    anonymised.write_bytes(bytes(header))
+    assert recording_start(anonymised) is not None
+    assert edf_source(str(anonymised)).recorded_start is None
+
+
 @pytest.mark.slow
 def test_a_fast_played_file_is_stored_on_its_own_clock(tmp_path: Path) -> None:
     files = make_demo_night(tmp_path / "synthetic", minutes=4, seed=3, cramps=2)
