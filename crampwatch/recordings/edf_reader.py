@@ -130,7 +130,9 @@ class EdfRecording:
             raise RecordingError(f"{self.path}: no such file")
         raw_header = self._check_complete()
         try:
-            self._reader = pyedflib.EdfReader(str(self.path))
+            # Annotations are read when asked for (annotations()): edflib would scan
+            # every data record for them on opening, a quarter of a second per night.
+            self._reader = pyedflib.EdfReader(str(self.path), pyedflib.DO_NOT_READ_ANNOTATIONS)
         except OSError as exc:
             raise RecordingError(
                 f"{self.path}: not a readable EDF/EDF+ file ({exc}); it may be truncated or "
@@ -323,7 +325,21 @@ class EdfRecording:
 
     def annotations(self) -> list[Annotation]:
         """Return the file's EDF+ annotations (empty for plain EDF)."""
-        onsets, durations, texts = self._reader.readAnnotations()
+        # edflib opens a file once at a time: the sample reader steps aside meanwhile.
+        self._reader.close()
+        try:
+            reader = pyedflib.EdfReader(str(self.path))
+            try:
+                onsets, durations, texts = reader.readAnnotations()
+            finally:
+                reader.close()
+        except OSError as exc:
+            raise RecordingError(
+                f"{self.path}: its EDF+ annotations cannot be read ({exc}); the file may be "
+                "damaged: re-export it"
+            ) from None
+        finally:
+            self._reader = pyedflib.EdfReader(str(self.path), pyedflib.DO_NOT_READ_ANNOTATIONS)
         return [
             Annotation(
                 float(onset),

@@ -295,3 +295,19 @@ def test_emg_in_millivolts_is_edflibs_times_a_thousand(tmp_path):
     with EdfRecording(path) as rec:
         emg = np.concatenate([b.samples for b in rec.blocks(0.9)])
     np.testing.assert_array_equal(emg, _edflib_samples(path, ("EMG L Gastroc",), 1000.0))
+
+
+def test_annotations_can_be_read_before_and_while_samples_stream(tmp_path):
+    path, emg, _ = _night(tmp_path)
+    with EdfRecording(path) as rec:
+        notes = [(a.onset_s, a.text) for a in rec.annotations()]
+        blocks = rec.blocks(2.0)
+        first = next(blocks)
+        again = [(a.onset_s, a.text) for a in rec.annotations()]
+        rest = [b for b in blocks if b.group is SignalGroup.EMG]
+        start = rec.start_datetime
+    assert notes == again == [(2.5, "tonic cramp"), (9.0, "lights on")]
+    got = np.concatenate([first.samples, *(b.samples for b in rest)])
+    assert got.shape == emg.shape
+    with EdfRecording(path) as rec:
+        assert rec.start_datetime == start
