@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from models.persistence import ModelManifest
+from models.rules import RuleParams
 from sensor.features import FEATURES
+
+_RULE = RuleParams()
 
 
 def _metrics_table(metrics: Mapping[str, Any]) -> list[str]:
@@ -42,21 +45,26 @@ CRAMP_RULE: tuple[str, ...] = (
     "(`sensor.legs`): from the first muscle's onset to the last muscle's end, with the "
     "calf's course as its evidence and which muscle led (`calf_delay_s`), how many "
     "muscles took part and the other muscle's level as features.",
-    "- **A cramp is the calf's involuntary activity**, loud (at least 5x the sleeper's "
-    "resting level: 30-600 uV over a 2-5 uV floor) and either",
-    "  - involuntary from its onset: the calf leads (within 0.5 s), the leg lies still, "
+    "- **A cramp is the calf's involuntary activity**, loud (at least "
+    f"{_RULE.cramp_min_amp_rel:g}x the sleeper's resting level, or "
+    f"{_RULE.cramp_min_amp_uv:g} uV whatever the floor: cramps are 30-600 uV over a 2-5 uV "
+    "floor, a floor that steps up reaches 2-4x) and either",
+    "  - involuntary from its onset: the calf leads (within "
+    f"{_RULE.cramp_max_calf_delay_s:g} s), the leg lies still, "
     "the shin is not co-contracting at a comparable level, no rhythmic stepping or "
     "tremor; called as it runs once sustained for 1-2 s (tonic) or after 3 bursts with "
     "relaxation (clonic); or",
     "  - persisting alone: whatever set it off (a turn, a pointed foot), the calf stays "
-    "active alone, shin quiet and leg still, for 6 s. A look-alike that outlasts its own "
-    "motion this way is no look-alike.",
+    f"active alone at that strength, shin quiet and leg still, for {_RULE.cramp_alone_s:g} s. "
+    "A look-alike that outlasts its own motion this way is no look-alike; the faint tail of "
+    "a movement is not loud enough.",
     "- **The sleeper's response does not undo it.** Once called a cramp, the episode stays "
     "a cramp to its end (`models.tracking`): pulling the toes up (shin fires), kneading "
     "(leg moves), standing and walking belong to the cramp. The cramp ends when the calf's "
     "activity ends. Its kind is read from its course before the response: **tonic** when "
     "it holds one unbroken contraction (> 10 s) with a steady envelope, **clonic** when it "
-    "shows >= 3 bursts of 0.25-2 s with relaxation, relaxes for >= 25 % of the time the "
+    "shows >= 3 bursts of 0.25-2 s with relaxation, relaxes for >= "
+    f"{_RULE.clonic_min_relaxed:.0%} of the time the "
     "calf was active alone, or has a swinging envelope.",
     "- **Look-alikes, by their own course:** a stretch or a turn is motion-led, both "
     "muscles from the start, and ends with the motion; PLM is shin-led, 0.5-10 s, "

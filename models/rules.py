@@ -116,6 +116,10 @@ class RuleParams:
     # floor (gel drying) is 2-4x (DOMAIN.md "Recordings differ"; issue 11). Bursts of
     # 2x rest (AASM bruxism rule) are muscle activity, not yet a cramp (inference).
     cramp_min_amp_rel: float = 5.0
+    # ... or loud in itself: a contraction of this many uV RMS is muscle whatever the
+    # floor (rest is a few uV, a stepped floor 2-4x that; cramps are tens to hundreds of
+    # uV: DOMAIN.md "Signals", issue 11), so a cramp on a floor that stepped up is found.
+    cramp_min_amp_uv: float = 25.0
     # The calf leads a cramp: a leg episode whose calf joined later than this after
     # another muscle started is shin-led (PLM) or a whole-leg movement (inference).
     cramp_max_calf_delay_s: float = 0.5
@@ -160,6 +164,7 @@ class RuleParams:
     width_rate_hz: float = 0.1
     width_count: float = 0.35
     width_amp_rel: float = 0.3
+    width_amp_uv: float = 1.5
     width_burst_s: float = 0.05
     # A catch-all "movement" truth value: an episode no rule explains is a movement of
     # some kind, called with low confidence (never a cramp by default).
@@ -321,7 +326,9 @@ class RuleClassifier:
             ratio, p.stretch_coact_ratio, p.width_ratio, 0.5
         )
         no_coact = 1.0 - cocontraction if not math.isnan(coact) else 0.8
-        loud = _above(amp, p.cramp_min_amp_rel, p.width_amp_rel, 0.7)
+        base_uv = g("baseline_uv")
+        loud = max(_above(amp, p.cramp_min_amp_rel, p.width_amp_rel, 0.7),
+                   _above(amp * base_uv, p.cramp_min_amp_uv, p.width_amp_uv, 0.0))
         step_rate = max(
             _within(rhythm_hz, p.walking_rate_min_hz, p.walking_rate_max_hz, p.width_rate_hz, 0.0)
             * _above(rhythm_strength, p.walking_rhythm_strength, p.width_ratio, 0.0),
@@ -401,7 +408,9 @@ class RuleClassifier:
                               p.width_ratio, rhythmic)
         # ... at a cramp's strength now: the faint tail of a turn that fades out slowly
         # is no cramp, however long the calf stays above its onset threshold.
-        loud_now = _above(g("recent_amp_rel"), p.cramp_min_amp_rel, p.width_amp_rel, loud)
+        now = g("recent_amp_rel")
+        loud_now = max(_above(now, p.cramp_min_amp_rel, p.width_amp_rel, loud),
+                       _above(now * base_uv, p.cramp_min_amp_uv, p.width_amp_uv, 0.0))
         persists = _above(g("alone_s"), p.cramp_alone_s, p.width_duration_s, 0.0) * (
             1.0 - rhythmic_now
         ) * loud_now
