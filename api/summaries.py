@@ -14,9 +14,10 @@ from api.models import DiaryEntry, EventRow, Night, Prompt
 from api.schemas import NightSummary, WeekSummary
 from api.timeutil import from_store, night_date, week_start
 from sensor.records import EventKind
+from sensor.red_flags import RED_FLAG_CRAMP_S
 
 #: A cramp that has not let go after 10 minutes is a red flag (DOMAIN.md, "Red flags").
-LONG_EPISODE_S = 600.0
+LONG_EPISODE_S = RED_FLAG_CRAMP_S
 #: Cramps several times a night are a red flag; trials count nights with >= 2 (DOMAIN.md).
 MANY_CRAMPS_PER_NIGHT = 2
 CRAMP_KINDS = tuple(kind.value for kind in EventKind if kind.is_cramp)

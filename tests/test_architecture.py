@@ -19,9 +19,10 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"sensor"},  # sensor's vocabulary only: checked below
 }
 RECORDS_ONLY = {"firmware_bridge", "api"}
-# The vocabulary rooms may share: the records, and (for the pages) the features in words.
+# The vocabulary rooms may share: the records, the red flags, and (for the pages) the
+# features in words.
 VOCABULARY = {"firmware_bridge": {"sensor.records"},
-              "api": {"sensor.records", "sensor.feature_glossary"}}
+              "api": {"sensor.records", "sensor.red_flags", "sensor.feature_glossary"}}
 SENSOR_FORBIDDEN = {"asyncio", "time", "socket", "serial", "bleak", "sqlite3", "threading"}
 
 

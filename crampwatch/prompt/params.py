@@ -10,8 +10,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from sensor.red_flags import RED_FLAG_CRAMP_S
+
 # DOMAIN.md red flags: a cramp that has not let go after 10 minutes.
-RED_FLAG_AFTER_S = 600.0
+RED_FLAG_AFTER_S = RED_FLAG_CRAMP_S
 
 
 @dataclass(frozen=True)
