@@ -1,7 +1,7 @@
 """What hostile or heavy clients cost the server: peak resident memory (RSS) of a real
 `crampwatch serve` (uvicorn on 127.0.0.1; one worker, or --workers N, summed) while
 
-1. a 257 MB upload is attempted (a 1000-event batch bloated with snippets), once with its
+1. a 257 MB upload is attempted (a 1000-event batch bloated with envelopes), once with its
    Content-Length and once streamed without one (chunked);
 2. four clients export the same 60 000-event sleeper as FHIR at once;
 3. 8 hubs upload batches while 4 clinicians read (ingest latency p50/p99 under that load).
@@ -104,15 +104,16 @@ class RssWatch:
 
 
 def _bloated_batch() -> Iterator[bytes]:
-    """Yield a 1000-event batch with the largest snippets the old schema took (8 channels of
-    4000 values), about 257 MB of JSON."""
+    """Yield a 1000-event batch with envelopes past the schema's bounds (8 channels of 4000
+    values), about 257 MB of JSON."""
     values = json.dumps([1.2345] * 4000)
-    channel = f'{{"label": "EMG R Gastroc", "group": "emg", "unit": "uV", "values": {values}}}'
-    snippet = f'{{"t0_s": 0.0, "rate_hz": 25.0, "channels": [{", ".join([channel] * 8)}]}}'
+    channel = (f'{{"label": "EMG R Gastroc", "muscle": "gastrocnemius", "side": "R", '
+               f'"role": "calf", "values_uv": {values}}}')
+    envelope = f'{{"start_s": 0.0, "step_s": 0.1, "channels": [{", ".join([channel] * 8)}]}}'
     yield b'{"events": ['
     for i in range(1000):
         event = _event(f"big{i:04d}", float(i))
-        text = json.dumps(event)[:-1] + f', "snippet": {snippet}}}'
+        text = json.dumps(event)[:-1] + f', "envelope": {envelope}}}'
         yield (b"," if i else b"") + text.encode()
     yield b"]}"
 

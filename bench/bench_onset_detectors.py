@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ import numpy as np
 from scipy import signal
 
 from crampwatch.evaluate.scoring import DetectedEvent, FileScore, Summary, score_file, summarize
-from crampwatch.pipeline import FIRST_CRAMP_CALL, Pipeline
+from crampwatch.pipeline import Pipeline
 from crampwatch.recordings.edf_reader import EdfRecording
 from crampwatch.synth import NightConfig, NightTruth, generate_night
 from crampwatch.synth.real_emg import UCI_DIR, RealEmgLibrary
@@ -71,11 +70,10 @@ def as_detected(name: str, events: Iterable[Event]) -> list[DetectedEvent]:
     """Return pipeline events as evaluation reads them."""
     out = []
     for e in events:
-        first = e.features.get(FIRST_CRAMP_CALL, math.nan)
         out.append(DetectedEvent(
             file=name, event_id=e.event_id, start_s=e.start_s, end_s=e.end_s, kind=str(e.kind),
             channel=e.channel.label, confidence=e.confidence, final=e.final,
-            first_cramp_call_s=first if math.isfinite(first) else None,
+            first_cramp_call_s=e.first_cramp_call_s,
         ))
     return out
 
