@@ -59,7 +59,7 @@ from sensor.features import FEATURES, NAN, nearest_lead_s
 from sensor.frame_history import FrameHistory, split_batch
 from sensor.legs import LegFuser, leg_keys
 from sensor.onset import BurstDetector, BurstKind
-from sensor.quantiles import percentile_linear
+from sensor.quantiles import median, percentile_linear
 from sensor.records import (
     Burst,
     ChannelInfo,
@@ -568,7 +568,7 @@ class Detector:
                     rel_c = h.env[i0:i1, c] / h.base[i0:i1, c]
                     act_c = valid & (rel_c > on_ratio)
                     active = float(act_c.sum()) / n_ok
-                    level = float(np.median(rel_c[valid]))
+                    level = median(rel_c[valid])
                     env_c = h.env[i0:i1, c][valid]
                     # Relaxations: frames far below the window's contraction level.
                     dip = relaxed_fraction(env_c, cfg.dip_level * percentile_linear(env_c, 90),

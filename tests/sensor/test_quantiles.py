@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sensor.quantiles import percentile_linear
+from sensor.quantiles import median, percentile_linear
 
 
 @settings(max_examples=300, deadline=None)
@@ -40,3 +40,19 @@ def test_nan_sample_gives_nan_and_bad_input_is_refused() -> None:
         percentile_linear(np.array([]), 90)
     with pytest.raises(ValueError, match=r"0\.\.100"):
         percentile_linear(np.array([1.0]), 101)
+
+
+@settings(max_examples=300, deadline=None)
+@given(x=arrays(np.float64, st.integers(1, 400),
+                elements=st.floats(0.0, 1e6, allow_nan=False) | st.just(np.inf)))
+def test_median_equals_numpy_median_bit_for_bit(x: np.ndarray) -> None:
+    assert median(x) == float(np.median(x))
+
+
+def test_median_of_ratios_with_ties_nan_and_nothing() -> None:
+    rng = np.random.default_rng(2)
+    for n in (1, 2, 3, 4, 299, 300):
+        x = np.round(rng.lognormal(0.0, 1.0, n), 2)
+        assert median(x) == float(np.median(x))
+    assert math.isnan(median(np.array([2.0, np.nan])))
+    assert math.isnan(median(np.array([])))
