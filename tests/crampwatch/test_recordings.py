@@ -311,3 +311,28 @@ def test_annotations_can_be_read_before_and_while_samples_stream(tmp_path):
     assert got.shape == emg.shape
     with EdfRecording(path) as rec:
         assert rec.start_datetime == start
+
+
+def test_a_bdf_recording_is_read_through_edflib_with_its_annotations(tmp_path):
+    import pyedflib
+
+    path = tmp_path / "night.bdf"
+    rng = np.random.default_rng(9)
+    emg = rng.normal(0.0, 80.0, (6000, 2))
+    writer = pyedflib.EdfWriter(str(path), 2, file_type=pyedflib.FILETYPE_BDFPLUS)
+    try:
+        writer.setSignalHeaders([
+            {"label": label, "dimension": "uV", "sample_frequency": 2000,
+             "physical_min": -6553.5, "physical_max": 6553.5,
+             "digital_min": -8388608, "digital_max": 8388607}
+            for label in EMG_LABELS])
+        writer.writeSamples([emg[:, 0].copy(), emg[:, 1].copy()])
+        writer.writeAnnotation(1.5, 0.5, "tonic cramp")
+    finally:
+        writer.close()
+    with EdfRecording(path) as rec:
+        got = np.concatenate([b.samples for b in rec.blocks(0.7)])
+        notes = [(a.onset_s, a.text) for a in rec.annotations()]
+    np.testing.assert_array_equal(got, _edflib_samples(path, EMG_LABELS, 1.0))
+    assert np.max(np.abs(got - emg)) < 1e-2  # 24-bit: far finer than EDF's 0.2 uV
+    assert notes == [(1.5, "tonic cramp")]
