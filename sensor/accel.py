@@ -45,6 +45,9 @@ class AccelStage:
         self._run_samples = 0
         self.end_s = -np.inf  # time up to which acceleration is known
         self._buf = np.empty((0, 7))  # rows: see process()
+        # The time column again, contiguous: windows are found by binary search on it
+        # several times per episode update (a strided column would be copied each time).
+        self._times = np.empty(0)
         self._start = self._end = 0
 
     def process(self, block: SampleBlock) -> list[GapMarker]:
@@ -93,10 +96,15 @@ class AccelStage:
         n_new = rows.shape[0]
         if self._end + n_new > self._buf.shape[0]:
             kept = self._buf[self._start : self._end]
-            buf = np.empty((max(4096, 2 * (kept.shape[0] + n_new)), 7))
+            cap = max(4096, 2 * (kept.shape[0] + n_new))
+            buf = np.empty((cap, 7))
             buf[: kept.shape[0]] = kept
-            self._buf, self._start, self._end = buf, 0, kept.shape[0]
+            times = np.empty(cap)
+            times[: kept.shape[0]] = self._times[self._start : self._end]
+            self._buf, self._times = buf, times
+            self._start, self._end = 0, kept.shape[0]
         self._buf[self._end : self._end + n_new] = rows
+        self._times[self._end : self._end + n_new] = rows[:, 0]
         self._end += n_new
 
     @property
@@ -105,13 +113,13 @@ class AccelStage:
 
     def trim_before(self, t_s: float) -> None:
         """Forget samples older than ``t_s`` (bounded memory)."""
-        i = int(np.searchsorted(self._rows[:, 0], t_s))
+        i = int(np.searchsorted(self._times[self._start : self._end], t_s))
         self._start += i
 
     def _rows_between(self, t_from_s: float, t_to_s: float) -> np.ndarray:
         # A sample within 1 us of a bound counts as on it, so the float rounding of block
         # start times cannot move a sample in or out of a window.
-        t = self._rows[:, 0]
+        t = self._times[self._start : self._end]
         i = int(np.searchsorted(t, t_from_s - _TIME_EPS_S))
         j = int(np.searchsorted(t, t_to_s - _TIME_EPS_S))
         return self._rows[i:j]
