@@ -1,9 +1,11 @@
-"""Replay recorded nights through the live pipeline, as fast as the machine allows.
+"""Replay recorded nights through the one night session, as fast as the machine allows.
 
-Each recording is streamed in chunks through :class:`crampwatch.pipeline.Pipeline`
-(the same Detector and classifier a live session runs), the prompt policy runs on the
-recording's own clock (:class:`crampwatch.prompt.night_clock.NightPrompter`), and its
-events become JSON lines (see :func:`event_line`). Many recordings at once:
+A recording is the night's source: its blocks, on its own clock, go through a
+:class:`crampwatch.night_session.NightSession` (the same pipeline, Detector, classifier
+and prompt policy on the night's clock as a live session) to replay's sinks
+(:mod:`crampwatch.replay_sinks`): the JSON lines with each final event's ``prompt``,
+the signal-quality check, and the EDF+ copy with its events.tsv when asked. No
+journal, outbox or status line. Many recordings at once:
 :mod:`crampwatch.replay_parallel`; where recordings come from and how output files
 appear: :mod:`crampwatch.recording_paths`.
 """
@@ -11,40 +13,49 @@ appear: :mod:`crampwatch.recording_paths`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from crampwatch import events_tsv
 from crampwatch.callable_modules import make_callable
 from crampwatch.errors import UserError
-from crampwatch.event_json import event_to_json
+from crampwatch.live.pipeline_feed import NEW_STREAM, NewStream, PipelineFeed
+from crampwatch.live.session_report import SessionReport
+from crampwatch.night_session import NightSession, NightSink
 from crampwatch.pipeline import build_pipeline, load_classifier
-from crampwatch.prompt.night_clock import NightPrompter, event_prompts, no_prompt
+from crampwatch.prompt.night_clock import NightPrompter
 from crampwatch.prompt.params import PromptParams
 from crampwatch.prompt.policy import PromptDecision, PromptPolicy
-from crampwatch.recording_paths import PendingFile, local_copy
+from crampwatch.recording_paths import local_copy
 from crampwatch.recordings.capture_source import CaptureRecording, is_capture
-from crampwatch.recordings.edf_reader import (
-    DEFAULT_CHUNK_S,
-    EdfRecording,
-    RecordingError,
+from crampwatch.recordings.edf_reader import DEFAULT_CHUNK_S, EdfRecording
+from crampwatch.replay_sinks import (
+    QUALITY_ANNOTATION,
+    EdfPlusCopy,
+    EventLines,
+    FirstLayoutOnly,
+    QualityCheck,
+    _record_s,
+    event_line,
+    sidecar_of,
 )
-from crampwatch.recordings.edf_writer import EdfPlusWriter, SignalSpec
 from models import DEFAULT_CLASSIFIER
 from models.classifier import EpisodeClassifier
-from sensor.quality import SignalQuality
-from sensor.records import Event, SampleBlock, SignalGap
+from sensor.records import SampleBlock
+
+__all__ = ["QUALITY_ANNOTATION", "RecordingBlocks", "ReplayOptions", "ReplayResult",
+           "_record_s", "build_pipeline", "event_line", "load_classifier", "open_recording",
+           "replay_file", "replay_or_report", "sidecar_of"]
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ReplayOptions:
@@ -81,12 +92,6 @@ class ReplayResult:
         return self.error is None
 
 
-def event_line(file: str, event: Event) -> dict[str, Any]:
-    """Return the JSON object replay writes for one event: the recording, then the
-    event's shared JSON (:func:`crampwatch.event_json.event_to_json`)."""
-    return {"file": file, **event_to_json(event)}
-
-
 def open_recording(
     path: str | os.PathLike[str],
     emg_labels: Sequence[str] | None = None,
@@ -98,26 +103,30 @@ def open_recording(
     return EdfRecording(path, emg_labels, acc_labels)
 
 
-def _record_s(rates: Sequence[float]) -> float:
-    """Return the shortest data-record length (s, <= 60) every rate fills exactly."""
-    for seconds in range(1, 61):
-        if all(abs(r * seconds - round(r * seconds)) < 1e-6 for r in rates):
-            return float(seconds)
-    raise RecordingError(f"no EDF data record length up to 60 s fits sample rates {rates}")
+class RecordingBlocks:
+    """A recording as a night's source: its blocks in order, on its own clock.
 
+    Before a block whose group's layout (rate, labels) changed (a capture whose band
+    restarted with other settings) comes :data:`NEW_STREAM`: the night goes on with a
+    fresh pipeline for the new layout, as in a live session, and :attr:`warnings` says so.
+    """
 
-def _annotation(event: Event) -> str:
-    # The kind alone, so that viewers and MNE (events_from_annotations) give one event
-    # type per kind; confidence and ids go to the events.tsv beside the EDF+.
-    return str(event.kind)
+    def __init__(self, blocks: Iterable[SampleBlock]) -> None:
+        self.blocks = blocks
+        self.warnings: list[str] = []
 
-
-def sidecar_of(edf_out: Path) -> Path:
-    """Return the events.tsv written beside an ``--edf-out`` file (``x.events.edf`` -> ``.tsv``)."""
-    return edf_out.with_suffix(".tsv")
-
-
-QUALITY_ANNOTATION = "signal quality: "
+    def __iter__(self) -> Iterator[SampleBlock | NewStream]:
+        layouts: dict[str, tuple[float, tuple[str, ...]]] = {}
+        for block in self.blocks:
+            layout = (block.fs_hz, block.labels)
+            if layouts.setdefault(block.group, layout) != layout:
+                layouts = {block.group: layout}
+                self.warnings.append(
+                    f"the band restarted at {block.t0_s:.1f} s with another "
+                    f"{block.group.value} layout ({block.fs_hz:g} Hz, {list(block.labels)}): "
+                    "replayed on with a new pipeline")
+                yield NEW_STREAM
+            yield block
 
 
 def replay_file(
@@ -126,7 +135,7 @@ def replay_file(
     classifier: EpisodeClassifier | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> ReplayResult:
-    """Return the events of one recording replayed through the pipeline, as JSON lines.
+    """Return the events of one recording replayed through the night session, as JSON lines.
 
     ``options`` default to those of ``crampwatch replay``; ``progress`` is called with
     the recording seconds processed after each chunk. For a DataFrame of events, call
@@ -139,85 +148,39 @@ def replay_file(
     with contextlib.ExitStack() as stack:
         local = stack.enter_context(local_copy(path))
         rec = stack.enter_context(open_recording(local, options.emg_labels, options.acc_labels))
-        pipeline = build_pipeline(classifier, Path(file).stem, has_acc=bool(rec.acc))
         result = ReplayResult(file=file, duration_s=rec.duration_s, start=rec.start_datetime)
-        quality = SignalQuality(tuple(h.label for h in rec.emg), expect_acc=bool(rec.acc))
-        writer = None
-        pending = None
-        sidecar = None
+        lines = EventLines(file, options.include_provisional)
+        quality = QualityCheck([h.label for h in rec.emg], expect_acc=bool(rec.acc))
+        first_layout: list[NightSink] = [quality]
+        edf_copy = None
         if options.edf_out is not None:
-            # Written beside its final name and moved there only once complete.
-            pending = stack.enter_context(
-                PendingFile(options.edf_out / f"{Path(file).stem}.events.edf"))
-            sidecar = stack.enter_context(PendingFile(sidecar_of(pending.path)))
-            specs = [SignalSpec(h.label, "uV", h.fs_hz, h.physical_min, h.physical_max)
-                     for h in rec.emg]
-            specs += [SignalSpec(h.label, "g", h.fs_hz, h.physical_min, h.physical_max)
-                      for h in rec.acc]
-            writer = EdfPlusWriter(pending.temp_path, specs, start=rec.start_datetime,
-                                   record_s=_record_s([s.fs_hz for s in specs]))
-            stack.callback(writer.close)
-            for ann in rec.annotations():
-                writer.annotate(ann.onset_s, ann.duration_s, ann.text)
-        prompter = NightPrompter(PromptPolicy(options.prompt))
-        emg_end_s = stream_end_s = 0.0
-        layouts: dict[str, tuple[float, tuple[str, ...]]] = {}
-        first_layouts: dict[str, tuple[float, tuple[str, ...]]] = {}
-        restarts = 0
-        for index, block in enumerate(rec.blocks(options.chunk_s)):
-            layout = (block.fs_hz, block.labels)
-            first_layouts.setdefault(block.group, layout)
-            if layouts.setdefault(block.group, layout) != layout:
-                # The band restarted with other settings (a capture): the night goes on
-                # with a fresh pipeline for the new layout, as in a live session.
-                restarts += 1
-                _collect(result, file, pipeline.finish(), options, writer, prompter)
-                pipeline = build_pipeline(classifier, f"{Path(file).stem}.{restarts + 1}",
-                                          has_acc=bool(rec.acc))
-                layouts = {block.group: layout}
-                result.warnings.append(
-                    f"the band restarted at {block.t0_s:.1f} s with another "
-                    f"{block.group.value} layout ({block.fs_hz:g} Hz, {list(block.labels)}): "
-                    "replayed on with a new pipeline")
-            if layout == first_layouts[block.group]:
-                # Quality and the EDF+ copy follow the recording's first layout.
-                quality.add(block)
-                if writer is not None:
-                    _write_with_gap(writer, block)
-            _collect(result, file, pipeline.process(block), options, writer, prompter)
-            stream_end_s = max(stream_end_s, block.t_end_s)
-            if index == 0:
-                log.info("%s: %s", file, pipeline.detector.describe_channels())
-            if block.group == "emg":
-                emg_end_s = block.t_end_s
+            edf_copy = EdfPlusCopy(stack, rec, options.edf_out, file, quality.quality)
+            first_layout.append(edf_copy)
+        stem = Path(file).stem
+        make = functools.partial(build_pipeline, classifier, has_acc=bool(rec.acc))
+        feed = PipelineFeed(make, stem, SessionReport(stem, 1), retry_refused=False)
+        feed.start()
+        night = NightSession(feed, NightPrompter(PromptPolicy(options.prompt)),
+                             [lines, FirstLayoutOnly(first_layout)])
+        source = RecordingBlocks(rec.blocks(options.chunk_s))
+        emg_end_s = 0.0
+        for index, item in enumerate(source):
+            night.step(item)
+            if index == 0 and feed.pipeline is not None:
+                log.info("%s: %s", file, feed.pipeline.detector.describe_channels())
+            if isinstance(item, SampleBlock) and item.group == "emg":
+                emg_end_s = item.t_end_s
                 if progress is not None:
                     progress(emg_end_s)
-        _collect(result, file, pipeline.finish(), options, writer, prompter)
-        result.decisions += prompter.advance(stream_end_s)
-        prompts = event_prompts(result.decisions)
-        for line in result.lines:
-            if line["final"]:
-                line["prompt"] = prompts.get(line["event_id"]) or no_prompt()
-        result.warnings = quality.warnings() + result.warnings
+        night.end()
+        result.lines, result.decisions, result.gaps = lines.lines, lines.decisions, lines.gaps
+        result.warnings = quality.quality.warnings() + source.warnings
         for warning in result.warnings:
             log.info("%s: %s", file, warning)
-        if writer is not None:
-            # EDF+ notes hold 40 characters: the short form (the sentences go to stderr,
-            # the ReplayResult and the --events sidecar).
-            for short in quality.short_warnings():
-                writer.annotate(0.0, 0.0, QUALITY_ANNOTATION + short)
         if not math.isfinite(result.duration_s):  # a capture's length is known once read
             result.duration_s = emg_end_s
-        if writer is not None and pending is not None and sidecar is not None:
-            writer.close()
-            with sidecar.temp_path.open("w") as out:
-                out.write(events_tsv.header())
-                finals = sorted((line for line in result.lines if line["final"]),
-                                key=lambda line: line["start_s"])
-                out.writelines(events_tsv.row(line) for line in finals)
-            pending.commit()
-            sidecar.commit()
-            result.edf_out = pending.path
+        if edf_copy is not None:
+            result.edf_out = edf_copy.path
     result.elapsed_s = time.perf_counter() - started
     log.info("%s: %d events from %.0f s in %.1f s", file, len(result.lines), result.duration_s,
              result.elapsed_s)
@@ -247,37 +210,6 @@ def replay_or_report(
     error = error.removeprefix(prefix) if error.startswith(prefix) else error
     log.info("%s: not replayed: %s", path, error)
     return ReplayResult(file=str(path), elapsed_s=time.perf_counter() - started, error=error)
-
-
-def _write_with_gap(writer: EdfPlusWriter, block: SampleBlock) -> None:
-    """Write a block to a continuous EDF+, zeros standing in for samples the band lost."""
-    if block.lost_samples:
-        zeros = np.zeros((block.lost_samples, block.n_channels), dtype=np.float32)
-        writer.write_block(SampleBlock(block.group, block.fs_hz,
-                                       block.t0_s - block.lost_samples / block.fs_hz,
-                                       zeros, block.labels))
-        writer.annotate(block.t0_s - block.lost_samples / block.fs_hz,
-                        block.lost_samples / block.fs_hz, f"signal lost ({block.group})")
-    elif block.gap_before:
-        log.warning("%s samples lost before %.3f s in an unknown number: the EDF+ copy is "
-                    "shifted in time from here", block.group, block.t0_s)
-    writer.write_block(block)
-
-
-def _collect(result: ReplayResult, file: str, outputs: list[Event | SignalGap],
-             options: ReplayOptions, writer: EdfPlusWriter | None,
-             prompter: NightPrompter) -> None:
-    for output in outputs:
-        if isinstance(output, SignalGap):
-            result.gaps += 1
-            log.warning("%s: signal gap (%s) %.3f-%.3f s, %d samples lost", file, output.group,
-                        output.start_s, output.end_s, output.lost_samples)
-            continue
-        if output.final and writer is not None and output.end_s is not None:
-            writer.annotate(output.start_s, output.end_s - output.start_s, _annotation(output))
-        result.decisions += prompter.on_event(output)
-        if output.final or options.include_provisional:
-            result.lines.append(event_line(file, output))
 
 
 # crampwatch.replay(paths) -> DataFrame of events (crampwatch.frames.replay).

@@ -13,16 +13,18 @@ from crampwatch.live.night import ENDED_BY_RESTART, NightJournal, NightState
 from crampwatch.live.session_report import SessionReport
 from crampwatch.live.status import SessionStatus
 from crampwatch.live.upload import PromptRecordBuilder, event_body
+from crampwatch.night_session import NightSink
 from crampwatch.outbox import Outbox, Sender
 from crampwatch.prompt.dispatcher import Dispatched
 from crampwatch.prompt.policy import PromptAction, PromptDecision
-from sensor.records import Event
+from sensor.records import Event, SignalGap
 
 log = logging.getLogger(__name__)
 
 
-class NightRecorder:
-    """Journals and queues for upload the versions of events that say something new."""
+class NightRecorder(NightSink):
+    """Journals and queues for upload the versions of events that say something new,
+    and the night's signal gaps: the live session's sink of the night's core."""
 
     def __init__(self, journal: NightJournal, outboxes: dict[str, tuple[Outbox, Sender]],
                  report: SessionReport, status: SessionStatus,
@@ -63,6 +65,15 @@ class NightRecorder:
                 self.status.other_events += 1
         elif first_version:
             log.debug("episode %s opened (%s)", ev.event_id, ev.kind.value)
+
+    def on_event(self, event: Event) -> None:
+        self.record(event)
+
+    def on_gap(self, gap: SignalGap) -> None:
+        self.report.gaps.append(gap)
+        self.status.gaps += 1
+        self.journal.write("gap", group=gap.group.value, start_s=gap.start_s,
+                           end_s=gap.end_s, lost_samples=gap.lost_samples)
 
     def _queue_upload(self, ev: Event) -> None:
         extra = {}

@@ -3,19 +3,21 @@
 A batch of queued blocks is merged into contiguous runs (the Detector gives the same
 result for any block sizes) and fed to the session's pipeline. A :data:`NEW_STREAM`
 marker (the band restarted with another rate or labels) closes the pipeline; the next
-block gets a fresh one. A block the pipeline refuses never ends the night: see
-:meth:`PipelineFeed.process_block`.
+block gets a fresh one. A block the pipeline refuses never ends a live night: see
+:meth:`PipelineFeed.process_block`; a replay asks for ``retry_refused=False`` and the
+recording fails with the pipeline's error instead.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from crampwatch.live.session_report import SessionReport
-from crampwatch.pipeline import Pipeline, PipelineFactory
+from crampwatch.pipeline import Pipeline
 from sensor.records import Event, SampleBlock, SignalGap, SignalGroup
 
 Output = Event | SignalGap
@@ -31,11 +33,12 @@ NEW_STREAM = NewStream()
 class PipelineFeed:
     """Owns the session's current pipeline; call from one thread at a time."""
 
-    def __init__(self, make_pipeline: PipelineFactory, session_id: str,
-                 report: SessionReport) -> None:
+    def __init__(self, make_pipeline: Callable[[str], Pipeline], session_id: str,
+                 report: SessionReport, retry_refused: bool = True) -> None:
         self.make_pipeline = make_pipeline
         self.session_id = session_id
         self.report = report
+        self.retry_refused = retry_refused
         self.pipeline: Pipeline | None = None
         self._made = 0  # pipelines made this run: each stream layout gets one
         self.refusals: list[dict[str, Any]] = []  # for the loop to journal
@@ -84,6 +87,8 @@ class PipelineFeed:
             try:
                 out += self._feed(merged)
             except ValueError as exc:
+                if not self.retry_refused:
+                    raise
                 out += self._refused(merged, exc)
                 # Find the culprit: the blocks that made up this run, one by one.
                 for block in blocks:

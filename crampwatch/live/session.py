@@ -6,11 +6,11 @@ blocked by signal processing:
 - the **reader** takes link items (blocks, status, disconnects), places blocks on the
   night's clock (:class:`~crampwatch.live.timeline.Timeline`), checks the electrodes
   (:class:`~crampwatch.live.electrodes.ElectrodeWatch`) and queues blocks;
-- the **worker** runs the pipeline (:class:`~crampwatch.live.pipeline_feed.PipelineFeed`)
-  on a worker thread, in batches, and hands the events that come out to the night's
-  records (:class:`~crampwatch.live.night_records.NightRecorder`: journal, outboxes)
-  and to the prompt policy on the night's clock
-  (:class:`~crampwatch.prompt.night_clock.NightPrompter`);
+- the **worker** feeds the night's core (:class:`~crampwatch.night_session.NightSession`,
+  the same one ``replay`` runs as fast as it can): its pipeline on a worker thread, in
+  batches; the events that come out go to the night's records
+  (:class:`~crampwatch.live.night_records.NightRecorder`: journal, outboxes) and to the
+  prompt policy on the night's clock;
 - the **prompter** delivers prompt decisions to the channels, in order;
 - the **ticker** lets time escalate prompts and keeps the status line;
 - one **sender** per outbox uploads to the local store / a clinic API.
@@ -48,6 +48,7 @@ from crampwatch.live.session_report import SessionParams, SessionReport
 from crampwatch.live.sources import LiveSource
 from crampwatch.live.status import SessionStatus, print_status
 from crampwatch.live.timeline import LayoutChange, Timeline
+from crampwatch.night_session import NightSession
 from crampwatch.outbox import Outbox, Sender
 from crampwatch.pipeline import PipelineFactory
 from crampwatch.prompt.channels.bedside import BedsideHub
@@ -101,13 +102,12 @@ class LiveSession:
         self.clock = SessionClock(source.pace, start_s)
         self.timeline = Timeline(journal.started_at, self.clock, start_s)
         self.prompter = NightPrompter(policy, start_s)
-        # Sample time the pipeline has processed up to.
-        self._processed_s = start_s
         self.report = SessionReport(journal.night_id, journal.run)
         self._resumed = resumed
         self.feed = PipelineFeed(make_pipeline, journal.session_id, self.report)
         self.records = NightRecorder(journal, self.outboxes, self.report, self.status,
                                      calibration, self.params.keep_open_every_s)
+        self.night = NightSession(self.feed, self.prompter, [self.records], start_s)
         self.electrodes = ElectrodeWatch(self.status, journal, self.report, status_out,
                                          self.clock.now_s)
         self._queue: asyncio.Queue[SampleBlock | NewStream | None] = asyncio.Queue(
@@ -131,7 +131,7 @@ class LiveSession:
 
     async def acknowledge(self, response: AckResponse, source: str) -> bool:
         """Return True when a running prompt was acknowledged by the sleeper's answer."""
-        decisions = self.prompter.acknowledge(self._stream_now(), response)
+        decisions = self.night.acknowledge(self._stream_now(), response)
         acknowledged = any(d.action is PromptAction.ACKNOWLEDGED for d in decisions)
         self.journal.write("ack", response=response.value, source=source,
                            session_s=self.clock.now_s(), acknowledged=acknowledged)
@@ -178,7 +178,7 @@ class LiveSession:
                     # Unsent records stay in the outbox file for the next run.
                     await asyncio.gather(*senders, return_exceptions=True)
                 self.report.session_s = self.clock.now_s()
-                self.report.stream_end_s = self._processed_s
+                self.report.stream_end_s = self.night.processed_s
                 self.journal.write("run_end", session_s=self.report.session_s,
                                    ended_by=self.report.ended_by or "source ended")
                 self.status.connection = "ended"
@@ -281,15 +281,13 @@ class LiveSession:
                         break
                     batch.append(more)
             if batch:
-                outputs = await asyncio.to_thread(self.feed.process, batch)
+                outputs = await asyncio.to_thread(self.night.process, batch)
                 await self._handle(outputs)
-                ends = [b.t_end_s for b in batch if isinstance(b, SampleBlock)]
-                if ends:
-                    self._processed_s = max(self._processed_s, max(ends))
+                self.night.processed(batch)
         if self.feed.pipeline is not None:
-            await self._handle(await asyncio.to_thread(self.feed.finish))
+            await self._handle(await asyncio.to_thread(self.night.close_pipeline))
         # Time up to the last sample reaches the policy, as in a replay of the night.
-        decisions = self.prompter.advance(self._processed_s)
+        decisions = self.night.advance(self.night.processed_s)
         if decisions:
             await self._prompts.put(decisions)
 
@@ -303,17 +301,9 @@ class LiveSession:
 
     async def _handle(self, outputs: list[Event | SignalGap]) -> None:
         self._journal_refusals()
-        for out in outputs:
-            if isinstance(out, SignalGap):
-                self.report.gaps.append(out)
-                self.status.gaps += 1
-                self.journal.write("gap", group=out.group.value, start_s=out.start_s,
-                                   end_s=out.end_s, lost_samples=out.lost_samples)
-                continue
-            self.records.record(out)
-            decisions = self.prompter.on_event(out)
-            if decisions:
-                await self._prompts.put(decisions)
+        decisions = self.night.deliver(outputs)
+        if decisions:
+            await self._prompts.put(decisions)
 
     # -- prompting ----------------------------------------------------------------------------
 
@@ -334,7 +324,7 @@ class LiveSession:
             await asyncio.sleep(p.tick_s)
             now_s = self.clock.now_s()
             if self.timeline.started:  # before the first block there is no night time yet
-                decisions = self.prompter.advance(self._stream_now())
+                decisions = self.night.advance(self._stream_now())
                 if decisions:
                     await self._prompts.put(decisions)
             wall = time.monotonic()
@@ -362,8 +352,8 @@ class LiveSession:
         """
         if self.status.connection == "streaming":
             # Samples are arriving: the pipeline may lag behind them, but time is theirs.
-            return self._processed_s
-        return max(self._processed_s, self.clock.now_s())
+            return self.night.processed_s
+        return max(self.night.processed_s, self.clock.now_s())
 
 
 def capture_files(directory: Path) -> list[Path]:
