@@ -146,12 +146,13 @@ def load_classifier(spec: str | None = None) -> EpisodeClassifier:
     """Return the classifier named by ``spec``: "rules", "model" (the shipped learned
     model, rules if it cannot load) or a model file path; None: ``models.DEFAULT_CLASSIFIER``."""
     import models
-    from models.persistence import ModelFileError
     from models.rules import RuleClassifier
 
     spec = models.DEFAULT_CLASSIFIER if spec is None else spec
     if spec == "rules":
         return RuleClassifier()
+    from models.persistence import ModelFileError  # loads scikit-learn: only for a model
+
     try:
         if spec == "model":
             return models.load_default(fallback_to_rules=True)
