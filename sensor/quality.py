@@ -150,7 +150,9 @@ class SignalQuality:
             x = np.where(finite, hops, np.float32(0.0))
             ok = finite.all(axis=1)  # (n_hops, n_channels)
             counts = finite.sum(axis=(0, 1))
-        top, bottom = x.max(axis=1), x.min(axis=1)
+        # Channel-first, so each hop's max and min run over contiguous samples.
+        by_channel = np.ascontiguousarray(x.transpose(0, 2, 1))
+        top, bottom = by_channel.max(axis=2), by_channel.min(axis=2)
         # Only a hop whose range is small can have an SD below flat_std_uv (SD >= range /
         # sqrt(2 n)), and only one reaching clip_min_uv can be clipped: the rest are skipped.
         flat = np.zeros_like(ok)
