@@ -94,6 +94,12 @@ def run(args: argparse.Namespace) -> int:
         if path is not None:
             output_file(path, option)
     truth = load_truth(args.truth)
+    try:
+        prompt = replace(PromptParams(), min_confidence=args.min_confidence,
+                         min_duration_s=args.min_duration,
+                         max_prompts_per_hour=args.max_prompts_per_hour)
+    except ValueError as exc:
+        raise UserError(f"prompt policy: {exc}") from None
     if args.replay:
         missing = [t.name for t in truth if t.edf is None]
         if missing:
@@ -102,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
         handle, name = tempfile.mkstemp(prefix="crampwatch-events-", suffix=".jsonl")
         os.close(handle)
         events_path = Path(name)
-        # Provisional calls too: the prompt policy, hence false wake-ups, acts on them.
-        options = ReplayOptions(classifier=args.classifier, include_provisional=True)
+        # Provisional calls too; the prompts replay reports follow this policy.
+        options = ReplayOptions(classifier=args.classifier, include_provisional=True,
+                                prompt=prompt)
         with events_path.open("w") as out:
             for result in replay_all([str(t.edf) for t in truth if t.edf], options, args.jobs,
                                      args.scheduler):
@@ -115,13 +122,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"replay events: {events_path}", file=sys.stderr)
     else:
         events_path = args.events
-    try:
-        prompt = replace(PromptParams(), min_confidence=args.min_confidence,
-                         min_duration_s=args.min_duration,
-                         max_prompts_per_hour=args.max_prompts_per_hour)
-    except ValueError as exc:
-        raise UserError(f"prompt policy: {exc}") from None
-    result = evaluate(truth, load_events(events_path), args.tolerance, prompt)
+    events = load_events(events_path)
+    # A file's prompts were made with replay's policy (that of `crampwatch run`): other
+    # settings given here are tried by deriving the prompts afresh.
+    use_reported = args.replay or prompt == PromptParams()
+    result = evaluate(truth, events, args.tolerance, prompt, use_reported)
+    if not use_reported and any(d.prompt is not None for ds in events.values() for d in ds):
+        result.warnings.append(
+            "the events carry the prompts replay reported, made with the policy of "
+            "`crampwatch run`; with the policy options given here they are derived afresh "
+            "from the events' calls")
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     groups = {key: result.by(key) for key in args.by}

@@ -45,12 +45,16 @@ def evaluate(
     events: Mapping[str, list[DetectedEvent]],
     tolerance_s: float = DEFAULT_TOLERANCE_S,
     prompt: PromptParams | None = None,
+    use_reported: bool = True,
 ) -> Evaluation:
-    """Return the scores of ``events`` (by recording name, as load_events gives) against truth."""
+    """Return the scores of ``events`` (by recording name, as load_events gives) against truth.
+
+    Events that carry replay's prompts are scored on them unless ``use_reported`` is False.
+    """
     paired, unmatched = pair_events(truth, events)
     scores = [
         score_file(t.name, t.duration_s, t.events, paired.get(t.name, []), tolerance_s,
-                   prompt, t.attributes, t.night)
+                   prompt, t.attributes, t.night, use_reported)
         for t in truth
     ]
     basis = {s.file: s.basis for s in scores}

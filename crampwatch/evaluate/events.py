@@ -9,12 +9,26 @@ from sensor.records import EventKind
 
 
 @dataclass(frozen=True)
+class ReportedPrompt:
+    """What replay's prompt policy, on the night's own clock, did about one episode: the
+    ``prompt`` object of its final line (times in s from the recording start, None when
+    it did not happen)."""
+
+    prompted_at_s: float | None = None  # the prompt this episode started
+    stopped_at_s: float | None = None  # when that prompt stopped
+    red_flag_at_s: float | None = None
+    suppressed: str | None = None  # why a prompt it was worth was held back
+
+
+@dataclass(frozen=True)
 class DetectedEvent:
     """One line of replay output, as evaluation needs it (times in s from the recording start).
 
     ``final`` is False for a provisional call made while the episode ran (``end_s`` then
     None); ``known_at_s`` is when the call was made, ``first_cramp_call_s`` when the
-    episode was first called a cramp (None when never, or when the file does not say).
+    episode was first called a cramp (None when never, or when the file does not say);
+    ``prompt`` is what replay's prompt policy did about the episode (final lines of
+    ``crampwatch replay`` JSON; None when the file does not say).
     """
 
     file: str
@@ -27,6 +41,7 @@ class DetectedEvent:
     final: bool = True
     first_cramp_call_s: float | None = None
     known_at_s: float | None = None
+    prompt: ReportedPrompt | None = None
 
     @property
     def is_cramp(self) -> bool:

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crampwatch.errors import UserError
-from crampwatch.evaluate.events import DetectedEvent
-from crampwatch.evaluate.wakeups import PROVISIONAL
+from crampwatch.evaluate.events import DetectedEvent, ReportedPrompt
+from crampwatch.evaluate.wakeups import FINAL_ONLY
 from crampwatch.event_json import channel_columns
 from crampwatch.recordings.edf_reader import EdfRecording, header_duration_s
 from crampwatch.synth.truth import TruthEvent
@@ -387,6 +387,19 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _reported_prompt(value: object) -> ReportedPrompt | None:
+    """Return a replay line's ``prompt`` object (None when the line has none)."""
+    if not isinstance(value, dict):
+        return None
+    suppressed = value.get("suppressed")
+    return ReportedPrompt(
+        prompted_at_s=_number(value.get("prompted_at_s")),
+        stopped_at_s=_number(value.get("stopped_at_s")),
+        red_flag_at_s=_number(value.get("red_flag_at_s")),
+        suppressed=None if suppressed is None else str(suppressed),
+    )
+
+
 def _lines_of_tsv(path: str | os.PathLike[str], text: str) -> list[tuple[int, str]]:
     """Return the rows of a ``replay --events x.tsv`` file as replay JSON lines."""
     rows = list(csv.DictReader(text.splitlines(), delimiter="\t"))
@@ -444,6 +457,7 @@ def load_events(path: str | os.PathLike[str]) -> dict[str, list[DetectedEvent]]:
                 final=bool(data.get("final", True)),
                 first_cramp_call_s=_number(data.get("first_cramp_call_s")),
                 known_at_s=_number(data.get("known_at_s")),
+                prompt=_reported_prompt(data.get("prompt")),
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise EvaluationInputError(
@@ -495,13 +509,14 @@ def pairing_warnings(truth: Sequence[TruthFile], paired: Mapping[str, Sequence[D
             out.append(f"{t.name}: {len(late)} truth events start after the recording's end "
                        f"({t.duration_s:.0f} s); wrong file or units?")
     final_only = sorted(name for name, b in basis.items()
-                        if b != PROVISIONAL and paired.get(name))
+                        if b == FINAL_ONLY and paired.get(name))
     if final_only:
         out.append(
             f"only final events given for {len(final_only)} recording(s) "
             f"({final_only[:3]}{'...' if len(final_only) > 3 else ''}): the live prompt "
             "policy acts on provisional calls, so false wake-ups and wake-up latency are "
             "estimated (each episode taken as a cramp call from its first_cramp_call_s, or "
-            "its start, until its end; erring towards waking); replay with `crampwatch replay "
-            "--provisional` (or evaluate --replay) for the policy's own decisions")
+            "its start, until its end; erring towards waking); give the JSON lines of "
+            "`crampwatch replay` (each final event's prompt is the policy's own decision), "
+            "with --provisional for the calls it acted on, or evaluate --replay")
     return out

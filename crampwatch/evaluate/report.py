@@ -20,6 +20,7 @@ from scipy import signal
 
 from crampwatch.evaluate.scoring import (
     NONE,
+    REPORTED,
     CrampOutcome,
     DetectedEvent,
     FileScore,
@@ -78,8 +79,15 @@ def summary_rows(summary: Summary) -> list[tuple[str, str]]:
          f"{_fmt(summary.wakeup_latency_max_s, ' s')}"),
         ("cramps prompt-worthy / woken", f"{summary.alerted_cramps} / {summary.woken_cramps} "
                                          f"of {summary.truth_cramps}"),
-        ("prompts replayed from", f"{summary.prompt_basis} events"),
+        _basis_row(summary.prompt_basis),
     ]
+
+
+def _basis_row(basis: str) -> tuple[str, str]:
+    """Return the figure row saying where the prompts come from."""
+    if basis == REPORTED:
+        return ("prompts", "as replay reported them with its events")
+    return ("prompts replayed from", f"{basis} events")
 
 
 GROUP_HEADER = ("group", "nights", "hours", "cramps", "F1", "recall", "precision",

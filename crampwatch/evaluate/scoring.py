@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from crampwatch.evaluate.events import DetectedEvent
-from crampwatch.evaluate.wakeups import FINAL_ONLY, PROVISIONAL, replay_prompts
+from crampwatch.evaluate.wakeups import FINAL_ONLY, PROVISIONAL, REPORTED, replay_prompts
 from crampwatch.prompt.policy import PromptParams
 from crampwatch.synth.truth import TruthEvent
 from sensor.records import EventKind
@@ -64,7 +64,7 @@ HOURS_PER_NIGHT = 8.0
 MIXED = "mixed"
 
 __all__ = [
-    "DEFAULT_TOLERANCE_S", "FINAL_ONLY", "MISSING", "PROVISIONAL", "CrampOutcome",
+    "DEFAULT_TOLERANCE_S", "FINAL_ONLY", "MISSING", "PROVISIONAL", "REPORTED", "CrampOutcome",
     "DetectedEvent", "FileScore", "Summary", "confusion_total", "group_value",
     "score_file", "summarize", "summarize_by",
 ]
@@ -166,12 +166,15 @@ def score_file(
     prompt: PromptParams | None = None,
     cramp_attributes: Sequence[Mapping[str, object]] | None = None,
     night_attributes: Mapping[str, object] | None = None,
+    use_reported: bool = True,
 ) -> FileScore:
     """Return the scores of one recording's detected events against its truth.
 
     ``cramp_attributes`` (one mapping per truth event, in ``truth`` order) and
     ``night_attributes`` feed :func:`summarize_by`; ``prompt`` is the live policy's
-    settings (default: those of ``crampwatch run``).
+    settings (default: those of ``crampwatch run``). Events that carry replay's prompts
+    are scored on them unless ``use_reported`` is False (see
+    :func:`crampwatch.evaluate.wakeups.replay_prompts`).
     """
     score = FileScore(file=file, duration_s=duration_s, attributes=dict(night_attributes or {}))
     attrs = list(cramp_attributes) if cramp_attributes is not None else [{}] * len(truth)
@@ -197,7 +200,7 @@ def score_file(
             score.false_calls += 1
             score.false_call_events.append(d)
 
-    wake = replay_prompts(detected, prompt)
+    wake = replay_prompts(detected, prompt, use_reported)
     score.basis = wake.basis
     episodes = _episodes(detected)
     for i, (t, a) in enumerate(cramp_truth):
@@ -275,7 +278,7 @@ class Summary:
     woken_cramps: int  # ... and a prompt running at that moment
     recall_by_kind: dict[str, float | None]
     recall_weak: float | None  # cramps under WEAK_CRAMP_REL x resting RMS
-    prompt_basis: str  # PROVISIONAL, FINAL_ONLY or MIXED over the files
+    prompt_basis: str  # PROVISIONAL, FINAL_ONLY, REPORTED or MIXED over the files
 
     @property
     def type_accuracy(self) -> float | None:

@@ -21,6 +21,13 @@ The policy sees provisional calls; a recording whose events hold only final line
 episode ever called a cramp is taken as called one from its ``first_cramp_call_s``
 (else its start) until its end, with its final confidence when it ended a cramp and
 as confident enough otherwise (the estimate errs towards waking).
+
+A recording whose final lines carry replay's ``prompt`` object (``crampwatch replay``
+JSON lines: what the policy, run on the night's own clock, did about each episode) is
+not re-derived: its prompts are the ones replay reports, a prompt runs from its
+``prompted_at_s`` to its ``stopped_at_s``, and an episode that started a prompt was
+prompt-worthy when it did. Only the prompt-worthy time of the other episodes (those that
+joined a running prompt or were held back) comes from their calls as above.
 :attr:`WakeupReplay.basis` says which.
 """
 
@@ -33,19 +40,22 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from crampwatch.evaluate.events import DetectedEvent
+from crampwatch.evaluate.events import DetectedEvent, ReportedPrompt
 from crampwatch.prompt.policy import PromptAction, PromptDecision, PromptParams, PromptPolicy
 from sensor.records import ChannelInfo, Event, EventKind
 
 PROVISIONAL = "provisional"
 FINAL_ONLY = "final only"
+REPORTED = "replay's reported"
 
 
 @dataclass
 class WakeupReplay:
     """Prompts the live policy would have started over one recording."""
 
-    basis: str  # PROVISIONAL: the policy saw the provisional calls; FINAL_ONLY: estimated
+    # PROVISIONAL: the policy saw the provisional calls; FINAL_ONLY: estimated;
+    # REPORTED: the prompts replay reported with the events.
+    basis: str
     prompts: list[tuple[float, str]] = field(default_factory=list)  # (start s, event id)
     worthy_at_s: dict[str, float] = field(default_factory=dict)  # event id -> s
     woken: dict[str, bool] = field(default_factory=dict)  # event id -> prompt was running
@@ -142,12 +152,26 @@ def _drive(policy: PromptPolicy, feed: Sequence[tuple[float, Event]],
     tick_until(math.inf)
 
 
-def replay_prompts(detected: Sequence[DetectedEvent],
-                   params: PromptParams | None = None) -> WakeupReplay:
-    """Return the prompts and prompt-worthy times of one recording's events (see module doc)."""
+def reported_prompts(detected: Sequence[DetectedEvent]) -> dict[str, ReportedPrompt] | None:
+    """Return replay's prompt record of each final event, by event id; None unless every
+    final event of the recording carries one."""
+    finals = [d for d in detected if d.final]
+    if not finals or any(d.prompt is None for d in finals):
+        return None
+    return {d.event_id: d.prompt for d in finals if d.prompt is not None}
+
+
+def replay_prompts(detected: Sequence[DetectedEvent], params: PromptParams | None = None,
+                   use_reported: bool = True) -> WakeupReplay:
+    """Return the prompts and prompt-worthy times of one recording's events (see module doc).
+
+    ``use_reported`` False re-derives the prompts even when the events carry replay's
+    (e.g. to try other policy settings than those replay ran with).
+    """
     params = params or PromptParams()
     basis, feed = policy_feed(detected)
-    result = WakeupReplay(basis)
+    reported = reported_prompts(detected) if use_reported else None
+    result = WakeupReplay(basis if reported is None else REPORTED)
 
     # Prompt-worthy time of each episode: its own events through a fresh policy that
     # has never prompted (so no rate limit applies) and is not in quiet mode.
@@ -169,6 +193,10 @@ def replay_prompts(detected: Sequence[DetectedEvent],
         if started:
             result.worthy_at_s[event_id] = started[0]
 
+    if reported is not None:
+        _take_reported(result, reported)
+        return result
+
     policy = PromptPolicy(params)
     times: list[float] = []
     running: list[bool] = []
@@ -186,3 +214,20 @@ def replay_prompts(detected: Sequence[DetectedEvent],
         i = bisect.bisect_right(times, t) - 1
         result.woken[key] = i >= 0 and running[i]
     return result
+
+
+def _take_reported(result: WakeupReplay, reported: dict[str, ReportedPrompt]) -> None:
+    """Fill ``result`` from replay's prompt records: its prompts, who they woke."""
+    spans: list[tuple[float, float]] = []
+    for event_id, p in reported.items():
+        if p.prompted_at_s is None:
+            continue
+        result.prompts.append((p.prompted_at_s, event_id))
+        # The policy's rule was met the moment this episode started its prompt.
+        result.worthy_at_s[event_id] = p.prompted_at_s
+        spans.append((p.prompted_at_s,
+                      math.inf if p.stopped_at_s is None else p.stopped_at_s))
+    result.prompts.sort()
+    for key, t in result.worthy_at_s.items():
+        # Running from its start (a prompt started then counts) until it stopped.
+        result.woken[key] = any(start <= t < stop for start, stop in spans)
