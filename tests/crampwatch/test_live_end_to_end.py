@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 from pathlib import Path
 
 import httpx
@@ -134,6 +135,18 @@ def test_live_night_end_to_end(tmp_path: Path) -> None:
         stored_cramps = {e["event_id"] for e in items if e["kind"] in ("tonic", "clonic")
                          and e["final"]}
         assert len(stored_cramps) >= 3
+        # each final cramp carries both muscles' envelope from before its onset, as sent
+        first_cramp = min((e for e in items if e["event_id"] in stored_cramps),
+                          key=lambda e: e["start_s"])
+        r = client.get(f"/api/v1/sleepers/{store.sleeper_id}/events/{first_cramp['event_id']}",
+                       headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        envelope = r.json()["envelope"]
+        assert {c["role"] for c in envelope["channels"]} == {"calf", "shin"}
+        assert envelope["start_s"] < first_cramp["start_s"] - 5.0
+        calf = next(c["values_uv"] for c in envelope["channels"] if c["role"] == "calf")
+        onset_i = round((first_cramp["start_s"] - envelope["start_s"]) / envelope["step_s"])
+        assert max(calf[onset_i:]) > 5 * statistics.median(calf[:onset_i])  # the calf rises
         r = client.get(f"/api/v1/sleepers/{store.sleeper_id}/events",
                        headers={"Authorization": "Bearer not-a-token"})
         assert r.status_code == 401
