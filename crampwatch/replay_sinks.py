@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from crampwatch.recordings.capture_source import CaptureRecording
     from crampwatch.recordings.edf_reader import EdfRecording
 
-log = logging.getLogger(__name__)
+# Logged as replay itself: what a replay says on stderr does not depend on where it is written.
+log = logging.getLogger("crampwatch.replay")
 
 QUALITY_ANNOTATION = "signal quality: "
 
