@@ -19,6 +19,16 @@ class ReportedPrompt:
     red_flag_at_s: float | None = None
     suppressed: str | None = None  # why a prompt it was worth was held back
 
+    @classmethod
+    def from_line(cls, value: object) -> ReportedPrompt | None:
+        """Return the ``prompt`` object of a replay line (None when the line has none)."""
+        if not isinstance(value, dict):
+            return None
+        suppressed = value.get("suppressed")
+        return cls(_seconds(value.get("prompted_at_s")), _seconds(value.get("stopped_at_s")),
+                   _seconds(value.get("red_flag_at_s")),
+                   None if suppressed is None else str(suppressed))
+
 
 @dataclass(frozen=True)
 class DetectedEvent:
@@ -52,3 +62,10 @@ class DetectedEvent:
         return self.is_cramp or (
             self.first_cramp_call_s is not None and math.isfinite(self.first_cramp_call_s)
         )
+
+
+def _seconds(value: object) -> float | None:
+    if value is None:
+        return None
+    seconds = float(value)  # type: ignore[arg-type]
+    return seconds if math.isfinite(seconds) else None

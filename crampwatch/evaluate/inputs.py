@@ -387,19 +387,6 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _reported_prompt(value: object) -> ReportedPrompt | None:
-    """Return a replay line's ``prompt`` object (None when the line has none)."""
-    if not isinstance(value, dict):
-        return None
-    suppressed = value.get("suppressed")
-    return ReportedPrompt(
-        prompted_at_s=_number(value.get("prompted_at_s")),
-        stopped_at_s=_number(value.get("stopped_at_s")),
-        red_flag_at_s=_number(value.get("red_flag_at_s")),
-        suppressed=None if suppressed is None else str(suppressed),
-    )
-
-
 def _lines_of_tsv(path: str | os.PathLike[str], text: str) -> list[tuple[int, str]]:
     """Return the rows of a ``replay --events x.tsv`` file as replay JSON lines."""
     rows = list(csv.DictReader(text.splitlines(), delimiter="\t"))
@@ -457,7 +444,7 @@ def load_events(path: str | os.PathLike[str]) -> dict[str, list[DetectedEvent]]:
                 final=bool(data.get("final", True)),
                 first_cramp_call_s=_number(data.get("first_cramp_call_s")),
                 known_at_s=_number(data.get("known_at_s")),
-                prompt=_reported_prompt(data.get("prompt")),
+                prompt=ReportedPrompt.from_line(data.get("prompt")),
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise EvaluationInputError(
