@@ -1,5 +1,5 @@
 """What a live session keeps of its night: events in the journal and the outboxes, the
-red flags, and the prompt records sent with the night."""
+gaps and losses, the red flags, and the prompt records sent with the night."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from crampwatch.live.calibration import Calibration
 from crampwatch.live.night import ENDED_BY_RESTART, NightJournal, NightState
 from crampwatch.live.session_report import SessionReport
 from crampwatch.live.status import SessionStatus
+from crampwatch.live.timeline import Retimed
 from crampwatch.live.upload import PromptRecordBuilder, event_body
 from crampwatch.night_session import NightSink
 from crampwatch.outbox import Outbox, Sender
 from crampwatch.prompt.dispatcher import Dispatched
 from crampwatch.prompt.policy import PromptAction, PromptDecision
-from sensor.records import Event, SignalGap
+from sensor.records import Event, SignalGap, SignalGroup
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,28 @@ class NightRecorder(NightSink):
         self.status.gaps += 1
         self.journal.write("gap", group=gap.group.value, start_s=gap.start_s,
                            end_s=gap.end_s, lost_samples=gap.lost_samples)
+
+    def placed(self, placed: Retimed) -> None:
+        """Count the gaps and losses a block showed as it was placed on the night's clock."""
+        block = placed.block
+        if placed.reconnect is not None:
+            self.report.reconnect_gaps.append(placed.reconnect)
+        if placed.boundary is not None:
+            gap = placed.boundary
+            self.report.gaps.append(gap)
+            self.status.gaps += 1
+            self.journal.write("gap", group=gap.group.value, start_s=gap.start_s,
+                               end_s=gap.end_s, lost_samples=gap.lost_samples,
+                               why="stream layout changed")
+        lost = block.lost_samples
+        if lost:
+            self.report.lost_samples[block.group] = (
+                self.report.lost_samples.get(block.group, 0) + lost)
+        if block.group is SignalGroup.EMG:
+            self.report.blocks += 1
+            if lost:
+                self.status.lost_samples += lost
+                self.status.lost_s += lost / block.fs_hz
 
     def _queue_upload(self, ev: Event) -> None:
         extra = {}

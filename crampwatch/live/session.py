@@ -242,26 +242,8 @@ class LiveSession:
     def _place(self, item: SampleBlock, new_layout: bool) -> SampleBlock:
         """Return ``item`` on the night's clock, counting the gaps and losses it shows."""
         placed = self.timeline.retime(item, new_layout)
-        block = placed.block
-        if placed.reconnect is not None:
-            self.report.reconnect_gaps.append(placed.reconnect)
-        if placed.boundary is not None:
-            gap = placed.boundary
-            self.report.gaps.append(gap)
-            self.status.gaps += 1
-            self.journal.write("gap", group=gap.group.value, start_s=gap.start_s,
-                               end_s=gap.end_s, lost_samples=gap.lost_samples,
-                               why="stream layout changed")
-        lost = block.lost_samples
-        if lost:
-            self.report.lost_samples[block.group] = (
-                self.report.lost_samples.get(block.group, 0) + lost)
-        if block.group is SignalGroup.EMG:
-            self.report.blocks += 1
-            if lost:
-                self.status.lost_samples += lost
-                self.status.lost_s += lost / block.fs_hz
-        return block
+        self.records.placed(placed)
+        return placed.block
 
     # -- processing ---------------------------------------------------------------------------
 
