@@ -77,6 +77,17 @@ CRAMP_RULE: tuple[str, ...] = (
 )
 
 
+# The leave-one-family-out table `bench/bench_lofo.py --table` writes (Markdown).
+LOFO_TABLE = Path(__file__).resolve().parent / "leave_one_family_out.md"
+
+
+def _leave_one_family_out() -> list[str]:
+    """Return the card's leave-one-family-out section (empty until the bench wrote it)."""
+    if not LOFO_TABLE.exists():
+        return []
+    return [LOFO_TABLE.read_text().rstrip("\n"), ""]
+
+
 def render_model_card(manifest: ModelManifest, model_file: str) -> str:
     """Return the model card (Markdown) of a saved model."""
     t = manifest.training
@@ -106,6 +117,7 @@ def render_model_card(manifest: ModelManifest, model_file: str) -> str:
         "no labelled real night-cramp recordings were available; see the limits below.",
         "",
         *CRAMP_RULE,
+        *_leave_one_family_out(),
         "## Training data",
         "",
         f"- Command: `{t.get('command', 'crampwatch train')}` (seeded, reproducible).",
