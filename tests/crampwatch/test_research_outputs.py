@@ -91,6 +91,10 @@ def test_evaluate_scores_an_events_tsv_as_it_scores_the_json_lines(night, tmp_pa
         figures.append(json.loads((tmp_path / f"{name}.json").read_text()))
     assert figures[0]["truth_cramps"] == 2
     assert figures[0].keys() == figures[1].keys()
+    # The JSON lines carry the prompts replay ran; the TSV's provisional rows let evaluate
+    # derive the same prompts.
+    assert (figures[0].pop("prompt_basis"), figures[1].pop("prompt_basis")) == (
+        "replay's reported", "provisional")
     for key, value in figures[0].items():
         if isinstance(value, float):  # the TSV holds times to the microsecond
             assert figures[1][key] == pytest.approx(value, abs=1e-5), key
