@@ -139,11 +139,12 @@ class RuleParams:
     # envelope then swings (CV of the envelope within bursts above this), a tonic cramp's
     # holds steady once its rise is over (inference from "jerky tension", DOMAIN.md).
     tonic_max_envelope_cv: float = 0.4
-    # A clonic cramp relaxes: relaxations of >= 0.5 s in cycles of <= 2 s ("jerky
-    # tension alternating with relaxation", DOMAIN.md) are >= 25 % of its time; a tonic
-    # cramp "does not let go", though a tonic cramp carrying real EMG texture
-    # (datasets/uci-lower-limb-emg in `crampwatch synth` nights) dips below 30 % of its
-    # top for up to ~20 % of the time (inference). Judged once alone this long.
+    # A clonic cramp relaxes: relaxations (the Detector's alone_dip_fraction: >= 0.3 s
+    # below 40 % of its level) in cycles of <= 2 s ("jerky tension alternating with
+    # relaxation", DOMAIN.md) are >= 25 % of its time; a tonic cramp "does not let go",
+    # though one carrying real EMG texture (datasets/uci-lower-limb-emg in `crampwatch
+    # synth` nights) relaxes that way for up to ~20 % (inference). Judged once alone this
+    # long.
     clonic_min_relaxed: float = 0.25
     dip_min_alone_s: float = 2.0
 
@@ -327,8 +328,13 @@ class RuleClassifier:
         )
         no_coact = 1.0 - cocontraction if not math.isnan(coact) else 0.8
         base_uv = g("baseline_uv")
-        loud = max(_above(amp, p.cramp_min_amp_rel, p.width_amp_rel, 0.7),
-                   _above(amp * base_uv, p.cramp_min_amp_uv, p.width_amp_uv, 0.0))
+
+        def loud_at(rel: float, unknown: float) -> float:
+            """Truth of "at cramp strength": rel x rest, or in uV over this floor."""
+            return max(_above(rel, p.cramp_min_amp_rel, p.width_amp_rel, unknown),
+                       _above(rel * base_uv, p.cramp_min_amp_uv, p.width_amp_uv, 0.0))
+
+        loud = loud_at(amp, 0.7)
         step_rate = max(
             _within(rhythm_hz, p.walking_rate_min_hz, p.walking_rate_max_hz, p.width_rate_hz, 0.0)
             * _above(rhythm_strength, p.walking_rhythm_strength, p.width_ratio, 0.0),
@@ -408,9 +414,7 @@ class RuleClassifier:
                               p.width_ratio, rhythmic)
         # ... at a cramp's strength now: the faint tail of a turn that fades out slowly
         # is no cramp, however long the calf stays above its onset threshold.
-        now = g("recent_amp_rel")
-        loud_now = max(_above(now, p.cramp_min_amp_rel, p.width_amp_rel, loud),
-                       _above(now * base_uv, p.cramp_min_amp_uv, p.width_amp_uv, 0.0))
+        loud_now = loud_at(g("recent_amp_rel"), loud)
         persists = _above(g("alone_s"), p.cramp_alone_s, p.width_duration_s, 0.0) * (
             1.0 - rhythmic_now
         ) * loud_now
