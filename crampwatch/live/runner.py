@@ -199,9 +199,7 @@ async def run_live(
         night_over = report.ended_by != ""
         if night_over:
             journal.write("night_end", ended_by=report.ended_by)
-            # A night ends with its last sample, however fast it was played and however
-            # long the hub waited after it (a paced demo's clock runs on meanwhile).
-            ended_s = report.stream_end_s or report.session_s
+            ended_s = report.night_end_s
             for box, send in outboxes.values():
                 queue_night(box, journal.night_id, journal.started_at,
                             ended_at=night_time(journal.started_at, ended_s), **versions)
@@ -329,8 +327,7 @@ def _summarize(
     events = list(state.events.values())
     records = read_prompt_log(journal.dir / "prompts.jsonl")
     summary = summarize_night(journal.night_id, events, records,
-                              duration_s=max(report.stream_end_s or report.session_s,
-                                             state.last_session_s),
+                              duration_s=max(report.night_end_s, state.last_session_s),
                               lost_signal_s=state.lost_s)
     text = render_summary(summary)
     try:

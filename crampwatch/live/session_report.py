@@ -56,3 +56,9 @@ class SessionReport:
     layout_changes: int = 0  # a new rate or new labels: a fresh pipeline took over
     refused_blocks: int = 0  # blocks the pipeline refused twice (old and fresh): dropped
     refused_samples: int = 0  # their samples
+
+    @property
+    def night_end_s(self) -> float:
+        """Where the night ends: its last sample, however fast it was played and however
+        long the hub waited after it (the session clock when no sample came)."""
+        return self.stream_end_s or self.session_s
