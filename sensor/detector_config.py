@@ -24,7 +24,14 @@ class FilterConfig:
     # wanders by tenths of a hertz stays inside it at every harmonic.
     notch_harmonics: int = 5
     notch_quality: float = 10.0  # 5 Hz wide at 50 Hz: tolerates drift (Mewett 2004), short ring
-    ecg_suppression: bool = False  # raise the low corner to ecg_highpass_hz
+    # Each notch twice: hum from a loose electrode reaches tens of uV, 10x a 2-5 uV floor,
+    # and a line that wanders 0.3 Hz off (0.9 Hz at the 3rd harmonic) must still fall
+    # below the floor; one notch takes it down 20 dB there, two 40 dB (issue 11).
+    notch_depth: int = 2
+    # Raise the low corner to ecg_highpass_hz: the heart's QRS leaks into leg EMG at a few
+    # to tens of uV, mostly below 30 Hz, and beat by beat it would read as muscle bursts on
+    # a quiet floor; EMG loses little of its power there (Drake & Callaghan 2006).
+    ecg_suppression: bool = True
     ecg_highpass_hz: float = 30.0  # 30 Hz high-pass against ECG (Drake & Callaghan 2006)
     settle_s: float = 1.0  # filter settling after a start or gap (notch Q30 decays < 1 s)
 

@@ -161,7 +161,7 @@ class EmgFrontEnd:
     def _build_notch(self) -> None:
         f = self.cfg.filter
         sos = design_notches(self.fs_hz, self.mains_hz, f.notch_harmonics, f.notch_quality,
-                             below_hz=self.high_hz + 10.0)
+                             below_hz=self.high_hz + 10.0, depth=f.notch_depth)
         self.notch = StreamingSOS(sos, self.n_ch) if sos.shape[0] else None
 
     def _restart_run(self, t0_s: float) -> None:

@@ -103,16 +103,21 @@ def design_bandpass(fs_hz: float, low_hz: float, high_hz: float, order: int) -> 
 
 
 def design_notches(
-    fs_hz: float, mains_hz: float, harmonics: int, quality: float, below_hz: float
+    fs_hz: float, mains_hz: float, harmonics: int, quality: float, below_hz: float,
+    depth: int = 1,
 ) -> np.ndarray:
-    """Return SOS notches at mains_hz x 1..harmonics that lie below ``below_hz``."""
+    """Return SOS notches at mains_hz x 1..harmonics that lie below ``below_hz``.
+
+    Each notch is applied ``depth`` times: one notch 6 Hz wide takes a line 0.3 Hz off
+    its centre down by only 20 dB, two by 40 dB.
+    """
     sections = []
     for k in range(1, harmonics + 1):
         f0 = mains_hz * k
         if f0 >= below_hz or f0 >= 0.5 * fs_hz:
             break
         b, a = signal.iirnotch(f0, quality * k, fs=fs_hz)  # same bandwidth at every line
-        sections.append(np.concatenate([b, a]))
+        sections.extend([np.concatenate([b, a])] * max(1, depth))
     if not sections:
         return np.zeros((0, 6))
     return np.vstack(sections)

@@ -115,3 +115,48 @@ def test_gap_in_quiet_signal_makes_no_episode() -> None:
     after = blocks(sig[int(10 * FS_HZ) :] - 5000.0, FS_HZ, LABELS, 40, t0_s=17.0)
     out = run(Detector(), before + after)
     assert [type(o) for o in out] == [SignalGap]
+
+
+def _wandering_hum(duration_s: float, rms_uv: float, offset_hz: float) -> np.ndarray:
+    """60 Hz hum and its 3rd harmonic, the line swinging +-offset_hz every few seconds."""
+    t = np.arange(int(duration_s * FS_HZ)) / FS_HZ
+    f = 60.0 + offset_hz * np.sin(2 * np.pi * t / 7.0)
+    phase = 2 * np.pi * np.cumsum(f) / FS_HZ
+    return rms_uv * np.sqrt(2) * (np.sin(phase) + 0.3 * np.sin(3 * phase + 0.7))
+
+
+def _ecg_leak(duration_s: float, peak_uv: float, seed: int) -> np.ndarray:
+    """QRS complexes (~80 ms, most power below 30 Hz) at 55-70 beats per minute."""
+    rng = np.random.default_rng(seed)
+    n = int(duration_s * FS_HZ)
+    x = np.zeros(n)
+    tq = np.arange(int(0.08 * FS_HZ)) / FS_HZ
+    qrs = peak_uv * np.sin(2 * np.pi * tq / 0.08) * np.hanning(tq.size)
+    t = 0.5
+    while t < duration_s - 0.1:
+        i = int(t * FS_HZ)
+        x[i : i + qrs.size] += qrs[: n - i]
+        t += 60.0 / rng.uniform(55.0, 70.0)
+    return x
+
+
+def test_hum_twenty_times_the_floor_wandering_0_3_hz_is_not_an_episode() -> None:
+    # A loose electrode: 40 uV of hum on a 2 uV floor, the line 0.3 Hz off at times.
+    sig = two_channels(rest_emg(90, 2.0, FS_HZ, 7) + _wandering_hum(90, 40.0, 0.3))
+    cfg = DetectorConfig(filter=FilterConfig(mains_hz=60.0))
+    out = run(Detector(cfg), blocks(sig, FS_HZ, LABELS, 40))
+    assert closed(out) == []
+    # One notch per line leaves the wandering hum above the floor: episodes.
+    single = DetectorConfig(filter=FilterConfig(mains_hz=60.0, notch_depth=1))
+    assert closed(run(Detector(single), blocks(sig, FS_HZ, LABELS, 40)))
+
+
+def test_a_heart_beating_into_the_calf_channel_is_not_muscle() -> None:
+    # ECG leaking into the leg leads at 15 uV over a 2 uV floor: every beat would be a
+    # burst below 30 Hz.
+    calf = rest_emg(90, 2.0, FS_HZ, 8) + _ecg_leak(90, 15.0, 9)
+    sig = two_channels(calf)
+    cfg = DetectorConfig(filter=FilterConfig(mains_hz=60.0))
+    assert closed(run(Detector(cfg), blocks(sig, FS_HZ, LABELS, 40))) == []
+    plain = DetectorConfig(filter=FilterConfig(mains_hz=60.0, ecg_suppression=False))
+    assert closed(run(Detector(plain), blocks(sig, FS_HZ, LABELS, 40)))
