@@ -569,10 +569,15 @@ class Detector:
                     act_c = valid & (rel_c > on_ratio)
                     active = float(act_c.sum()) / n_ok
                     level = median(rel_c[valid])
-                    env_c = h.env[i0:i1, c][valid]
-                    # Relaxations: frames far below the window's contraction level.
-                    dip = relaxed_fraction(env_c, cfg.dip_level * percentile_linear(env_c, 90),
-                                           round(cfg.dip_min_s / self._emg.hop_s))
+                    # Relaxations: frames far below the window's contraction level,
+                    # counted from the onset on (the rest before it is no relaxation).
+                    k_on = int(np.searchsorted(h.t_end, ep.start_s, side="right"))
+                    k0 = max(i0, k_on)
+                    env_c = h.env[k0:i1, c][h.valid[k0:i1]]
+                    if env_c.size:
+                        dip = relaxed_fraction(
+                            env_c, cfg.dip_level * percentile_linear(env_c, 90),
+                            round(cfg.dip_min_s / self._emg.hop_s), from_onset=k0 == k_on)
                     if tr.other is not None:
                         o = tr.other
                         env_o = h.env[i0:i1, o]

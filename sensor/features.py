@@ -30,7 +30,7 @@ FEATURES: dict[str, str] = {
     "envelope_cv": "std / mean of the decision envelope within bursts (low = steady)",
     "median_freq_hz": "Hz, spectral median frequency of the filtered EMG in active segments",
     "mains_ratio": "0..1, power removed by the mains notch / band-passed power",
-    "lowfreq_ratio": "power of the raw signal at 1-20 Hz / band-passed (20-450 Hz) power",
+    "lowfreq_ratio": "power of the raw signal at 1-20 Hz / power in the EMG band (band-passed)",
     "clip_fraction": "0..1, fraction of samples stuck at a rail (repeated value >= clip_min_uv)",
     "flat_fraction": "0..1, fraction of 10 ms hops whose raw SD < flat_std_uv (no contact)",
     "coact_rel": "median envelope / baseline of the other channel during the episode",
