@@ -27,8 +27,10 @@ LEVEL_DRIFT_TAU_S = 1800.0  # time constant of the drift
 # Repositioning the leg moves the electrodes on the skin: after each repositioning the
 # floor sits at a new level between 0.7x and 1.45x its usual one (inference).
 LEVEL_STEP_RANGE = (0.7, 1.45)
-MAINS_UV = (0.3, 4.0)
-ECG_UV = (1.0, 6.0)
+# Hum of a few tenths of a uV on a good contact to tens of uV on a loose or drying one
+# (inference: 10x a 2-5 uV floor is common in home recordings).
+MAINS_UV = (0.3, 30.0)
+ECG_UV = (1.0, 15.0)
 WANDER_UV = (3.0, 20.0)
 HEART_RATE_BPM = (52.0, 72.0)
 # Generation works on blocks of this many seconds, each drawing from its own RNG.

@@ -75,6 +75,10 @@ WALK_ON_SHARE = 0.5
 WALK_ON_S = (5.0, 30.0)
 # A movement that sets a cramp off: motion and both muscles for 1-3 s (issue 11).
 TRIGGER_S = (1.0, 3.0)
+# The cramping calf pulls the foot down as it takes hold: the leg jolts at the onset,
+# g RMS of the gravity-free acceleration, from none (a braced foot) to a few hundredths
+# of a g, below a voluntary point of the foot or a turn (inference).
+ONSET_PULL_G = (0.0, 0.05)
 
 
 def _vary_cramp(ep: Episode, var_rng: np.random.Generator, space: Space) -> None:
@@ -86,6 +90,7 @@ def _vary_cramp(ep: Episode, var_rng: np.random.Generator, space: Space) -> None
     trigger_rng = family_rng(key, "triggered_by_movement")
     triggered = draw(space, "triggered_by_movement", trigger_rng) == "yes"
     p = ep.params
+    p["pull_g"] = float(family_rng(key, "onset_pull").uniform(*ONSET_PULL_G))
     if response is None:
         # Reference behaviour: the legacy reach for the leg is a knead without squeezing.
         response = "knead" if p.get("grab_at_s", -1.0) > 0 else "none"
@@ -148,6 +153,7 @@ def _vary_cramp(ep: Episode, var_rng: np.random.Generator, space: Space) -> None
         "texture": texture,
         "response": response,
         "triggered_by_movement": triggered,
+        "onset_pull_g": round(p["pull_g"], 4),
     })
     if triggered:
         ep.attrs["trigger"] = "turn" if p["trigger_turn"] else "point_foot"

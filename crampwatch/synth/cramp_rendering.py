@@ -47,6 +47,7 @@ def _render_tonic(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
         out.emg_add[:, col] += x
         if i == 0:
             _add_crosstalk(ep, out.emg_add, x, rng)
+    _render_pull(ep, ctx, rng, out, onset_s, min(rise_s, 2.0))
     grab_s = ep.params.get("grab_at_s", -1.0)
     if grab_s > 0:
         afs = ctx.acc_fs_hz
@@ -61,6 +62,14 @@ def _render_tonic(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
     response = ep.attrs.get("response")
     if "wake_s" in ep.params and response in _RESPONSES:
         _RESPONSES[str(response)](ep, ctx, rng, out)
+
+
+def _render_pull(ep: Episode, ctx: RenderContext, rng: np.random.Generator, out: Rendering,
+                 onset_s: float, span_s: float) -> None:
+    """The foot pulled down as the calf takes hold: leg motion over the cramp's rise."""
+    pull_g = ep.params.get("pull_g", 0.0)
+    if pull_g > 0:
+        _add_motion(ctx, rng, out, onset_s, onset_s + max(span_s, 0.5), pull_g, 0.0)
 
 
 def _render_trigger(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
@@ -160,6 +169,7 @@ def _render_clonic(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
     out.emg_add[:, ep.columns[0]] += x
     _add_crosstalk(ep, out.emg_add, x, rng)
     _render_trigger(ep, ctx, rng, out)
+    _render_pull(ep, ctx, rng, out, onset_s, bursts[0][1] - bursts[0][0] if bursts else 1.0)
     afs = ctx.acc_fs_hz
     for b0, _ in bursts:
         a0 = int(b0 * afs)

@@ -13,6 +13,7 @@ from scipy import signal
 from crampwatch.recordings import EdfRecording
 from crampwatch.synth import NightConfig, NightTruth, generate_night
 from crampwatch.synth.motor_units import motor_unit_emg
+from sensor.filters import design_notches, detect_mains_hz
 from sensor.records import EventKind
 
 SHORT = NightConfig(duration_s=15 * 60.0, emg_fs_hz=1000.0, cramps_min=2, cramps_max=2)
@@ -145,12 +146,14 @@ def _varied(minutes: float = 4.0, **pins: str) -> NightConfig:
 
 
 def _band_rms(edf: Path) -> tuple[np.ndarray, np.ndarray | None, float, tuple[str, ...]]:
-    """Return per-second 20-450 Hz RMS per EMG channel, per-second ACC mean (or None), rate."""
+    """Return per-second 20-450 Hz RMS per EMG channel (mains lines notched out), per-second
+    ACC mean (or None), rate."""
     with EdfRecording(edf) as rec:
         emg, acc = rec.window(0, rec.duration_s)
         fs, labels = rec.emg_fs_hz, rec.emg_labels
     sos = signal.butter(4, [20, min(450, 0.45 * fs)], "bandpass", fs=fs, output="sos")
-    f = signal.sosfiltfilt(sos, emg, axis=0)
+    mains = design_notches(fs, detect_mains_hz(emg, fs, 50.0), 5, 10.0, min(460, 0.5 * fs), 2)
+    f = signal.sosfiltfilt(np.vstack([sos, mains]), emg, axis=0)
     n = int(f.shape[0] // fs)
     rms = np.sqrt((f[: int(n * fs)].reshape(n, int(fs), -1) ** 2).mean(axis=1))
     return rms, acc, fs, labels
@@ -492,3 +495,21 @@ def test_holding_a_family_out_leaves_the_other_families_as_they_were():
                 (e.attrs["texture"], e.attrs["triggered_by_movement"], round(e.strength_uv, 6))
                  for e in plan.episodes if e.kind.is_cramp))
         assert cramps[0] == cramps[1]
+
+
+def test_a_cramp_pulls_the_foot_as_it_takes_hold(tmp_path):
+    # The leg jolts at the onset of a cramp that rose from rest, by what the truth records.
+    for seed in range(20, 30):
+        _, acc, afs, truth = _one_tonic(tmp_path, seed, response="none",
+                                        triggered_by_movement="no", acc_fs_hz="50")
+        (cramp,) = [e for e in truth.events if e.is_cramp]
+        pull = cramp.attributes["onset_pull_g"]
+        assert 0.0 <= pull <= 0.05
+        if pull >= 0.02:
+            break
+    else:
+        pytest.fail("no cramp with a pull of 0.02 g or more in ten nights")
+    a0 = int(cramp.start_s * afs)
+    still = acc[a0 - int(4 * afs) : a0 - int(afs)].std(axis=0).sum()
+    rising = acc[a0 : a0 + int(afs)].std(axis=0).sum()
+    assert rising > 2 * still
