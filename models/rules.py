@@ -99,7 +99,7 @@ class RuleParams:
     movement_max_duration_s: float = 45.0
     # A cramp starts with "little leg motion at onset" (DOMAIN.md): below this many g.
     # Above a clonic cramp's own twitches (~0.04 g) and a PLM's jolt (inference).
-    cramp_quiet_motion_g: float = 0.05
+    cramp_quiet_motion_g: float = 0.065
 
     # --- voluntary stretch: agonist and antagonist active together (DOMAIN.md, inference)
     stretch_coact_fraction: float = 0.5
@@ -140,12 +140,13 @@ class RuleParams:
     # holds steady once its rise is over (inference from "jerky tension", DOMAIN.md).
     tonic_max_envelope_cv: float = 0.4
     # A clonic cramp relaxes: relaxations (the Detector's alone_dip_fraction: >= 0.3 s
-    # below 40 % of its level) in cycles of <= 2 s ("jerky tension alternating with
-    # relaxation", DOMAIN.md) are >= 25 % of its time; a tonic cramp "does not let go",
-    # though one carrying real EMG texture (datasets/uci-lower-limb-emg in `crampwatch
-    # synth` nights) relaxes that way for up to ~20 % (inference). Judged once alone this
+    # below 40 % of its level, with contraction after; not the rise nor the letting go)
+    # in cycles of <= 2 s ("jerky tension alternating with relaxation", DOMAIN.md) are
+    # >= 20 % of its time; a tonic cramp "does not let go": a few per cent, though one
+    # carrying real EMG texture (datasets/uci-lower-limb-emg in `crampwatch synth`
+    # nights) relaxes that way for up to ~15-20 % (inference). Judged once alone this
     # long.
-    clonic_min_relaxed: float = 0.25
+    clonic_min_relaxed: float = 0.2
     dip_min_alone_s: float = 2.0
 
     # --- provisional calls on open episodes. (age_s, confidence) knots of the tonic
@@ -256,6 +257,11 @@ class RuleClassifier:
         """Return the kind and a 0..1 confidence for an open (provisional) or closed episode."""
         trace = self.trace(update)
         kind, top, second = trace.best()
+        if kind.is_cramp:
+            # Waking depends on "a cramp, either kind": its truth is both cramp rules'
+            # together, set against the best look-alike alone.
+            top = min(1.0, sum(v for k, v in trace.scores.items() if k.is_cramp))
+            second = max((v for k, v in trace.scores.items() if not k.is_cramp), default=0.0)
         # Discounted by how close the runner-up came: nothing when two rules tie.
         confidence = top * (1.0 - (second / top) ** 2) if top > 0 else 0.0
         final = update.phase == EpisodePhase.CLOSED
@@ -408,6 +414,12 @@ class RuleClassifier:
         onset_involuntary = (
             lying * quiet_onset * no_coact * calf_led * (1.0 - walking_like) * (1.0 - rhythmic)
         )
+        if not final:
+            # ... on a leg that stayed still until it is called: one that moves on after
+            # a quiet start is a turn taking shape (a called cramp keeps its call through
+            # the sleeper's response, models.tracking).
+            onset_involuntary *= _below(g("acc_motion_during_g"), p.movement_motion_g,
+                                        p.width_motion_g, 1.0)
         # ... or the calf went on alone, on a still leg, long after whatever set it off.
         # Shaking now (the last seconds), not a turn that is over: a tremor goes on.
         rhythmic_now = _above(g("recent_rhythm_strength"), p.tremor_rhythm_strength,

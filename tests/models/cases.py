@@ -145,7 +145,7 @@ def contact_loss(mode: str = "mains", **kw: float) -> EpisodeUpdate:
     elif mode == "flat":
         values.update(flat_fraction=0.9, amp_rel_median=0.2)
     else:
-        values["lowfreq_ratio"] = 0.85
+        values["lowfreq_ratio"] = 1.5
     values.update(kw)
     return make_update(20.0, **values)
 

@@ -160,3 +160,31 @@ def test_an_unsure_provisional_cramp_is_not_called_a_cramp_yet() -> None:
     # 1.2 s of calf activity: too young to wake for; called a look-alike for now.
     young = RULES.classify(cases.tonic(1.2, final=False))
     assert not young.kind.is_cramp
+
+
+@pytest.mark.parametrize("pull_g", [0.02, 0.03, 0.04])
+def test_the_cramps_own_pull_on_the_foot_does_not_delay_its_call(pull_g: float) -> None:
+    # The calf pulls the foot down as it takes hold: the leg jolts a few hundredths of a g.
+    jolt = dict(acc_motion_onset_g=pull_g, acc_motion_during_g=pull_g)
+    call = RULES.classify(cases.tonic(2.5, final=False, **jolt))
+    assert call.kind is EventKind.TONIC
+    assert call.confidence >= WAKE_CONFIDENCE
+
+
+def test_a_calf_contraction_on_a_leg_that_keeps_moving_is_not_called_while_it_runs() -> None:
+    # A quiet start, then the whole leg moves on (a turn taking shape), the shin quiet.
+    call = RULES.classify(cases.tonic(18.0, final=False, acc_motion_onset_g=0.05,
+                                      acc_motion_during_g=0.2))
+    assert not call.kind.is_cramp
+    still = RULES.classify(cases.tonic(18.0, final=False, acc_motion_onset_g=0.05))
+    assert still.kind.is_cramp
+
+
+def test_a_cramp_unsure_between_tonic_and_clonic_still_wakes() -> None:
+    # Relaxing for a fifth of its time: the kinds tie, but a cramp it is either way.
+    update = cases.tonic(6.0, final=False, alone_s=5.0, alone_dip_fraction=0.2)
+    trace = RULES.trace(update)
+    assert trace.scores[EventKind.TONIC] < 0.6 and trace.scores[EventKind.CLONIC] < 0.6
+    call = RULES.classify(update)
+    assert call.kind.is_cramp
+    assert call.confidence >= WAKE_CONFIDENCE
