@@ -19,9 +19,10 @@ the last ``history_s`` (20 s).
 - A step of the floor itself (gel drying, a cable moved: broadband noise that rises
   2-4x and stays) is learned within ``step_hold_s``: a rejected level that has stayed
   within ``step_stationary_ratio`` of itself for that long, and that never went above
-  ``step_max_ratio`` x the baseline since it rose (or since it last fell by that ratio:
-  a floor step during a cramp is learned once the cramp is over), is the new floor.
-  A cramp is louder (30-600 uV over a 2-5 uV floor), so it is not learned this way.
+  ``step_max_ratio`` x the baseline (nor above ``step_max_uv``, for a floor that was
+  low) since it rose (or since it last fell by that ratio: a floor step during a cramp
+  is learned once the cramp is over), is the new floor. A cramp is louder (30-600 uV
+  over a 2-5 uV floor), so it is not learned this way.
 - Segments below ``floor_uv`` are a flat line (no contact), never rest either.
 - Segments holding frames that are not valid (filter settling after a gap) are skipped.
 
@@ -51,6 +52,7 @@ class AdaptiveBaseline:
         step_segments: int = 0,
         step_max_ratio: float = 0.0,
         step_stationary_ratio: float = 1.0,
+        step_max_uv: float = 0.0,
     ) -> None:
         self.n_channels = n_channels
         self.segment_frames = segment_frames
@@ -62,6 +64,7 @@ class AdaptiveBaseline:
         self.step_segments = step_segments
         self.step_max_ratio = step_max_ratio
         self.step_stationary_ratio = step_stationary_ratio
+        self.step_max_uv = step_max_uv
         # Per channel: the loudest level of the current run of rejected segments, and
         # the run's latest levels (for the floor-step rule).
         self._run_max = [0.0] * n_channels
@@ -155,6 +158,6 @@ class AdaptiveBaseline:
         recent.append(low)
         if len(recent) < self.step_segments:
             return False
-        if self._run_max[c] > self.step_max_ratio * self.value[c]:
+        if self._run_max[c] > max(self.step_max_ratio * self.value[c], self.step_max_uv):
             return False  # louder than any floor step since it rose: activity
         return max(recent) <= self.step_stationary_ratio * min(recent)

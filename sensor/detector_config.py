@@ -68,6 +68,10 @@ class BaselineConfig:
     # "Recordings differ"; issue 11) is learned once it has held this steady this long:
     step_hold_s: float = 8.0  # (inference: longer than a PLM's 0.5-10 s core, << 60 s)
     step_max_ratio: float = 4.5  # at most 4.5x the old floor (2-4x steps; a cramp is louder)
+    # ... or at most this level, whatever the old floor: a floor that was low (1-2 uV)
+    # can step 5-8x and stay a few uV, while a cramp is loud in itself (>= 25 uV, the
+    # rules' cramp_min_amp_uv; cramps are 30-600 uV, issue 11) (inference).
+    step_max_uv: float = 12.0
     step_stationary_ratio: float = 1.5  # 1 s levels within 1.5x of each other (inference)
 
 

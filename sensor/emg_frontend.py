@@ -144,6 +144,7 @@ class EmgFrontEnd:
             floor_uv=b.floor_uv,
             step_segments=max(1, round(b.step_hold_s / seg_s)),
             step_max_ratio=b.step_max_ratio,
+            step_max_uv=b.step_max_uv,
             step_stationary_ratio=b.step_stationary_ratio,
         )
         self._tkeo_prev: np.ndarray | None = None

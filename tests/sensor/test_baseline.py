@@ -65,3 +65,24 @@ def test_bursts_still_found_after_noise_floor_drop_and_rise() -> None:
     # Anything else is the floor step at 600 s being learned: weak and short.
     others = [e for e in eps if e.features["amp_rel_median"] < 2.0]
     assert all(e.start_s >= 600 and e.end_s < 600 + 25 for e in others)
+
+
+def test_a_low_floor_stepping_six_fold_is_learned_within_seconds() -> None:
+    # A 1.5 uV floor rises to 9 uV at 120 s (a drying electrode on a quiet leg): more
+    # than step_max_ratio x the old floor, but no louder than a floor gets.
+    x = np.concatenate([rest_emg(120, 1.5, FS, 81), rest_emg(180, 9.0, FS, 82)])
+    x = add_bursts(x, FS, [(250.0, 253.0)], 80.0, 83)
+    eps = _closed(x)
+    step = [e for e in eps if e.start_s < 200]
+    assert all(e.end_s - e.start_s < 30.0 for e in step)
+    burst = [e for e in eps if e.start_s >= 200]
+    assert len(burst) == 1 and abs(burst[0].start_s - 250.0) < 0.2
+
+
+def test_a_steady_contraction_at_cramp_strength_is_not_learned_as_a_floor_step() -> None:
+    # 30 uV held for a minute over a 2 uV floor: stationary, but loud in itself.
+    x = rest_emg(150, 2.0, FS, 84)
+    x = add_bursts(x, FS, [(30.0, 90.0)], 30.0, 85)
+    eps = [e for e in _closed(x) if e.start_s < 100]
+    assert len(eps) == 1
+    assert abs(eps[0].start_s - 30.0) < 0.3 and abs(eps[0].end_s - 90.0) < 1.0
