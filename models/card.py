@@ -9,9 +9,12 @@ from typing import Any
 
 from models.persistence import ModelManifest
 from models.rules import RuleParams
+from sensor.detector_config import BaselineConfig, FilterConfig
 from sensor.features import FEATURES
 
 _RULE = RuleParams()
+_BASE = BaselineConfig()
+_FILTER = FilterConfig()
 
 
 def _metrics_table(metrics: Mapping[str, Any]) -> list[str]:
@@ -50,12 +53,16 @@ CRAMP_RULE: tuple[str, ...] = (
     f"{_RULE.cramp_min_amp_uv:g} uV whatever the floor: cramps are 30-600 uV over a 2-5 uV "
     "floor, a floor that steps up reaches 2-4x) and either",
     "  - involuntary from its onset: the calf leads (within "
-    f"{_RULE.cramp_max_calf_delay_s:g} s), the leg lies still, "
-    "the shin is not co-contracting at a comparable level, no rhythmic stepping or "
-    "tremor; called as it runs once sustained for 1-2 s (tonic) or after 3 bursts with "
-    "relaxation (clonic); or",
+    f"{_RULE.cramp_max_calf_delay_s:g} s), the leg lies still at the onset (the cramp's "
+    f"own pull on the foot, under {_RULE.cramp_quiet_motion_g:g} g, is still) and stays "
+    "still until it is called, the shin is not co-contracting at a comparable level, no "
+    "rhythmic stepping or tremor; called as it runs once sustained for 1-2 s (tonic) or "
+    "after 3 bursts with relaxation (clonic), whichever kind it looks like: the call's "
+    "confidence is a cramp of either kind against the likeliest look-alike; or",
     "  - persisting alone: whatever set it off (a turn, a pointed foot), the calf stays "
-    f"active alone at that strength, shin quiet and leg still, for {_RULE.cramp_alone_s:g} s. "
+    f"active alone at that strength, shin quiet and leg still, for {_RULE.cramp_alone_s:g} s "
+    f"({_RULE.cramp_alone_s * _RULE.cramp_alone_no_acc_factor:g} s without an "
+    "accelerometer, where a still leg is not known). "
     "A look-alike that outlasts its own motion this way is no look-alike; the faint tail of "
     "a movement is not loud enough.",
     "- **The sleeper's response does not undo it.** Once called a cramp, the episode stays "
@@ -63,16 +70,24 @@ CRAMP_RULE: tuple[str, ...] = (
     "(leg moves), standing and walking belong to the cramp. The cramp ends when the calf's "
     "activity ends. Its kind is read from its course before the response: **tonic** when "
     "it holds one unbroken contraction (> 10 s) with a steady envelope, **clonic** when it "
-    "shows >= 3 bursts of 0.25-2 s with relaxation, relaxes for >= "
+    "shows >= 3 bursts of 0.25-2 s with relaxation, relaxes (below 40 % of its level for "
+    ">= 0.3 s, with contraction after it: not the rise, not the letting go) for >= "
     f"{_RULE.clonic_min_relaxed:.0%} of the time the "
     "calf was active alone, or has a swinging envelope.",
     "- **Look-alikes, by their own course:** a stretch or a turn is motion-led, both "
     "muscles from the start, and ends with the motion; PLM is shin-led, 0.5-10 s, "
     "periodic; walking is upright and rhythmic; a hypnic jerk lasts < 0.5 s; electrode "
     "trouble shows mains, clipping, a flat line or low-frequency junk.",
-    "- **A step of the noise floor is not a cramp** (`sensor.baseline`): a level 2-4.5x "
-    "the old floor that holds steady for 8 s is learned as the new floor, and is too weak "
-    "to be called a cramp meanwhile.",
+    "- **A step of the noise floor is not a cramp** (`sensor.baseline`): a level up to "
+    f"{_BASE.step_max_ratio:g}x the old floor, or up to {_BASE.step_max_uv:g} uV whatever "
+    f"the old floor, that holds steady for {_BASE.step_hold_s:g} s is learned as the new "
+    "floor, and is too weak to be called a cramp meanwhile.",
+    "- **Hum and heartbeats are not muscle** (`sensor.filters`): every mains line up to "
+    f"the {_FILTER.notch_harmonics}th harmonic is notched {_FILTER.notch_depth} times "
+    "(a line that wanders 0.3 Hz off its notch still loses 40 dB), and the band starts at "
+    f"{_FILTER.ecg_highpass_hz:g} Hz"
+    f"{'' if _FILTER.ecg_suppression else ' when ECG suppression is on'}, above most of "
+    "the QRS energy that leaks into leg leads.",
     "",
 )
 
