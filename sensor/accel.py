@@ -178,7 +178,8 @@ def rhythm(dyn: np.ndarray, fs_hz: float, low_hz: float, high_hz: float) -> tupl
         dyn = dyn[:usable].reshape(-1, step, dyn.shape[1]).sum(axis=1) / step
         fs_hz = fs_hz / step
     n = dyn.shape[0]
-    min_lag = math.ceil(fs_hz / high_hz)
+    # The shortest lag at or just past the top of the band (a peak may sit between samples).
+    min_lag = max(1, math.floor(fs_hz / high_hz))
     max_lag = min(math.floor(fs_hz / low_hz), n // 2)
     if n < 2 or max_lag <= min_lag:
         return float("nan"), float("nan")
@@ -192,9 +193,21 @@ def rhythm(dyn: np.ndarray, fs_hz: float, low_hz: float, high_hz: float) -> tupl
         return float("nan"), float("nan")
     nfft = 1 << int(np.ceil(np.log2(2 * n)))
     spec = np.fft.rfft(v, nfft)
-    ac = np.fft.irfft(spec * np.conj(spec), nfft)[: max_lag + 1] / energy
+    top = min(max_lag + 1, n - 1)
+    ac = np.fft.irfft(spec * np.conj(spec), nfft)[: top + 1] / energy
     # Unbiased by the overlap length so long lags are not penalised.
-    ac = ac * n / (n - np.arange(max_lag + 1))
-    lag = min_lag + int(np.argmax(ac[min_lag : max_lag + 1]))
+    ac = ac * n / (n - np.arange(top + 1))
+    # A rhythm is a peak of the autocorrelation after it has swung below zero: a smooth
+    # push of the leg stays correlated with itself at short lags and fades, and its
+    # largest value in the band would sit at the band's shortest lag with no swing.
+    inner = ac[min_lag : max_lag + 1]
+    after = np.append(ac[min_lag + 1 : max_lag + 2], -np.inf)[: inner.shape[0]]
+    before = ac[min_lag - 1 : max_lag]
+    swung = np.minimum.accumulate(ac[:max_lag + 1])[min_lag - 1 : max_lag] < 0.0
+    peaks = np.flatnonzero((inner >= before) & (inner >= after) & swung)
+    if peaks.size == 0:
+        return float("nan"), 0.0
+    k = int(peaks[np.argmax(inner[peaks])])
+    lag = min_lag + k
     strength = min(max(float(ac[lag]), 0.0), 1.0)
     return fs_hz / lag, strength

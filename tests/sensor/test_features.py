@@ -70,6 +70,22 @@ def test_rhythm_is_nan_without_motion() -> None:
     assert all(np.isnan(rhythm(np.zeros((500, 3)), 100.0, 0.3, 4.0)))
 
 
+def test_one_smooth_push_of_the_leg_is_no_rhythm() -> None:
+    # A cramp pulling the foot down: one cycle of acceleration over 1 s, in sensor noise.
+    fs = 50.0
+    rng = np.random.default_rng(5)
+    acc = 0.005 * rng.standard_normal((int(5 * fs), 3))
+    k = int(fs)
+    acc[100 : 100 + k, 0] += 0.05 * np.sin(2 * np.pi * np.arange(k) / k)
+    _, strength = rhythm(acc, fs, 0.3, 4.0)
+    assert strength < 0.2
+    # Shaking at 1.5 Hz is one.
+    t = np.arange(acc.shape[0]) / fs
+    acc[:, 1] += 0.1 * np.sin(2 * np.pi * 1.5 * t)
+    hz, strength = rhythm(acc, fs, 0.3, 4.0)
+    assert strength > 0.9 and hz == pytest.approx(1.5, rel=0.1)
+
+
 def test_ecg_suppression_raises_the_low_corner() -> None:
     cfg = DetectorConfig(filter=FilterConfig(ecg_suppression=True, mains_hz=50.0))
     fe = EmgFrontEnd(cfg, LABELS, FS_HZ)
