@@ -66,10 +66,20 @@ def _render_tonic(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
 
 def _render_pull(ep: Episode, ctx: RenderContext, rng: np.random.Generator, out: Rendering,
                  onset_s: float, span_s: float) -> None:
-    """The foot pulled down as the calf takes hold: leg motion over the cramp's rise."""
+    """The foot pulled down as the calf takes hold: one push and one brake of the leg.
+
+    Over the rise the foot moves once, from rest to rest: a single cycle of acceleration
+    along one direction whose RMS over the rise is the cramp's ``pull_g`` (no shaking).
+    """
     pull_g = ep.params.get("pull_g", 0.0)
-    if pull_g > 0:
-        _add_motion(ctx, rng, out, onset_s, onset_s + max(span_s, 0.5), pull_g, 0.0)
+    afs = ctx.acc_fs_hz
+    a0, a1 = _span(onset_s, onset_s + max(span_s, 0.5), afs, out.acc_add.shape[0])
+    if pull_g <= 0 or a1 - a0 < 4:
+        return
+    direction = rng.normal(size=3)
+    direction /= np.linalg.norm(direction)
+    cycle = np.sin(2 * np.pi * np.arange(a1 - a0) / (a1 - a0))
+    out.acc_add[a0:a1] += (np.sqrt(2) * pull_g * cycle)[:, None] * direction[None, :]
 
 
 def _render_trigger(ep: Episode, ctx: RenderContext, rng: np.random.Generator,
