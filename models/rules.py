@@ -98,7 +98,8 @@ class RuleParams:
     movement_min_duration_s: float = 3.0
     movement_max_duration_s: float = 45.0
     # A cramp starts with "little leg motion at onset" (DOMAIN.md): below this many g.
-    # Above a clonic cramp's own twitches (~0.04 g) and a PLM's jolt (inference).
+    # Above a cramp's own pull on the foot as it takes hold and a clonic cramp's twitches
+    # (up to ~0.05 g), below a turn (>= 0.08 g) (inference).
     cramp_quiet_motion_g: float = 0.065
 
     # --- voluntary stretch: agonist and antagonist active together (DOMAIN.md, inference)
