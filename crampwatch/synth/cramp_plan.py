@@ -90,7 +90,8 @@ def _vary_cramp(ep: Episode, var_rng: np.random.Generator, space: Space) -> None
     trigger_rng = family_rng(key, "triggered_by_movement")
     triggered = draw(space, "triggered_by_movement", trigger_rng) == "yes"
     p = ep.params
-    p["pull_g"] = float(family_rng(key, "onset_pull").uniform(*ONSET_PULL_G))
+    # Varied nights only: the reference night keeps its cramps' legacy still onset.
+    p["pull_g"] = float(family_rng(key, "onset_pull").uniform(*ONSET_PULL_G)) if space else 0.0
     if response is None:
         # Reference behaviour: the legacy reach for the leg is a knead without squeezing.
         response = "knead" if p.get("grab_at_s", -1.0) > 0 else "none"
