@@ -21,7 +21,8 @@ class FilterConfig:
     mains_detect_s: float = 2.0  # signal held back at the start to detect mains
     # 50-250 or 60-300 Hz: the odd harmonics of non-linear loads reach the 3rd and 5th
     # (Mewett 2004: harmonics matter); each notch is 5 Hz wide, so a mains frequency that
-    # wanders by tenths of a hertz stays inside it at every harmonic.
+    # wanders by tenths of a hertz stays within it at every harmonic (how deep it falls
+    # there: notch_depth).
     notch_harmonics: int = 5
     notch_quality: float = 10.0  # 5 Hz wide at 50 Hz: tolerates drift (Mewett 2004), short ring
     # Each notch twice: hum from a loose electrode reaches tens of uV, 10x a 2-5 uV floor,

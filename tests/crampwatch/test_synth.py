@@ -13,6 +13,7 @@ from scipy import signal
 from crampwatch.recordings import EdfRecording
 from crampwatch.synth import NightConfig, NightTruth, generate_night
 from crampwatch.synth.motor_units import motor_unit_emg
+from sensor.detector_config import FilterConfig
 from sensor.filters import design_notches, detect_mains_hz
 from sensor.records import EventKind
 
@@ -152,7 +153,10 @@ def _band_rms(edf: Path) -> tuple[np.ndarray, np.ndarray | None, float, tuple[st
         emg, acc = rec.window(0, rec.duration_s)
         fs, labels = rec.emg_fs_hz, rec.emg_labels
     sos = signal.butter(4, [20, min(450, 0.45 * fs)], "bandpass", fs=fs, output="sos")
-    mains = design_notches(fs, detect_mains_hz(emg, fs, 50.0), 5, 10.0, min(460, 0.5 * fs), 2)
+    cfg = FilterConfig()
+    mains = design_notches(fs, detect_mains_hz(emg, fs, cfg.mains_fallback_hz),
+                           cfg.notch_harmonics, cfg.notch_quality, min(460, 0.5 * fs),
+                           cfg.notch_depth)
     f = signal.sosfiltfilt(np.vstack([sos, mains]), emg, axis=0)
     n = int(f.shape[0] // fs)
     rms = np.sqrt((f[: int(n * fs)].reshape(n, int(fs), -1) ** 2).mean(axis=1))
