@@ -9,12 +9,13 @@ from typing import Any
 
 from models.persistence import ModelManifest
 from models.rules import RuleParams
-from sensor.detector_config import BaselineConfig, FilterConfig
+from sensor.detector_config import BaselineConfig, EpisodeConfig, FilterConfig
 from sensor.features import FEATURES
 
 _RULE = RuleParams()
 _BASE = BaselineConfig()
 _FILTER = FilterConfig()
+_EPISODE = EpisodeConfig()
 
 
 def _metrics_table(metrics: Mapping[str, Any]) -> list[str]:
@@ -55,14 +56,14 @@ CRAMP_RULE: tuple[str, ...] = (
     "  - involuntary from its onset: the calf leads (within "
     f"{_RULE.cramp_max_calf_delay_s:g} s), the leg lies still at the onset (the cramp's "
     f"own pull on the foot, under {_RULE.cramp_quiet_motion_g:g} g, is still) and stays "
-    "still until it is called, the shin is not co-contracting at a comparable level, no "
+    "still until it is called, the shin is not co-contracting at a comparable level (nor "
+    f"was it in the first {_EPISODE.onset_coact_s:g} s, where no accelerometer tells a "
+    "voluntary start), no "
     "rhythmic stepping or tremor; called as it runs once sustained for 1-2 s (tonic) or "
     "after 3 bursts with relaxation (clonic), whichever kind it looks like: the call's "
     "confidence is a cramp of either kind against the likeliest look-alike; or",
     "  - persisting alone: whatever set it off (a turn, a pointed foot), the calf stays "
-    f"active alone at that strength, shin quiet and leg still, for {_RULE.cramp_alone_s:g} s "
-    f"({_RULE.cramp_alone_s * _RULE.cramp_alone_no_acc_factor:g} s without an "
-    "accelerometer, where a still leg is not known). "
+    f"active alone at that strength, shin quiet and leg still, for {_RULE.cramp_alone_s:g} s. "
     "A look-alike that outlasts its own motion this way is no look-alike; the faint tail of "
     "a movement is not loud enough.",
     "- **The sleeper's response does not undo it.** Once called a cramp, the episode stays "

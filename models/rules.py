@@ -129,9 +129,6 @@ class RuleParams:
     # voluntary movement ends with its motion and a PLM fires the shin; the sleeper may
     # wake and respond a few seconds after the trigger (inference).
     cramp_alone_s: float = 4.0
-    # Without an accelerometer a still leg is not known (a walk's calf can fire alone for
-    # seconds): the calf must go on alone this many times as long (inference).
-    cramp_alone_no_acc_factor: float = 2.0
 
     # --- clonic cramp: >= 3-4 bursts separated by relaxation, lying, not at step rate
     # (DOMAIN.md; bruxism phasic: >= 3 bursts of 0.25-2 s)
@@ -414,9 +411,17 @@ class RuleClassifier:
 
         calf_led = _below(g("calf_delay_s"), p.cramp_max_calf_delay_s, p.width_duration_s / 5,
                           1.0)
+        # Both muscles from the start is a voluntary stretch, turn or step (DOMAIN.md),
+        # however the other muscle's share thins out as the episode goes on. With an
+        # accelerometer the onset's motion tells that (quiet_onset): a foot pointed in
+        # bed that sets off a cramp is still a quiet onset. Without one it is the sign.
+        no_acc = math.isnan(g("recent_motion_g"))
+        together_at_onset = _above(g("onset_coact_fraction"), p.stretch_coact_fraction,
+                                   p.width_ratio, 0.0) if no_acc else 0.0
         # Involuntary from its onset: calf-led, lying, a still leg, no co-contraction ...
         onset_involuntary = (
-            lying * quiet_onset * no_coact * calf_led * (1.0 - walking_like) * (1.0 - rhythmic)
+            lying * quiet_onset * no_coact * (1.0 - together_at_onset) * calf_led
+            * (1.0 - walking_like) * (1.0 - rhythmic)
         )
         if not final:
             # ... on a leg that stayed still until it is called: one that moves on after
@@ -431,9 +436,7 @@ class RuleClassifier:
         # ... at a cramp's strength now: the faint tail of a turn that fades out slowly
         # is no cramp, however long the calf stays above its onset threshold.
         loud_now = loud_at(g("recent_amp_rel"), loud)
-        alone_needed = p.cramp_alone_s * (
-            p.cramp_alone_no_acc_factor if math.isnan(g("recent_motion_g")) else 1.0)
-        persists = _above(g("alone_s"), alone_needed, p.width_duration_s, 0.0) * (
+        persists = _above(g("alone_s"), p.cramp_alone_s, p.width_duration_s, 0.0) * (
             1.0 - rhythmic_now
         ) * loud_now
         cramp_gate = calf * loud * not_junk * max(onset_involuntary, persists)

@@ -588,6 +588,8 @@ class Detector:
                             env_o >= cfg.coact_level * h.env[i0:i1, c])
                         coact = float(act_o.sum()) / n_ok
                         other_base = float(h.base[i1 - 1, o])
+                        if not ep.onset_coact_final:
+                            self._onset_coact(tr, t, k_on, i1)
         if acc_ok and self._acc is not None:
             motion = motion_rms_g(self._acc.dynamic(t - cfg.recent_window_s, t))
             a = self.config.accel
@@ -617,10 +619,29 @@ class Detector:
             "other_baseline_uv": other_base,
             "alone_s": ep.alone_max_s,
             "alone_now_s": ep.alone_run_s,
+            "onset_coact_fraction": ep.onset_coact,
             "alone_dip_fraction": (
                 ep.alone_dip_sum / ep.alone_dip_s if ep.alone_dip_s > 0 else NAN
             ),
         }
+
+    def _onset_coact(self, tr: _Track, t: float, k_on: int, i1: int) -> None:
+        """Update the co-activation of the episode's first seconds (final once past)."""
+        ep = tr.episode
+        assert ep is not None and tr.other is not None
+        h, c, o = self._hist, tr.index, tr.other
+        cfg = self.config.episode
+        k1 = min(i1, int(np.searchsorted(h.t_end, ep.start_s + cfg.onset_coact_s,
+                                         side="right")))
+        valid = h.valid[k_on:k1]
+        n_ok = int(valid.sum())
+        if n_ok:
+            env_o = h.env[k_on:k1, o]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                act_o = valid & (env_o / h.base[k_on:k1, o] > self.config.onset.on_ratio) & (
+                    env_o >= cfg.coact_level * h.env[k_on:k1, c])
+            ep.onset_coact = float(act_o.sum()) / n_ok
+        ep.onset_coact_final = t >= ep.start_s + cfg.onset_coact_s
 
     def _acc_features(self, ep: Episode, cur_end_s: float, now_s: float,
                       acc_ok: bool) -> dict[str, float]:

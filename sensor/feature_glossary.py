@@ -89,6 +89,8 @@ GLOSSARY: dict[str, FeatureEntry] = {
         ("alone_now_s", "Current such stretch (0 while the sleeper moves or stretches)", "s"),
         ("coact_rel", "Other muscle's strength during the episode", "x rest"),
         ("coact_fraction", "Share of the episode the other muscle was active too", *PERCENT),
+        ("onset_coact_fraction", "Share of the first 2 s the other muscle was active too "
+         "(both from the start: voluntary)", *PERCENT),
         ("coact_ratio", "Other muscle's strength over this muscle's", "ratio"),
         ("other_amp_rel_median", "Other muscle's typical strength in its own episode",
          "x rest"),

@@ -48,6 +48,8 @@ FEATURES: dict[str, str] = {
     "recent_amp_rel": "x baseline, this channel's median envelope over the last 3 s",
     "recent_coact_fraction": "0..1, share of the last 3 s the other channel was co-active "
     "(active, and >= 1/4 of this channel's envelope in uV: not crosstalk)",
+    "onset_coact_fraction": "0..1, share of the episode's first 2 s the other channel was "
+    "co-active (as recent_coact_fraction): both muscles from the start is voluntary",
     "other_baseline_uv": "uV, the other channel's baseline (RMS noise floor) now",
     "recent_motion_g": "g, RMS dynamic acceleration in the last 3 s",
     "alone_s": "s, longest stretch of the episode with this muscle active alone (other "

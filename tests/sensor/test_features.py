@@ -45,6 +45,22 @@ def test_cocontraction_vs_alternation() -> None:
     assert walk.features["interval_cv"] < 0.1  # regular steps
 
 
+def test_co_activation_at_the_start_is_kept_apart_from_the_response() -> None:
+    # A cramp rising alone, the shin firing from 10 s (toes pulled up), and a stretch
+    # with both muscles from the start that leaves the calf on alone after 3 s.
+    dur = 70.0
+    calf = rest_emg(dur, 3.0, FS_HZ, 91)
+    shin = rest_emg(dur, 3.0, FS_HZ, 92)
+    calf = add_bursts(calf, FS_HZ, [(5.0, 25.0), (40.0, 60.0)], 100.0, 93)
+    shin = add_bursts(shin, FS_HZ, [(15.0, 25.0), (40.0, 43.0)], 80.0, 94)
+    out = run(Detector(), blocks(np.stack([calf, shin], 1), FS_HZ, LABELS, 40))
+    cramp, stretch = _closed_by_channel(out)["EMG R Gastroc"][:2]
+    assert cramp.features["onset_coact_fraction"] < 0.1
+    assert cramp.features["coact_fraction"] > 0.4  # the response, later
+    assert stretch.features["onset_coact_fraction"] > 0.8
+    assert stretch.features["coact_fraction"] < 0.3
+
+
 def test_posture_motion_and_rhythm_from_the_accelerometer() -> None:
     dur = 40.0
     calf = add_bursts(rest_emg(dur, 3.0, FS_HZ, 87), FS_HZ, [(10.0, 30.0)], 100.0, 88)
