@@ -74,7 +74,8 @@ CRAMP_RULE: tuple[str, ...] = (
     "shows >= 3 bursts of 0.25-2 s with relaxation, relaxes (below 40 % of its level for "
     ">= 0.3 s, with contraction after it: not the rise, not the letting go) for >= "
     f"{_RULE.clonic_min_relaxed:.0%} of the time the "
-    "calf was active alone, or has a swinging envelope.",
+    "calf was active alone, or has a swinging envelope. An episode never called a cramp "
+    "while it ran is none at its end either: what woke nobody is not logged as a cramp.",
     "- **Look-alikes, by their own course:** a stretch or a turn is motion-led, both "
     "muscles from the start, and ends with the motion; PLM is shin-led, 0.5-10 s, "
     "periodic; walking is upright and rhythmic; a hypnic jerk lasts < 0.5 s; electrode "

@@ -15,10 +15,11 @@ cramp (provisionally or finally), keeps it a cramp until it ends:
   classifier can say (``cramp_kind``), so kneading or walking does not make a tonic
   cramp look clonic.
 
-An episode never called a cramp while it ran is a cramp at its end only if the call
-on its last update is as sure as a wake-up would need (judged as a running episode),
-so the log and the wake-ups tell the same story. State is per episode id and dropped
-when the episode closes.
+An episode never called a cramp while it ran is no cramp at its end either: it keeps
+the call of its last running update, so the log and the wake-ups tell the same story
+(a cramp is recognised as it runs, DESIGN.md). Only an episode that closes at its first
+update is judged at its end, and then as a running one, as sure as a wake-up would
+need. State is per episode id and dropped when the episode closes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class EpisodeCalls:
         self.classifier = classifier
         self._cramp: dict[int, Classification] = {}
         self._calm: dict[int, EpisodeUpdate] = {}
+        self._running: dict[int, Classification] = {}  # last call while open, no cramp
 
     @property
     def version(self) -> str:
@@ -48,17 +50,22 @@ class EpisodeCalls:
             self._calm[eid] = update  # the muscle alone, no response (yet)
         call = self.classifier.classify(update)
         held = self._cramp.get(eid)
-        if call.kind.is_cramp and held is None and update.phase is EpisodePhase.CLOSED:
-            # Never a cramp while it ran: only a call as sure as a wake-up makes it one.
-            call = self.classifier.classify(replace(update, phase=EpisodePhase.UPDATED,
-                                                    end_s=None))
+        closed = update.phase is EpisodePhase.CLOSED
+        if call.kind.is_cramp and held is None and closed:
+            # Never a cramp while it ran: none at its end either.
+            running = self._running.get(eid)
+            call = running if running is not None else self.classifier.classify(
+                replace(update, phase=EpisodePhase.UPDATED, end_s=None))
         if call.kind.is_cramp:
             self._cramp[eid] = held = call
         elif held is not None:
             call = held
-        if update.phase is EpisodePhase.CLOSED:
+        elif not closed:
+            self._running[eid] = call
+        if closed:
             calm = self._calm.pop(eid, None)
             self._cramp.pop(eid, None)
+            self._running.pop(eid, None)
             if held is not None:
                 call = self._final_kind(call, calm or update)
         return call
