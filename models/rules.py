@@ -449,6 +449,9 @@ class RuleClassifier:
         long_burst = _above(g("burst_duration_max_s"), p.tonic_min_duration_s,
                             p.width_duration_s * 2, 0.0)
         sustained = _above(duty, p.tonic_min_duty_cycle, p.width_ratio, 0.0)
+        # Active most of the time, however its bursts are cut (clonic jerks that never
+        # relax to rest merge and split as the envelope crosses the onset threshold).
+        mostly_active = sustained
         if final:
             tonic_length = _above(duration, p.tonic_min_duration_s, p.width_duration_s * 2, 0.0)
             # One unbroken contraction past the tonic length is tonic, whatever followed.
@@ -479,7 +482,7 @@ class RuleClassifier:
             EventKind.TONIC: sustained * tonic_length * (1.0 - jerky),
             EventKind.CLONIC: max(
                 many_bursts * relaxes * clonic_bursts * (1.0 - long_burst),
-                sustained * tonic_length * jerky,
+                max(sustained, mostly_active) * tonic_length * jerky,
             ),
         }
         for kind, shape in shapes.items():

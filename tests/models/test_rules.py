@@ -212,3 +212,15 @@ def test_without_an_accelerometer_both_muscles_at_the_start_is_voluntary() -> No
                  acc_motion_during_g=0.01, acc_upright=0.0)
     assert RULES.classify(
         cases.tonic(20.0, final=False, **later_alone, **still, **together)).kind.is_cramp
+
+
+def test_a_clonic_cramp_whose_jerks_never_relax_to_rest_is_called_while_it_runs() -> None:
+    # Active 84 % of the time, its bursts merging and splitting at the onset threshold,
+    # relaxing a third of the time it has been alone: neither a run of separate bursts
+    # with rest between (duty too high) nor one unbroken contraction.
+    update = cases.clonic(20.0, final=False, burst_count=12.0, duty_cycle=0.84,
+                          burst_duration_median_s=1.4, burst_duration_max_s=4.0,
+                          alone_s=15.0, alone_dip_fraction=0.32, recent_amp_rel=12.0)
+    call = RULES.classify(update)
+    assert call.kind is EventKind.CLONIC
+    assert call.confidence >= WAKE_CONFIDENCE
