@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sensor.accel import AccelStage, motion_rms_g, rhythm
+from sensor.accel import AccelStage, motion_rms_g
 from sensor.channels import assign_roles, describe_roles
 from sensor.detector_config import (
     AccelConfig,
@@ -591,8 +591,8 @@ class Detector:
         if acc_ok and self._acc is not None:
             motion = motion_rms_g(self._acc.dynamic(t - cfg.recent_window_s, t))
             a = self.config.accel
-            _, rhythm_strength = rhythm(self._acc.dynamic(t - a.recent_rhythm_window_s, t),
-                                        self._acc.fs_hz, a.rhythm_low_hz, a.rhythm_high_hz)
+            _, rhythm_strength = self._acc.rhythm(t - a.recent_rhythm_window_s, t,
+                                                  a.rhythm_low_hz, a.rhythm_high_hz)
         dt = t - ep.alone_t if math.isfinite(ep.alone_t) else 0.0
         ep.alone_t = t
         alone = (
@@ -648,8 +648,7 @@ class Detector:
             ep.acc_onset_final = now_s >= ep.start_s + hw
         n = ep.acc.n
         w0 = max(ep.start_s, cur_end_s - cfg.rhythm_window_s)
-        r_hz, r_strength = rhythm(acc.dynamic(w0, cur_end_s), acc.fs_hz,
-                                  cfg.rhythm_low_hz, cfg.rhythm_high_hz)
+        r_hz, r_strength = acc.rhythm(w0, cur_end_s, cfg.rhythm_low_hz, cfg.rhythm_high_hz)
         return {
             "acc_upright": ep.acc.upright / n if n else NAN,
             "acc_tilt_deg": ep.acc.tilt_sum / n if n else NAN,
