@@ -74,6 +74,9 @@ from sensor.records import (
 from sensor.relaxation import relaxed_fraction
 
 DETECTOR_VERSION = "1.0.0"
+# Plans stop this much before an update falls due, so float rounding of the due time
+# can only make the frame loop look one frame early, never skip the update.
+_PLAN_MARGIN_S = 1e-6
 
 __all__ = [
     "DETECTOR_VERSION",
@@ -390,14 +393,16 @@ class Detector:
             return
         # Frames (hist indices) where a channel's state could change: an idle channel
         # only when it rises above the onset threshold, a channel in a burst only when
-        # it falls below the offset threshold or an update is due. Frames in between
-        # are skipped in bulk (most of a night), so the per-frame loop runs only around
-        # onsets, offsets and quiet tails.
+        # it falls below the offset threshold or an update is due, an episode's quiet
+        # tail when it rises, an update is due or the quiet time ends it. Frames in
+        # between are skipped in bulk (most of a night), so the per-frame loop runs only
+        # around onsets, offsets, updates and episode ends.
         dense = batch.n <= 8  # a live block: stepping every frame is cheaper than planning
         if not dense:
             rises = [np.flatnonzero(above[:, c]) + i0 for c in range(above.shape[1])]
             falls = [np.flatnonzero(below[:, c]) + i0 for c in range(below.shape[1])]
         t_batch = batch.t_end
+        all_valid = bool(batch.valid.all())
         for tr in self._tracks:
             tr.onset_col = h.onset_env[:, tr.index]
         env, base, valid, t_end = h.env, h.base, h.valid, h.t_end
@@ -421,9 +426,13 @@ class Detector:
                     n_c = int(idx[p]) if p < idx.size else i1
                     due = ep.last_emit_s + interval - 1e-9
                     n_c = min(n_c, i0 + int(np.searchsorted(t_batch, due)))
-                elif ep is not None:
-                    nxt = i  # quiet tail: the quiet timer runs frame by frame
-                    break
+                elif ep is not None:  # quiet tail
+                    idx = rises[c]
+                    p = int(idx.searchsorted(i))
+                    n_c = int(idx[p]) if p < idx.size else i1
+                    due = ep.last_emit_s + interval - 1e-9 - _PLAN_MARGIN_S
+                    n_c = min(n_c, i0 + int(t_batch.searchsorted(due)),
+                              self._quiet_end_frame(ep.quiet_s, i, i1, all_valid))
                 else:
                     idx = rises[c]
                     p = int(np.searchsorted(idx, i))
@@ -439,6 +448,13 @@ class Detector:
                         peak = float(np.max(env[i:nxt, c] / base[i:nxt, c]))
                         if peak > tr.burst.peak_rel:
                             tr.burst.peak_rel = peak
+                    elif tr.episode is not None:
+                        # The quiet time as the frame loop adds it, one valid frame at a time.
+                        n_quiet = nxt - i if all_valid else int(np.count_nonzero(valid[i:nxt]))
+                        quiet = tr.episode.quiet_s
+                        for _ in range(n_quiet):
+                            quiet += hop_s
+                        tr.episode.quiet_s = quiet
                 i = nxt
                 if i >= i1:
                     break
@@ -489,6 +505,21 @@ class Detector:
             i += 1
         if batch.n:
             self._last_t = float(batch.t_end[-1])
+
+    def _quiet_end_frame(self, quiet_s: float, i: int, i1: int, all_valid: bool) -> int:
+        """Return the hist index of the frame whose quiet time ends an episode (i1: none yet)."""
+        end_quiet = self.config.episode.end_quiet_s
+        if quiet_s >= end_quiet:
+            return i
+        hop_s = self._emg.hop_s
+        frames = 0
+        while quiet_s < end_quiet:  # the same float sums as the frame loop's
+            quiet_s += hop_s
+            frames += 1
+        if all_valid:
+            return min(i + frames - 1, i1)
+        at = np.flatnonzero(self._hist.valid[i:i1])
+        return i + int(at[frames - 1]) if at.size >= frames else i1
 
     # ---------------------------------------------------------------- outputs
     def _emit(self, tr: _Track, phase: EpisodePhase, t: float, k: int) -> EpisodeUpdate:
