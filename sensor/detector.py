@@ -142,6 +142,9 @@ class Detector:
         self._legs: LegFuser | None = None
         self._ring: EnvelopeRing | None = None
         self._leg_columns: dict[str, list[int]] = {}
+        # Updates whose rhythm features wait for the leg fusion: an update of a muscle
+        # that does not speak for its leg is dropped there, and its rhythms never read.
+        self._rhythm_due: dict[int, tuple[EpisodeUpdate, tuple[float, float, float, float]]] = {}
 
     # ---------------------------------------------------------------- public surface
     @property
@@ -171,14 +174,37 @@ class Detector:
             self._on_emg(block)
         else:
             self._on_acc(block)
-        return self._with_envelopes(self._fuse(self._advance(self._horizon())))
+        outputs = self._fuse(self._advance(self._horizon()))
+        self._trim()  # after the fusion: the rhythms it completes read the accelerometer
+        return self._with_envelopes(outputs)
 
     def _fuse(self, outputs: list[DetectorOutput]) -> list[DetectorOutput]:
         if not self.config.episode.fuse_legs or not outputs:
             return outputs
         if self._legs is None:
-            self._legs = LegFuser(self._channels)
-        return self._legs.feed(outputs)
+            self._legs = LegFuser(self._channels, complete=self._complete_rhythms)
+        fused = self._legs.feed(outputs)
+        self._rhythm_due.clear()  # the rest were dropped by the fusion
+        return fused
+
+    def _complete_rhythms(self, update: EpisodeUpdate) -> None:
+        """Fill in the rhythm features of an update the leg fusion passes on."""
+        due = self._rhythm_due.pop(id(update), None)
+        if due is not None:
+            self._fill_rhythms(update.features, due[1])
+
+    def _fill_rhythms(self, features: dict[str, float],
+                      windows: tuple[float, float, float, float]) -> None:
+        """Set the episode's and the recent acceleration rhythm from their windows (s)."""
+        acc = self._acc
+        assert acc is not None
+        a = self.config.accel
+        w0, w1, r0, r1 = windows
+        hz, strength = acc.rhythm(w0, w1, a.rhythm_low_hz, a.rhythm_high_hz)
+        _, recent = acc.rhythm(r0, r1, a.rhythm_low_hz, a.rhythm_high_hz)
+        features["acc_rhythm_hz"] = float(hz)
+        features["acc_rhythm_strength"] = float(strength)
+        features["recent_rhythm_strength"] = float(recent)
 
     def finish(self) -> list[DetectorOutput]:
         """Return everything still pending at the end of the stream; closes open episodes."""
@@ -327,7 +353,6 @@ class Detector:
             self._acc_gaps = [g for g in self._acc_gaps if g.end_s > horizon]
             out.extend((g.end_s, g) for g in acc_gaps)
             out.sort(key=lambda pair: pair[0])
-        self._trim()
         return [o for _, o in out]
 
     def _trim(self) -> None:
@@ -555,13 +580,18 @@ class Detector:
         acc_ok = self._acc_usable(t)  # once per update: both feature sets need it
         feats.update(self._acc_features(ep, cur_end, t, acc_ok))
         feats.update(self._recent_features(tr, t, acc_ok))
+        windows = None
+        if acc_ok:
+            a = self.config.accel
+            windows = (max(ep.start_s, cur_end - a.rhythm_window_s), cur_end,
+                       t - a.recent_rhythm_window_s, t)
         bursts = [Burst(s, e, p) for s, e, p in zip(ep.onsets_s, ep.ends_s, ep.peaks,
                                                    strict=False)]
         if running_start is not None:
             bursts.append(Burst(running_start, t, tr.burst.peak_rel))
         # Keep the documented key order; every documented feature is always present.
         features = {name: float(feats.get(name, NAN)) for name in FEATURES}
-        return EpisodeUpdate(
+        update = EpisodeUpdate(
             phase=phase,
             episode_id=ep.episode_id,
             channel=tr.info,
@@ -571,6 +601,12 @@ class Detector:
             bursts=tuple(bursts),
             features=features,
         )
+        if windows is not None:
+            if self.config.episode.fuse_legs:
+                self._rhythm_due[id(update)] = (update, windows)
+            else:
+                self._fill_rhythms(features, windows)
+        return update
 
     def _acc_usable(self, t: float) -> bool:
         """Return True when an accelerometer streams and is not stuck at time t."""
@@ -587,7 +623,7 @@ class Detector:
         cfg = self.config.episode
         on_ratio = self.config.onset.on_ratio
         h = self._hist
-        active = level = coact = motion = rhythm_strength = dip = other_base = NAN
+        active = level = coact = motion = dip = other_base = NAN
         if h.n:
             i1 = int(np.searchsorted(h.t_end, t, side="right"))
             i0 = int(np.searchsorted(h.t_end, t - cfg.recent_window_s, side="right"))
@@ -621,9 +657,6 @@ class Detector:
                         other_base = float(h.base[i1 - 1, o])
         if acc_ok and self._acc is not None:
             motion = motion_rms_g(self._acc.dynamic(t - cfg.recent_window_s, t))
-            a = self.config.accel
-            _, rhythm_strength = self._acc.rhythm(t - a.recent_rhythm_window_s, t,
-                                                  a.rhythm_low_hz, a.rhythm_high_hz)
         dt = t - ep.alone_t if math.isfinite(ep.alone_t) else 0.0
         ep.alone_t = t
         alone = (
@@ -644,7 +677,6 @@ class Detector:
             "recent_amp_rel": level,
             "recent_coact_fraction": coact,
             "recent_motion_g": motion,
-            "recent_rhythm_strength": rhythm_strength,
             "other_baseline_uv": other_base,
             "alone_s": ep.alone_max_s,
             "alone_now_s": ep.alone_run_s,
@@ -656,7 +688,7 @@ class Detector:
     def _acc_features(self, ep: Episode, cur_end_s: float, now_s: float,
                       acc_ok: bool) -> dict[str, float]:
         names = ("acc_upright", "acc_tilt_deg", "acc_motion_pre_g", "acc_motion_onset_g",
-                 "acc_motion_during_g", "acc_rhythm_hz", "acc_rhythm_strength")
+                 "acc_motion_during_g")
         acc = self._acc
         if not acc_ok or acc is None:
             return dict.fromkeys(names, NAN)
@@ -678,14 +710,11 @@ class Detector:
             )
             ep.acc_onset_final = now_s >= ep.start_s + hw
         n = ep.acc.n
-        w0 = max(ep.start_s, cur_end_s - cfg.rhythm_window_s)
-        r_hz, r_strength = acc.rhythm(w0, cur_end_s, cfg.rhythm_low_hz, cfg.rhythm_high_hz)
+        # acc_rhythm_hz and acc_rhythm_strength: _fill_rhythms().
         return {
             "acc_upright": ep.acc.upright / n if n else NAN,
             "acc_tilt_deg": ep.acc.tilt_sum / n if n else NAN,
             "acc_motion_pre_g": ep.acc_pre_g,
             "acc_motion_onset_g": ep.acc_onset_g,
             "acc_motion_during_g": math.sqrt(ep.acc.dyn_sq / n) if n else NAN,
-            "acc_rhythm_hz": r_hz,
-            "acc_rhythm_strength": r_strength,
         }
