@@ -48,7 +48,17 @@ class AccelStage:
         # The time column again, contiguous: windows are found by binary search on it
         # several times per episode update (a strided column would be copied each time).
         self._times = np.empty(0)
+        # Per row, how many rows so far differ from the row before by more than the
+        # stuck tolerance on some axis: a window with such a pair inside is not stuck,
+        # told without reading the window (asked at every episode update).
+        self._moves = np.empty(0, dtype=np.int64)
+        self._move_tol = config.stuck_tolerance_g
+        self._last_raw: float | None = None
+        self._moved = 0
         self._start = self._end = 0
+        self._dropped = 0  # rows compacted away: a row's number is _dropped + buffer row
+        # rhythm() per window of rows: updates of one episode often ask for the same one.
+        self._rhythms: dict[tuple[int, int, float, float], tuple[float, float]] = {}
 
     def process(self, block: SampleBlock) -> list[GapMarker]:
         """Store the block's posture and motion; return a gap marker if samples were lost."""
@@ -87,10 +97,24 @@ class AccelStage:
         rows[:, 0] = t
         rows[:, 1:4] = (x - g).T
         rows[:, 4:7] = g.T
-        self._append(rows)
+        self._append(rows, self._count_moves(rows))
         return out
 
-    def _append(self, rows: np.ndarray) -> None:
+    def _count_moves(self, rows: np.ndarray) -> np.ndarray:
+        """Return, per row, the running count of rows whose x moved past the stuck tolerance."""
+        # One axis is enough to tell that a window moved (the others are checked in
+        # full only when it did not), and costs a third of three.
+        raw = rows[:, 1] + rows[:, 4]  # x as stuck() rebuilds it
+        step = np.empty_like(raw)
+        step[0] = raw[0] - (raw[0] if self._last_raw is None else self._last_raw)
+        np.subtract(raw[1:], raw[:-1], out=step[1:])
+        self._last_raw = raw[-1]
+        counts = np.cumsum(np.abs(step, out=step) > self._move_tol)
+        counts += self._moved
+        self._moved = int(counts[-1])
+        return counts
+
+    def _append(self, rows: np.ndarray, moves: np.ndarray) -> None:
         # Rows live in a preallocated buffer (appending by copying the whole history
         # would cost more per 20 ms block than everything else here).
         n_new = rows.shape[0]
@@ -101,32 +125,49 @@ class AccelStage:
             buf[: kept.shape[0]] = kept
             times = np.empty(cap)
             times[: kept.shape[0]] = self._times[self._start : self._end]
-            self._buf, self._times = buf, times
+            counts = np.empty(cap, dtype=np.int64)
+            counts[: kept.shape[0]] = self._moves[self._start : self._end]
+            self._buf, self._times, self._moves = buf, times, counts
+            self._dropped += self._start
             self._start, self._end = 0, kept.shape[0]
         self._buf[self._end : self._end + n_new] = rows
         self._times[self._end : self._end + n_new] = rows[:, 0]
+        self._moves[self._end : self._end + n_new] = moves
         self._end += n_new
-
-    @property
-    def _rows(self) -> np.ndarray:
-        return self._buf[self._start : self._end]
 
     def trim_before(self, t_s: float) -> None:
         """Forget samples older than ``t_s`` (bounded memory)."""
         i = int(np.searchsorted(self._times[self._start : self._end], t_s))
         self._start += i
 
-    def _rows_between(self, t_from_s: float, t_to_s: float) -> np.ndarray:
+    def _span(self, t_from_s: float, t_to_s: float) -> tuple[int, int]:
+        """Return the buffer rows [i, j) of the samples with t in [from, to)."""
         # A sample within 1 us of a bound counts as on it, so the float rounding of block
         # start times cannot move a sample in or out of a window.
         t = self._times[self._start : self._end]
-        i = int(np.searchsorted(t, t_from_s - _TIME_EPS_S))
-        j = int(np.searchsorted(t, t_to_s - _TIME_EPS_S))
-        return self._rows[i:j]
+        i = int(t.searchsorted(t_from_s - _TIME_EPS_S))
+        j = int(t.searchsorted(t_to_s - _TIME_EPS_S))
+        return self._start + i, self._start + j
+
+    def _rows_between(self, t_from_s: float, t_to_s: float) -> np.ndarray:
+        i, j = self._span(t_from_s, t_to_s)
+        return self._buf[i:j]
 
     def dynamic(self, t_from_s: float, t_to_s: float) -> np.ndarray:
         """Return dynamic acceleration (n, 3) in g for samples with t in [from, to)."""
         return self._rows_between(t_from_s, t_to_s)[:, 1:4]
+
+    def rhythm(self, t_from_s: float, t_to_s: float, low_hz: float,
+               high_hz: float) -> tuple[float, float]:
+        """Return :func:`rhythm` of the dynamic acceleration with t in [from, to)."""
+        i, j = self._span(t_from_s, t_to_s)
+        key = (self._dropped + i, self._dropped + j, low_hz, high_hz)
+        found = self._rhythms.get(key)
+        if found is None:
+            if len(self._rhythms) >= 64:
+                self._rhythms.clear()
+            found = self._rhythms[key] = rhythm(self._buf[i:j, 1:4], self.fs_hz, low_hz, high_hz)
+        return found
 
     def window(self, t_from_s: float, t_to_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Return (dynamic (n, 3) in g, tilt (n,) in deg) for samples with t in [from, to)."""
@@ -146,9 +187,12 @@ class AccelStage:
         A working accelerometer always moves by a few LSB (noise, breathing); one that
         repeats a value for seconds is stuck, and its zero motion means nothing.
         """
-        rows = self._rows_between(t_from_s, t_to_s)
-        if rows.shape[0] < 2:
+        i, j = self._span(t_from_s, t_to_s)
+        if j - i < 2:
             return False
+        if tolerance_g <= self._move_tol and self._moves[j - 1] > self._moves[i]:
+            return False  # two neighbouring samples in the window differ by more
+        rows = self._buf[i:j]
         raw = rows[:, 1:4] + rows[:, 4:7]
         # np.ptp's own arithmetic (max - min per axis) without its wrapper: once per update.
         return bool(((raw.max(axis=0) - raw.min(axis=0)) <= tolerance_g).all())
@@ -156,9 +200,11 @@ class AccelStage:
 
 def motion_rms_g(dyn: np.ndarray) -> float:
     """Return the RMS magnitude of dynamic acceleration in g (NaN for no samples)."""
-    if dyn.shape[0] == 0:
+    n = dyn.shape[0]
+    if n == 0:
         return float("nan")
-    return float(np.sqrt(np.mean(np.sum(dyn * dyn, axis=1))))
+    # np.mean's sum and division, and the square root, without their per-call wrappers.
+    return math.sqrt(float(np.sum(dyn * dyn, axis=1).sum()) / n)
 
 
 def rhythm(dyn: np.ndarray, fs_hz: float, low_hz: float, high_hz: float) -> tuple[float, float]:
@@ -175,7 +221,16 @@ def rhythm(dyn: np.ndarray, fs_hz: float, low_hz: float, high_hz: float) -> tupl
     step = max(1, int(fs_hz // (4 * high_hz)))
     if step > 1 and dyn.shape[0] >= step:
         usable = dyn.shape[0] // step * step
-        dyn = dyn[:usable].reshape(-1, step, dyn.shape[1]).sum(axis=1) / step
+        blocks = dyn[:usable].reshape(-1, step, dyn.shape[1])
+        if dyn.shape[1] > 1:
+            # What sum(axis=1) does over the middle axis of several axes: the steps added
+            # one after another, without the cost of a reduction over a short axis.
+            total = blocks[:, 0] + blocks[:, 1]
+            for j in range(2, step):
+                total += blocks[:, j]
+        else:
+            total = blocks.sum(axis=1)
+        dyn = total / step
         fs_hz = fs_hz / step
     n = dyn.shape[0]
     # The shortest lag at or just past the top of the band (a peak may sit between samples).
@@ -191,7 +246,7 @@ def rhythm(dyn: np.ndarray, fs_hz: float, low_hz: float, high_hz: float) -> tupl
     energy = float(np.dot(v, v))
     if energy <= 1e-12:
         return float("nan"), float("nan")
-    nfft = 1 << int(np.ceil(np.log2(2 * n)))
+    nfft = 1 << (2 * n - 1).bit_length()  # the power of two >= 2 n
     spec = np.fft.rfft(v, nfft)
     top = min(max_lag + 1, n - 1)
     ac = np.fft.irfft(spec * np.conj(spec), nfft)[: top + 1] / energy
@@ -201,7 +256,9 @@ def rhythm(dyn: np.ndarray, fs_hz: float, low_hz: float, high_hz: float) -> tupl
     # push of the leg stays correlated with itself at short lags and fades, and its
     # largest value in the band would sit at the band's shortest lag with no swing.
     inner = ac[min_lag : max_lag + 1]
-    after = np.append(ac[min_lag + 1 : max_lag + 2], -np.inf)[: inner.shape[0]]
+    after = ac[min_lag + 1 : max_lag + 2]
+    if after.shape[0] < inner.shape[0]:  # the band reaches the last lag computed
+        after = np.append(after, -np.inf)
     before = ac[min_lag - 1 : max_lag]
     swung = np.minimum.accumulate(ac[:max_lag + 1])[min_lag - 1 : max_lag] < 0.0
     peaks = np.flatnonzero((inner >= before) & (inner >= after) & swung)

@@ -32,6 +32,7 @@ started (causal); it is NaN until the first segment of the stream is admitted.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -74,11 +75,18 @@ class AdaptiveBaseline:
         self._history: list[deque[tuple[int, float]]] = [deque() for _ in range(n_channels)]
         self._rejected_run = [0] * n_channels
         self._segment_index = 0
-        self.value = np.full(n_channels, np.nan)
+        # Python floats: the admission rules run once per segment and channel, where
+        # numpy scalars would cost more than the rules themselves.
+        self._value = [math.nan] * n_channels
         # The segment being filled, preallocated (live blocks add 2 frames at a time).
         self._seg_env = np.empty((segment_frames, n_channels))
         self._seg_valid = np.empty(segment_frames, dtype=bool)
         self._fill = 0
+
+    @property
+    def value(self) -> np.ndarray:
+        """Return the baseline in effect now (uV per channel, NaN until learned)."""
+        return np.array(self._value)
 
     def restart_segment(self) -> None:
         """Drop the partial segment (a gap): the next frame starts a new segment."""
@@ -97,38 +105,41 @@ class AdaptiveBaseline:
                 stop = pos + n_full * seg
                 seg_env = env[pos:stop].reshape(n_full, seg, self.n_channels)
                 seg_ok = valid[pos:stop].reshape(n_full, seg).all(axis=1)
-                lows = np.partition(seg_env, kth, axis=1)[:, kth, :]
+                lows = np.partition(seg_env, kth, axis=1)[:, kth, :].tolist()
+                admit = seg_ok.tolist()
+                before = []
                 for s in range(n_full):
                     # A segment's frames get the value known before it was complete.
-                    out[pos + s * seg : pos + (s + 1) * seg] = self.value
-                    if seg_ok[s]:
+                    before.append(list(self._value))
+                    if admit[s]:
                         self._admit(lows[s])
                     self._segment_index += 1
+                out[pos:stop] = np.repeat(np.array(before), seg, axis=0)
                 pos = stop
                 continue
             take = min(m - pos, seg - self._fill)
             self._seg_env[self._fill : self._fill + take] = env[pos : pos + take]
             self._seg_valid[self._fill : self._fill + take] = valid[pos : pos + take]
-            out[pos : pos + take] = self.value
+            out[pos : pos + take] = self._value
             self._fill += take
             pos += take
             if self._fill == seg:
-                low = np.partition(self._seg_env, kth, axis=0)[kth]
+                low = np.partition(self._seg_env, kth, axis=0)[kth].tolist()
                 if self._seg_valid.all():
                     self._admit(low)
                 self._segment_index += 1
                 self._fill = 0
         return out
 
-    def _admit(self, lows: np.ndarray) -> None:
+    def _admit(self, lows: list[float]) -> None:
         idx = self._segment_index
         for c in range(self.n_channels):
-            low = float(lows[c])
-            if not np.isfinite(low) or low < self.floor_uv:
+            low = lows[c]
+            if not math.isfinite(low) or low < self.floor_uv:
                 continue  # flat line or no data: not rest
             hist = self._history[c]
-            current = self.value[c]
-            admitted = not np.isfinite(current) or low < self.admit_ratio * current
+            current = self._value[c]
+            admitted = not math.isfinite(current) or low < self.admit_ratio * current
             if not admitted:
                 self._rejected_run[c] += 1
                 if self._rejected_run[c] >= self.hold_segments or self._floor_step(c, low):
@@ -145,7 +156,7 @@ class AdaptiveBaseline:
             while hist and hist[0][0] <= idx - self.history_segments:
                 hist.popleft()
             if hist:
-                self.value[c] = hist[0][1]
+                self._value[c] = hist[0][1]
 
     def _floor_step(self, c: int, low: float) -> bool:
         """Return True when channel c's run of rejected levels is a step of the floor."""
@@ -158,6 +169,6 @@ class AdaptiveBaseline:
         recent.append(low)
         if len(recent) < self.step_segments:
             return False
-        if self._run_max[c] > max(self.step_max_ratio * self.value[c], self.step_max_uv):
+        if self._run_max[c] > max(self.step_max_ratio * self._value[c], self.step_max_uv):
             return False  # louder than any floor step since it rose: activity
         return max(recent) <= self.step_stationary_ratio * min(recent)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sensor.accel import AccelStage, motion_rms_g, rhythm
+from sensor.accel import AccelStage, motion_rms_g
 from sensor.channels import assign_roles, describe_roles
 from sensor.detector_config import (
     AccelConfig,
@@ -74,6 +74,9 @@ from sensor.records import (
 from sensor.relaxation import relaxed_fraction
 
 DETECTOR_VERSION = "1.0.0"
+# Plans stop this much before an update falls due, so float rounding of the due time
+# can only make the frame loop look one frame early, never skip the update.
+_PLAN_MARGIN_S = 1e-6
 
 __all__ = [
     "DETECTOR_VERSION",
@@ -139,6 +142,9 @@ class Detector:
         self._legs: LegFuser | None = None
         self._ring: EnvelopeRing | None = None
         self._leg_columns: dict[str, list[int]] = {}
+        # Updates whose rhythm features wait for the leg fusion: an update of a muscle
+        # that does not speak for its leg is dropped there, and its rhythms never read.
+        self._rhythm_due: dict[int, tuple[EpisodeUpdate, tuple[float, float, float, float]]] = {}
 
     # ---------------------------------------------------------------- public surface
     @property
@@ -168,14 +174,37 @@ class Detector:
             self._on_emg(block)
         else:
             self._on_acc(block)
-        return self._with_envelopes(self._fuse(self._advance(self._horizon())))
+        outputs = self._fuse(self._advance(self._horizon()))
+        self._trim()  # after the fusion: the rhythms it completes read the accelerometer
+        return self._with_envelopes(outputs)
 
     def _fuse(self, outputs: list[DetectorOutput]) -> list[DetectorOutput]:
         if not self.config.episode.fuse_legs or not outputs:
             return outputs
         if self._legs is None:
-            self._legs = LegFuser(self._channels)
-        return self._legs.feed(outputs)
+            self._legs = LegFuser(self._channels, complete=self._complete_rhythms)
+        fused = self._legs.feed(outputs)
+        self._rhythm_due.clear()  # the rest were dropped by the fusion
+        return fused
+
+    def _complete_rhythms(self, update: EpisodeUpdate) -> None:
+        """Fill in the rhythm features of an update the leg fusion passes on."""
+        due = self._rhythm_due.pop(id(update), None)
+        if due is not None:
+            self._fill_rhythms(update.features, due[1])
+
+    def _fill_rhythms(self, features: dict[str, float],
+                      windows: tuple[float, float, float, float]) -> None:
+        """Set the episode's and the recent acceleration rhythm from their windows (s)."""
+        acc = self._acc
+        assert acc is not None
+        a = self.config.accel
+        w0, w1, r0, r1 = windows
+        hz, strength = acc.rhythm(w0, w1, a.rhythm_low_hz, a.rhythm_high_hz)
+        _, recent = acc.rhythm(r0, r1, a.rhythm_low_hz, a.rhythm_high_hz)
+        features["acc_rhythm_hz"] = float(hz)
+        features["acc_rhythm_strength"] = float(strength)
+        features["recent_rhythm_strength"] = float(recent)
 
     def finish(self) -> list[DetectorOutput]:
         """Return everything still pending at the end of the stream; closes open episodes."""
@@ -324,7 +353,6 @@ class Detector:
             self._acc_gaps = [g for g in self._acc_gaps if g.end_s > horizon]
             out.extend((g.end_s, g) for g in acc_gaps)
             out.sort(key=lambda pair: pair[0])
-        self._trim()
         return [o for _, o in out]
 
     def _trim(self) -> None:
@@ -390,14 +418,16 @@ class Detector:
             return
         # Frames (hist indices) where a channel's state could change: an idle channel
         # only when it rises above the onset threshold, a channel in a burst only when
-        # it falls below the offset threshold or an update is due. Frames in between
-        # are skipped in bulk (most of a night), so the per-frame loop runs only around
-        # onsets, offsets and quiet tails.
+        # it falls below the offset threshold or an update is due, an episode's quiet
+        # tail when it rises, an update is due or the quiet time ends it. Frames in
+        # between are skipped in bulk (most of a night), so the per-frame loop runs only
+        # around onsets, offsets, updates and episode ends.
         dense = batch.n <= 8  # a live block: stepping every frame is cheaper than planning
         if not dense:
             rises = [np.flatnonzero(above[:, c]) + i0 for c in range(above.shape[1])]
             falls = [np.flatnonzero(below[:, c]) + i0 for c in range(below.shape[1])]
         t_batch = batch.t_end
+        all_valid = bool(batch.valid.all())
         for tr in self._tracks:
             tr.onset_col = h.onset_env[:, tr.index]
         env, base, valid, t_end = h.env, h.base, h.valid, h.t_end
@@ -421,9 +451,13 @@ class Detector:
                     n_c = int(idx[p]) if p < idx.size else i1
                     due = ep.last_emit_s + interval - 1e-9
                     n_c = min(n_c, i0 + int(np.searchsorted(t_batch, due)))
-                elif ep is not None:
-                    nxt = i  # quiet tail: the quiet timer runs frame by frame
-                    break
+                elif ep is not None:  # quiet tail
+                    idx = rises[c]
+                    p = int(idx.searchsorted(i))
+                    n_c = int(idx[p]) if p < idx.size else i1
+                    due = ep.last_emit_s + interval - 1e-9 - _PLAN_MARGIN_S
+                    n_c = min(n_c, i0 + int(t_batch.searchsorted(due)),
+                              self._quiet_end_frame(ep.quiet_s, i, i1, all_valid))
                 else:
                     idx = rises[c]
                     p = int(np.searchsorted(idx, i))
@@ -439,6 +473,13 @@ class Detector:
                         peak = float(np.max(env[i:nxt, c] / base[i:nxt, c]))
                         if peak > tr.burst.peak_rel:
                             tr.burst.peak_rel = peak
+                    elif tr.episode is not None:
+                        # The quiet time as the frame loop adds it, one valid frame at a time.
+                        n_quiet = nxt - i if all_valid else int(np.count_nonzero(valid[i:nxt]))
+                        quiet = tr.episode.quiet_s
+                        for _ in range(n_quiet):
+                            quiet += hop_s
+                        tr.episode.quiet_s = quiet
                 i = nxt
                 if i >= i1:
                     break
@@ -490,6 +531,21 @@ class Detector:
         if batch.n:
             self._last_t = float(batch.t_end[-1])
 
+    def _quiet_end_frame(self, quiet_s: float, i: int, i1: int, all_valid: bool) -> int:
+        """Return the hist index of the frame whose quiet time ends an episode (i1: none yet)."""
+        end_quiet = self.config.episode.end_quiet_s
+        if quiet_s >= end_quiet:
+            return i
+        hop_s = self._emg.hop_s
+        frames = 0
+        while quiet_s < end_quiet:  # the same float sums as the frame loop's
+            quiet_s += hop_s
+            frames += 1
+        if all_valid:
+            return min(i + frames - 1, i1)
+        at = np.flatnonzero(self._hist.valid[i:i1])
+        return i + int(at[frames - 1]) if at.size >= frames else i1
+
     # ---------------------------------------------------------------- outputs
     def _emit(self, tr: _Track, phase: EpisodePhase, t: float, k: int) -> EpisodeUpdate:
         ep = tr.episode
@@ -524,13 +580,18 @@ class Detector:
         acc_ok = self._acc_usable(t)  # once per update: both feature sets need it
         feats.update(self._acc_features(ep, cur_end, t, acc_ok))
         feats.update(self._recent_features(tr, t, acc_ok))
+        windows = None
+        if acc_ok:
+            a = self.config.accel
+            windows = (max(ep.start_s, cur_end - a.rhythm_window_s), cur_end,
+                       t - a.recent_rhythm_window_s, t)
         bursts = [Burst(s, e, p) for s, e, p in zip(ep.onsets_s, ep.ends_s, ep.peaks,
                                                    strict=False)]
         if running_start is not None:
             bursts.append(Burst(running_start, t, tr.burst.peak_rel))
         # Keep the documented key order; every documented feature is always present.
         features = {name: float(feats.get(name, NAN)) for name in FEATURES}
-        return EpisodeUpdate(
+        update = EpisodeUpdate(
             phase=phase,
             episode_id=ep.episode_id,
             channel=tr.info,
@@ -540,6 +601,12 @@ class Detector:
             bursts=tuple(bursts),
             features=features,
         )
+        if windows is not None:
+            if self.config.episode.fuse_legs:
+                self._rhythm_due[id(update)] = (update, windows)
+            else:
+                self._fill_rhythms(features, windows)
+        return update
 
     def _acc_usable(self, t: float) -> bool:
         """Return True when an accelerometer streams and is not stuck at time t."""
@@ -556,7 +623,7 @@ class Detector:
         cfg = self.config.episode
         on_ratio = self.config.onset.on_ratio
         h = self._hist
-        active = level = coact = motion = rhythm_strength = dip = other_base = NAN
+        active = level = coact = motion = dip = other_base = NAN
         if h.n:
             i1 = int(np.searchsorted(h.t_end, t, side="right"))
             i0 = int(np.searchsorted(h.t_end, t - cfg.recent_window_s, side="right"))
@@ -592,9 +659,6 @@ class Detector:
                             self._onset_coact(tr, t, k_on, i1)
         if acc_ok and self._acc is not None:
             motion = motion_rms_g(self._acc.dynamic(t - cfg.recent_window_s, t))
-            a = self.config.accel
-            _, rhythm_strength = rhythm(self._acc.dynamic(t - a.recent_rhythm_window_s, t),
-                                        self._acc.fs_hz, a.rhythm_low_hz, a.rhythm_high_hz)
         dt = t - ep.alone_t if math.isfinite(ep.alone_t) else 0.0
         ep.alone_t = t
         alone = (
@@ -615,7 +679,6 @@ class Detector:
             "recent_amp_rel": level,
             "recent_coact_fraction": coact,
             "recent_motion_g": motion,
-            "recent_rhythm_strength": rhythm_strength,
             "other_baseline_uv": other_base,
             "alone_s": ep.alone_max_s,
             "alone_now_s": ep.alone_run_s,
@@ -646,7 +709,7 @@ class Detector:
     def _acc_features(self, ep: Episode, cur_end_s: float, now_s: float,
                       acc_ok: bool) -> dict[str, float]:
         names = ("acc_upright", "acc_tilt_deg", "acc_motion_pre_g", "acc_motion_onset_g",
-                 "acc_motion_during_g", "acc_rhythm_hz", "acc_rhythm_strength")
+                 "acc_motion_during_g")
         acc = self._acc
         if not acc_ok or acc is None:
             return dict.fromkeys(names, NAN)
@@ -668,15 +731,11 @@ class Detector:
             )
             ep.acc_onset_final = now_s >= ep.start_s + hw
         n = ep.acc.n
-        w0 = max(ep.start_s, cur_end_s - cfg.rhythm_window_s)
-        r_hz, r_strength = rhythm(acc.dynamic(w0, cur_end_s), acc.fs_hz,
-                                  cfg.rhythm_low_hz, cfg.rhythm_high_hz)
+        # acc_rhythm_hz and acc_rhythm_strength: _fill_rhythms().
         return {
             "acc_upright": ep.acc.upright / n if n else NAN,
             "acc_tilt_deg": ep.acc.tilt_sum / n if n else NAN,
             "acc_motion_pre_g": ep.acc_pre_g,
             "acc_motion_onset_g": ep.acc_onset_g,
             "acc_motion_during_g": math.sqrt(ep.acc.dyn_sq / n) if n else NAN,
-            "acc_rhythm_hz": r_hz,
-            "acc_rhythm_strength": r_strength,
         }

@@ -327,12 +327,25 @@ class EmgFrontEnd:
         ratio = self.cfg.onset.on_ratio
         with np.errstate(invalid="ignore"):
             active = (seg_env > ratio * batch.base[ends]) & batch.valid[ends][:, None]
-        for s in np.flatnonzero(active.any(axis=1)):
-            a, b = s * self.seg_frames - carried, (s + 1) * self.seg_frames - carried
-            hops = (h_clean[:, a:b] if a >= 0
-                    else np.concatenate([old[:, carried + a :], h_clean[:, :b]], axis=1))
-            seg = hops.reshape(self.n_ch, self.seg_samples)
-            spec = np.abs(np.fft.rfft(seg * self._seg_window, axis=1)) ** 2
-            spec[:, ~self._band_mask] = 0.0
-            spec[~active[s]] = 0.0
-            batch.spectra[batch.k0 + int(ends[s])] = spec
+        rows = np.flatnonzero(active.any(axis=1))
+        if not rows.size:
+            return
+        # The active segments side by side, (segment, channel, sample), for one transform.
+        sf = self.seg_frames
+        segs = np.empty((rows.size, self.n_ch, self.seg_samples))
+        inside = rows
+        if carried and rows[0] == 0:  # the first segment starts in the carried hops
+            first = np.concatenate([old, h_clean[:, : sf - carried]], axis=1)
+            segs[0] = first.reshape(self.n_ch, self.seg_samples)
+            inside = rows[1:]
+        if inside.size:
+            s_in = 1 if carried else 0  # the first segment that lies in this block
+            off = s_in * sf - carried
+            whole = h_clean[:, off : off + (n_seg - s_in) * sf].reshape(
+                self.n_ch, n_seg - s_in, self.seg_samples)
+            segs[rows.size - inside.size :] = whole[:, inside - s_in].transpose(1, 0, 2)
+        spec = np.abs(np.fft.rfft(segs * self._seg_window, axis=2)) ** 2
+        spec[:, :, ~self._band_mask] = 0.0
+        spec[~active[rows]] = 0.0
+        for j, s in enumerate(rows.tolist()):
+            batch.spectra[batch.k0 + int(ends[s])] = spec[j]

@@ -24,7 +24,7 @@ chunk invariance.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from sensor.features import NAN
@@ -60,9 +60,13 @@ class _LegEpisode:
 class LegFuser:
     """Per-channel episode updates in, one episode per leg out (gaps pass through)."""
 
-    def __init__(self, channels: Sequence[ChannelInfo]) -> None:
+    def __init__(self, channels: Sequence[ChannelInfo],
+                 complete: Callable[[EpisodeUpdate], None] | None = None) -> None:
         self._leg_of = {c.label: k for c, k in zip(channels, leg_keys(channels), strict=True)}
         self._open: dict[str, _LegEpisode] = {}
+        # Called on each update that comes to speak for its leg, before its features
+        # are read: the Detector fills in there what only such an update needs.
+        self._complete = complete
 
     def feed(self, outputs: Sequence[DetectorOutput]) -> list[DetectorOutput]:
         """Return the leg-level outputs for a sequence of channel-level ones, in order."""
@@ -99,6 +103,8 @@ class LegFuser:
             leg.end_s = max(leg.end_s, u.end_s)
         primary = self._is_primary(leg, u)
         if primary:
+            if self._complete is not None:
+                self._complete(u)
             leg.primary = u
         else:
             leg.other_amp = u.features.get("amp_rel_median", NAN)

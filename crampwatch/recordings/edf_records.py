@@ -71,18 +71,27 @@ class RecordReader:
         starts = np.cumsum((0, *header.samples_per_record))
         self._record_samples = int(starts[-1])
         self._starts = [int(s) for s in starts[:-1]]
+        # The records last read: a chunk's EMG and accelerometer lie in the same records,
+        # read from the file once.
+        self._last: tuple[int, np.ndarray] | None = None
 
     def close(self) -> None:
         self._fh.close()
 
     def _records(self, first: int, count: int) -> np.ndarray:
         """Return records [first, first + count) as (count, samples per record) int16."""
+        if self._last is not None:
+            at, records = self._last
+            if at <= first and first + count <= at + records.shape[0]:
+                return records[first - at : first - at + count]
         h = self.header
         self._fh.seek(h.header_bytes + first * h.record_bytes)
         raw = np.fromfile(self._fh, dtype="<i2", count=count * self._record_samples)
         if raw.size != count * self._record_samples:
             raise OSError(f"read {raw.size} of {count * self._record_samples} samples")
-        return raw.reshape(count, self._record_samples)
+        records = raw.reshape(count, self._record_samples)
+        self._last = (first, records)
+        return records
 
     def read(self, scales: Sequence[SignalScale], start: int, stop: int) -> list[np.ndarray]:
         """Return samples [start, stop) of each signal in physical units (float64).
