@@ -129,6 +129,9 @@ class RuleParams:
     # voluntary movement ends with its motion and a PLM fires the shin; the sleeper may
     # wake and respond a few seconds after the trigger (inference).
     cramp_alone_s: float = 4.0
+    # Without an accelerometer a still leg is not known (a walk's calf can fire alone for
+    # seconds): the calf must go on alone this many times as long (inference).
+    cramp_alone_no_acc_factor: float = 2.0
 
     # --- clonic cramp: >= 3-4 bursts separated by relaxation, lying, not at step rate
     # (DOMAIN.md; bruxism phasic: >= 3 bursts of 0.25-2 s)
@@ -436,7 +439,8 @@ class RuleClassifier:
         # ... at a cramp's strength now: the faint tail of a turn that fades out slowly
         # is no cramp, however long the calf stays above its onset threshold.
         loud_now = loud_at(g("recent_amp_rel"), loud)
-        persists = _above(g("alone_s"), p.cramp_alone_s, p.width_duration_s, 0.0) * (
+        alone_needed = p.cramp_alone_s * (p.cramp_alone_no_acc_factor if no_acc else 1.0)
+        persists = _above(g("alone_s"), alone_needed, p.width_duration_s, 0.0) * (
             1.0 - rhythmic_now
         ) * loud_now
         cramp_gate = calf * loud * not_junk * max(onset_involuntary, persists)

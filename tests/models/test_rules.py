@@ -190,6 +190,19 @@ def test_a_cramp_unsure_between_tonic_and_clonic_still_wakes() -> None:
     assert call.confidence >= WAKE_CONFIDENCE
 
 
+def test_without_an_accelerometer_the_calf_must_go_on_alone_for_longer() -> None:
+    # A calf contraction that started with the shin (no quiet onset), then alone for 6 s.
+    after_start = dict(coact_fraction=0.6, coact_rel=8.0, alone_s=6.0, recent_amp_rel=12.0,
+                       recent_motion_g=0.01)
+    assert RULES.classify(cases.tonic(20.0, final=False, **after_start)).kind.is_cramp
+    no_acc = {**after_start, **dict.fromkeys(
+        ("recent_motion_g", "acc_upright", "acc_motion_onset_g", "acc_motion_pre_g",
+         "acc_motion_during_g", "acc_rhythm_hz", "acc_rhythm_strength"), math.nan)}
+    assert not RULES.classify(cases.tonic(20.0, final=False, **no_acc)).kind.is_cramp
+    no_acc["alone_s"] = 9.0
+    assert RULES.classify(cases.tonic(20.0, final=False, **no_acc)).kind.is_cramp
+
+
 def test_without_an_accelerometer_both_muscles_at_the_start_is_voluntary() -> None:
     # A walk or stretch: both muscles from the start, the shin thinning out later.
     later_alone = dict(coact_fraction=0.3, coact_rel=3.0, alone_s=0.0, recent_amp_rel=12.0)
@@ -204,7 +217,7 @@ def test_without_an_accelerometer_both_muscles_at_the_start_is_voluntary() -> No
     assert RULES.classify(
         cases.tonic(20.0, final=False, **later_alone, **no_acc, **calf_first)).kind.is_cramp
     # ... and one that began with both goes on as a cramp once the calf persists alone.
-    persisting = {**later_alone, "alone_s": 6.0}
+    persisting = {**later_alone, "alone_s": 9.0}
     assert RULES.classify(
         cases.tonic(20.0, final=False, **persisting, **no_acc, **together)).kind.is_cramp
     # With an accelerometer a still onset says it: a foot pointed in bed sets cramps off.
