@@ -112,14 +112,14 @@ class EpisodeConfig:
     # tens of per cent; inference) at most this share of the time ...
     alone_max_coact: float = 0.2
     coact_level: float = 0.25
+    # ... and the leg is still: "little leg motion" (DOMAIN.md), above a clonic cramp's
+    # own twitches (~0.04 g) (inference).
+    alone_max_motion_g: float = 0.05
     # A voluntary stretch or turn has both muscles "from the start" (DOMAIN.md): the
     # co-activation of the episode's first seconds is kept apart from the sleeper's
     # response, which comes 5-40 s in (as long as the accelerometer's onset window,
     # AccelConfig.onset_halfwidth_s either side; inference).
     onset_coact_s: float = 2.0
-    # ... and the leg is still: "little leg motion" (DOMAIN.md), above a clonic cramp's
-    # own twitches (~0.04 g) (inference).
-    alone_max_motion_g: float = 0.05
     # A relaxation is below this share of the window's contraction level (its 90th
     # percentile envelope) for at least dip_min_s: a clonic cramp relaxes, often not to
     # rest ("bursts with incomplete relaxation"), for >= 0.3 s at a time; a tonic
