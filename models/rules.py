@@ -452,10 +452,10 @@ class RuleClassifier:
         scores[EventKind.TREMOR] = max(tremor_bursts_rule, rhythmic * not_junk * (1 - persists))
         long_burst = _above(g("burst_duration_max_s"), p.tonic_min_duration_s,
                             p.width_duration_s * 2, 0.0)
-        sustained = _above(duty, p.tonic_min_duty_cycle, p.width_ratio, 0.0)
         # Active most of the time, however its bursts are cut (clonic jerks that never
         # relax to rest merge and split as the envelope crosses the onset threshold).
-        mostly_active = sustained
+        mostly_active = _above(duty, p.tonic_min_duty_cycle, p.width_ratio, 0.0)
+        sustained = mostly_active
         if final:
             tonic_length = _above(duration, p.tonic_min_duration_s, p.width_duration_s * 2, 0.0)
             # One unbroken contraction past the tonic length is tonic, whatever followed.

@@ -646,17 +646,14 @@ class Detector:
                             env_c, cfg.dip_level * percentile_linear(env_c, 90),
                             round(cfg.dip_min_s / self._emg.hop_s), from_onset=k0 == k_on)
                     if tr.other is not None:
-                        o = tr.other
-                        env_o = h.env[i0:i1, o]
-                        rel_o = env_o / h.base[i0:i1, o]
-                        # Crosstalk is a share of this muscle's signal in uV (volume
-                        # conduction), whatever either channel's own floor.
-                        act_o = valid & (rel_o > on_ratio) & (
-                            env_o >= cfg.coact_level * h.env[i0:i1, c])
-                        coact = float(act_o.sum()) / n_ok
-                        other_base = float(h.base[i1 - 1, o])
+                        coact = self._coactive_share(tr, i0, i1)
+                        other_base = float(h.base[i1 - 1, tr.other])
                         if not ep.onset_coact_final:
-                            self._onset_coact(tr, t, k_on, i1)
+                            k1 = min(i1, int(np.searchsorted(
+                                h.t_end, ep.start_s + cfg.onset_coact_s, side="right")))
+                            if k1 > k_on:
+                                ep.onset_coact = self._coactive_share(tr, k_on, k1)
+                            ep.onset_coact_final = t >= ep.start_s + cfg.onset_coact_s
         if acc_ok and self._acc is not None:
             motion = motion_rms_g(self._acc.dynamic(t - cfg.recent_window_s, t))
         dt = t - ep.alone_t if math.isfinite(ep.alone_t) else 0.0
@@ -688,23 +685,24 @@ class Detector:
             ),
         }
 
-    def _onset_coact(self, tr: _Track, t: float, k_on: int, i1: int) -> None:
-        """Update the co-activation of the episode's first seconds (final once past)."""
-        ep = tr.episode
-        assert ep is not None and tr.other is not None
+    def _coactive_share(self, tr: _Track, i: int, j: int) -> float:
+        """Return the share of valid history frames [i, j) with the other muscle co-active.
+
+        Co-active: above its own onset threshold and at least ``coact_level`` of this
+        muscle's envelope in uV (crosstalk is a share of this muscle's signal, volume
+        conduction, whatever either channel's own floor). NaN with no valid frame.
+        """
         h, c, o = self._hist, tr.index, tr.other
-        cfg = self.config.episode
-        k1 = min(i1, int(np.searchsorted(h.t_end, ep.start_s + cfg.onset_coact_s,
-                                         side="right")))
-        valid = h.valid[k_on:k1]
+        assert o is not None
+        valid = h.valid[i:j]
         n_ok = int(valid.sum())
-        if n_ok:
-            env_o = h.env[k_on:k1, o]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                act_o = valid & (env_o / h.base[k_on:k1, o] > self.config.onset.on_ratio) & (
-                    env_o >= cfg.coact_level * h.env[k_on:k1, c])
-            ep.onset_coact = float(act_o.sum()) / n_ok
-        ep.onset_coact_final = t >= ep.start_s + cfg.onset_coact_s
+        if not n_ok:
+            return NAN
+        env_o = h.env[i:j, o]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            act_o = valid & (env_o / h.base[i:j, o] > self.config.onset.on_ratio) & (
+                env_o >= self.config.episode.coact_level * h.env[i:j, c])
+        return float(act_o.sum()) / n_ok
 
     def _acc_features(self, ep: Episode, cur_end_s: float, now_s: float,
                       acc_ok: bool) -> dict[str, float]:

@@ -154,12 +154,7 @@ class SignalQuality:
             ok = finite.all(axis=1)  # (n_hops, n_channels)
             counts = finite.sum(axis=(0, 1))
             sum_sq = np.einsum("ijk,ijk->k", x, x)
-        # Each hop's max and min as segment reductions over the samples as they lie
-        # (a max over a short axis, or a transposed copy first, costs twice as much).
-        samples = x.reshape(-1, x.shape[2])
-        starts = np.arange(0, samples.shape[0], n)
-        top = np.maximum.reduceat(samples, starts, axis=0)
-        bottom = np.minimum.reduceat(samples, starts, axis=0)
+        top, bottom = _hop_max_min(x)
         # Only a hop whose range is small can have an SD below flat_std_uv (SD >= range /
         # sqrt(2 n)), and only one reaching clip_min_uv can be clipped: the rest are skipped.
         flat = np.zeros_like(ok)
@@ -193,12 +188,8 @@ class SignalQuality:
         if self.acc is None:
             self.acc = AccelQuality(labels)
         # NaN spans compare False: samples that are not numbers are not "stuck".
-        # np.ptp's arithmetic (max - min per hop and axis) as segment reductions: a
-        # reduction over the middle axis of (hops, samples, axes) is ten times slower.
-        samples = hops.reshape(-1, hops.shape[2])
-        starts = np.arange(0, samples.shape[0], hops.shape[1])
-        spread = (np.maximum.reduceat(samples, starts, axis=0)
-                  - np.minimum.reduceat(samples, starts, axis=0))
+        top, bottom = _hop_max_min(hops)
+        spread = top - bottom  # np.ptp's arithmetic
         stuck = (spread <= self.config.stuck_tolerance_g).all(axis=1)
         self.acc.seen_s += hops.shape[0] * hop_s
         self.acc.stuck_s += float(stuck.sum()) * hop_s
@@ -265,3 +256,15 @@ def _pct(share: float) -> str:
 
 def _names(labels: Sequence[str]) -> str:
     return ", ".join(repr(label) for label in labels)
+
+
+def _hop_max_min(hops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return each hop's max and min per channel of (hops, samples, channels).
+
+    Segment reductions over the samples as they lie: a reduction over the middle axis,
+    or a transposed copy first, costs two to ten times as much.
+    """
+    samples = hops.reshape(-1, hops.shape[2])
+    starts = np.arange(0, samples.shape[0], hops.shape[1])
+    return (np.maximum.reduceat(samples, starts, axis=0),
+            np.minimum.reduceat(samples, starts, axis=0))
