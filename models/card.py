@@ -64,7 +64,7 @@ CRAMP_RULE: tuple[str, ...] = (
     "confidence is a cramp of either kind against the likeliest look-alike; or",
     "  - persisting alone: whatever set it off (a turn, a pointed foot), the calf stays "
     f"active alone at that strength, shin quiet and leg still, for {_RULE.cramp_alone_s:g} s "
-    f"({_RULE.cramp_alone_s * _RULE.cramp_alone_no_acc_factor:g} s without an "
+    f"({_RULE.cramp_alone_no_acc_s:g} s without an "
     "accelerometer, where a still leg is not known). "
     "A look-alike that outlasts its own motion this way is no look-alike; the faint tail of "
     "a movement is not loud enough.",

@@ -127,11 +127,13 @@ class RuleParams:
     # The calf active alone on a still leg this long is involuntary, however the
     # episode began (a turn or a pointed foot can set a cramp off, DOMAIN.md): a
     # voluntary movement ends with its motion and a PLM fires the shin; the sleeper may
-    # wake and respond a few seconds after the trigger (inference).
-    cramp_alone_s: float = 4.0
+    # wake and respond a few seconds after the trigger. Counted from the leg being still
+    # for the Detector's recent window (3 s), so a turn's last motion is behind it
+    # (inference).
+    cramp_alone_s: float = 2.5
     # Without an accelerometer a still leg is not known (a walk's calf can fire alone for
-    # seconds): the calf must go on alone this many times as long (inference).
-    cramp_alone_no_acc_factor: float = 2.0
+    # seconds): the calf must go on alone this long instead (inference).
+    cramp_alone_no_acc_s: float = 8.0
 
     # --- clonic cramp: >= 3-4 bursts separated by relaxation, lying, not at step rate
     # (DOMAIN.md; bruxism phasic: >= 3 bursts of 0.25-2 s)
@@ -439,7 +441,7 @@ class RuleClassifier:
         # ... at a cramp's strength now: the faint tail of a turn that fades out slowly
         # is no cramp, however long the calf stays above its onset threshold.
         loud_now = loud_at(g("recent_amp_rel"), loud)
-        alone_needed = p.cramp_alone_s * (p.cramp_alone_no_acc_factor if no_acc else 1.0)
+        alone_needed = p.cramp_alone_no_acc_s if no_acc else p.cramp_alone_s
         persists = _above(g("alone_s"), alone_needed, p.width_duration_s, 0.0) * (
             1.0 - rhythmic_now
         ) * loud_now
