@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import signal
 
 from sensor.baseline import AdaptiveBaseline
 from sensor.envelope import HopReducer, WindowSum, tkeo_delayed
@@ -25,6 +24,7 @@ from sensor.filters import (
     design_notches,
     detect_mains_hz,
 )
+from sensor.iir_design import butter_sos
 from sensor.records import SampleBlock, SignalGap
 
 LOWFREQ_BAND_HZ = (1.0, 20.0)  # motion artefact / baseline wander band (De Luca 2010)
@@ -124,8 +124,7 @@ class EmgFrontEnd:
             self._build_notch()
         lf_high = min(LOWFREQ_BAND_HZ[1], 0.45 * self.frame_rate_hz)
         self.lowfreq = StreamingSOS(
-            signal.butter(2, [LOWFREQ_BAND_HZ[0], lf_high], btype="bandpass",
-                          fs=self.frame_rate_hz, output="sos"),
+            butter_sos(2, (LOWFREQ_BAND_HZ[0], lf_high), "bandpass", self.frame_rate_hz),
             self.n_ch,
         )
         self.reducer = HopReducer(self.hop)
