@@ -87,9 +87,17 @@ class StreamingSOS:
         """Forget the state: the next block starts the filter afresh (after a gap)."""
         self.zi = None
 
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """Return the filtered block as a new array; x is (n_channels, n_samples)."""
-        y = np.array(x, dtype=np.float64, order="C")
+    def process(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Return the filtered block; x is (n_channels, n_samples).
+
+        The result is a new array, or ``out`` (C-ordered float64 shaped as x, not x
+        itself) when given: a caller that filters block after block can reuse it.
+        """
+        if out is None:
+            y = np.array(x, dtype=np.float64, order="C")
+        else:
+            y = out
+            np.copyto(y, x)
         if y.shape[-1] == 0 or self.sos.shape[0] == 0:
             return y
         if self.zi is None:
@@ -101,9 +109,10 @@ class StreamingSOS:
             return y
         from scipy import signal
 
-        out, zi = signal.sosfilt(self.sos, y, axis=-1, zi=np.moveaxis(self.zi, 0, 1))
+        filtered, zi = signal.sosfilt(self.sos, y, axis=-1, zi=np.moveaxis(self.zi, 0, 1))
         self.zi = np.ascontiguousarray(np.moveaxis(zi, 1, 0))
-        return out
+        y[...] = filtered
+        return y
 
 
 def bandpass_corners_hz(
