@@ -261,10 +261,27 @@ def _names(labels: Sequence[str]) -> str:
 def _hop_max_min(hops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return each hop's max and min per channel of (hops, samples, channels).
 
-    Segment reductions over the samples as they lie: a reduction over the middle axis,
-    or a transposed copy first, costs two to ten times as much.
+    Many hops (a replayed chunk): each hop's row of samples is halved again and again,
+    a handful of element-wise max/min calls over the whole block; a reduction over the
+    middle axis, or a transposed copy first, costs two to ten times as much. Few hops (a
+    live block): segment reductions over the samples as they lie. Max and min are
+    exact, so both ways give the same values.
     """
-    samples = hops.reshape(-1, hops.shape[2])
-    starts = np.arange(0, samples.shape[0], hops.shape[1])
-    return (np.maximum.reduceat(samples, starts, axis=0),
-            np.minimum.reduceat(samples, starts, axis=0))
+    n_hops, hop, n_ch = hops.shape
+    if n_hops < 64:
+        samples = hops.reshape(-1, n_ch)
+        starts = np.arange(0, samples.shape[0], hop)
+        return (np.maximum.reduceat(samples, starts, axis=0),
+                np.minimum.reduceat(samples, starts, axis=0))
+    top = bottom = hops.reshape(n_hops, hop * n_ch)  # a hop's samples, channels interleaved
+    width = hop
+    while width > 1:
+        half = width // 2
+        cut = half * n_ch  # whole samples: channel c stays at the columns c, c + n_ch, ...
+        new_top = np.maximum(top[:, :cut], top[:, cut : 2 * cut])
+        new_bottom = np.minimum(bottom[:, :cut], bottom[:, cut : 2 * cut])
+        if width % 2:  # the odd sample left over joins the first
+            np.maximum(new_top[:, :n_ch], top[:, 2 * cut :], out=new_top[:, :n_ch])
+            np.minimum(new_bottom[:, :n_ch], bottom[:, 2 * cut :], out=new_bottom[:, :n_ch])
+        top, bottom, width = new_top, new_bottom, half
+    return top, bottom

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sensor.quality import QualityConfig, SignalQuality
+from sensor.quality import QualityConfig, SignalQuality, _hop_max_min
 from sensor.records import SampleBlock
 
 FS = 1000.0
@@ -144,3 +144,16 @@ def test_thresholds_are_parameters():
     q = SignalQuality((CALF, SHIN), config=QualityConfig(flat_fraction=0.5))
     _feed(q, emg, (CALF, SHIN), _acc(20))
     assert q.warnings() == []
+
+
+@pytest.mark.parametrize("n_hops", [1, 63, 64, 500])
+def test_hop_max_min_is_the_plain_max_and_min(n_hops: int) -> None:
+    rng = np.random.default_rng(n_hops)
+    for hop in (1, 2, 3, 5, 20, 41):
+        for n_ch in (1, 2, 3):
+            x = (5 * rng.standard_normal((n_hops * hop, n_ch))).astype(np.float32)
+            x[rng.integers(0, x.shape[0], 3), 0] = [np.nan, np.inf, -np.inf]
+            hops = x.reshape(n_hops, hop, n_ch)
+            top, bottom = _hop_max_min(hops)
+            np.testing.assert_array_equal(top, hops.max(axis=1))
+            np.testing.assert_array_equal(bottom, hops.min(axis=1))
