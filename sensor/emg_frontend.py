@@ -237,8 +237,8 @@ class EmgFrontEnd:
     def _work(self, name: str, n_samples: int) -> np.ndarray:
         """Return a (n_channels, n_samples) float64 array kept for this use from block to block.
 
-        A night's blocks mostly have one size: reusing their arrays spares the memory
-        system fresh pages for every block (a tenth of the front end's time). Its
+        A night's blocks mostly have one size: reusing their arrays spares fresh memory
+        pages for every block (faulting them in cost as much as the TKEO itself). Its
         content is what the last block left there; nothing kept outlives the block.
         """
         buf = self._buffers.get(name)
