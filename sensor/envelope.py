@@ -34,8 +34,9 @@ class HopReducer:
         n = streams[0].shape[-1]
         n_hops = n // self.hop
         used = n_hops * self.hop
-        # Copies: callers may reuse their arrays for the next block.
-        self._carry = [s[:, used:].copy() for s in streams]
+        # Copies (callers may reuse their arrays for the next block); none when the
+        # block ends on a hop boundary, as fixed-size blocks mostly do.
+        self._carry = [s[:, used:].copy() for s in streams] if used < n else None
         shaped = [s[:, :used].reshape(s.shape[0], n_hops, self.hop) for s in streams]
         return n_hops, shaped
 
