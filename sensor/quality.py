@@ -154,21 +154,37 @@ class SignalQuality:
             ok = finite.all(axis=1)  # (n_hops, n_channels)
             counts = finite.sum(axis=(0, 1))
             sum_sq = np.einsum("ijk,ijk->k", x, x)
-        top, bottom = _hop_max_min(x)
         # Only a hop whose range is small can have an SD below flat_std_uv (SD >= range /
         # sqrt(2 n)), and only one reaching clip_min_uv can be clipped: the rest are skipped.
+        small_range = cfg.flat_std_uv * math.sqrt(2 * n)
         flat = np.zeros_like(ok)
-        hop_i, chan = np.nonzero(top - bottom < cfg.flat_std_uv * math.sqrt(2 * n))
+        clipped = np.zeros_like(ok)
+        if x.max() < cfg.clip_min_uv and x.min() > -cfg.clip_min_uv:
+            # Nothing reaches a rail (most blocks): no hop's max and min are needed but
+            # those of the flat candidates. A hop whose first sample is small_range or more
+            # from its middle or last one has a range at least as large (in float32 too:
+            # rounding keeps the order), so it is no candidate.
+            first = x[:, 0, :]
+            spread = np.maximum(np.abs(first - x[:, n // 2, :]), np.abs(first - x[:, -1, :]))
+            hop_i, chan = np.nonzero(spread < small_range)
+            if hop_i.size:
+                rows = x[hop_i, :, chan]
+                near = rows.max(axis=1) - rows.min(axis=1) < small_range
+                hop_i, chan = hop_i[near], chan[near]
+            top = bottom = None
+        else:
+            top, bottom = _hop_max_min(x)
+            hop_i, chan = np.nonzero(top - bottom < small_range)
         if hop_i.size:
             flat[hop_i, chan] = x[hop_i, :, chan].astype(np.float64).std(axis=1) < cfg.flat_std_uv
         # Clipped: the hop's extreme (beyond clip_min_uv) is held by clip_run samples.
-        clipped = np.zeros_like(ok)
-        for extreme, reached in ((top, top >= cfg.clip_min_uv),
-                                 (bottom, bottom <= -cfg.clip_min_uv)):
-            hop_i, chan = np.nonzero(reached)
-            if hop_i.size:
-                held = (x[hop_i, :, chan] == extreme[hop_i, chan][:, None]).sum(axis=1)
-                clipped[hop_i, chan] |= held >= cfg.clip_run
+        if top is not None and bottom is not None:
+            for extreme, reached in ((top, top >= cfg.clip_min_uv),
+                                     (bottom, bottom <= -cfg.clip_min_uv)):
+                hop_i, chan = np.nonzero(reached)
+                if hop_i.size:
+                    held = (x[hop_i, :, chan] == extreme[hop_i, chan][:, None]).sum(axis=1)
+                    clipped[hop_i, chan] |= held >= cfg.clip_run
         flat &= ~clipped & ok
         clipped &= ok
         seen = ok.sum(axis=0) * hop_s
