@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import signal
 
 from sensor.emg_frontend import GapMarker, TimelineError, check_continuity
 from sensor.filters import StreamingSOS
+from sensor.iir_design import butter_sos
 from sensor.records import SampleBlock
 
 _TIME_EPS_S = 1e-6
@@ -37,7 +37,7 @@ class AccelStage:
         self.fs_hz = fs_hz
         cutoff = min(config.gravity_cutoff_hz, 0.45 * fs_hz)
         self.gravity = StreamingSOS(
-            signal.butter(2, cutoff, btype="lowpass", fs=fs_hz, output="sos"), 3
+            butter_sos(2, cutoff, "lowpass", fs_hz), 3
         )
         self.expected_t0_s: float | None = None
         self.started = False

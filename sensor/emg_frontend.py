@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import signal
 
 from sensor.baseline import AdaptiveBaseline
 from sensor.envelope import HopReducer, WindowSum, tkeo_delayed
@@ -25,6 +24,7 @@ from sensor.filters import (
     design_notches,
     detect_mains_hz,
 )
+from sensor.iir_design import butter_sos
 from sensor.records import SampleBlock, SignalGap
 
 LOWFREQ_BAND_HZ = (1.0, 20.0)  # motion artefact / baseline wander band (De Luca 2010)
@@ -124,8 +124,7 @@ class EmgFrontEnd:
             self._build_notch()
         lf_high = min(LOWFREQ_BAND_HZ[1], 0.45 * self.frame_rate_hz)
         self.lowfreq = StreamingSOS(
-            signal.butter(2, [LOWFREQ_BAND_HZ[0], lf_high], btype="bandpass",
-                          fs=self.frame_rate_hz, output="sos"),
+            butter_sos(2, (LOWFREQ_BAND_HZ[0], lf_high), "bandpass", self.frame_rate_hz),
             self.n_ch,
         )
         self.reducer = HopReducer(self.hop)
@@ -149,6 +148,7 @@ class EmgFrontEnd:
         )
         self._tkeo_prev: np.ndarray | None = None
         self._raw_prev: np.ndarray | None = None
+        self._buffers: dict[str, np.ndarray] = {}  # see _work()
         self._seg_carry = np.zeros((self.n_ch, 0, self.hop))
         self._seg_env_carry = np.zeros((0, self.n_ch))
         self._run_t0 = 0.0
@@ -234,6 +234,25 @@ class EmgFrontEnd:
             out.extend(self._process(b))
         return out
 
+    def _work(self, name: str, n_samples: int) -> np.ndarray:
+        """Return a (n_channels, n_samples) float64 array kept for this use from block to block.
+
+        A night's blocks mostly have one size: reusing their arrays spares fresh memory
+        pages for every block (faulting them in cost as much as the TKEO itself). Its
+        content is what the last block left there; nothing kept outlives the block.
+        """
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape[1] != n_samples:
+            buf = self._buffers[name] = np.empty((self.n_ch, n_samples))
+        return buf
+
+    def _zeros(self, n_samples: int) -> np.ndarray:
+        """Return (n_channels, n_samples) zeros, never written to, kept from block to block."""
+        buf = self._buffers.get("zeros")
+        if buf is None or buf.shape[1] != n_samples:
+            buf = self._buffers["zeros"] = np.zeros((self.n_ch, n_samples))
+        return buf
+
     # ----------------------------------------------------------------------------------
     def _process(self, block: SampleBlock) -> list[FrameBatch | GapMarker]:
         out: list[FrameBatch | GapMarker] = []
@@ -250,20 +269,24 @@ class EmgFrontEnd:
         self.expected_t0_s = self._run_t0 + self._run_samples / self.fs_hz
         if block.n_samples == 0:
             return out
-        raw = np.ascontiguousarray(block.samples.T, dtype=np.float64)  # (ch, n)
-        bp = self.bandpass.process(raw)
-        clean = self.notch.process(bp) if self.notch is not None else bp
-        psi, self._tkeo_prev = tkeo_delayed(clean, self._tkeo_prev)
+        n = block.n_samples
+        raw = self._work("raw", n)  # (ch, n)
+        np.copyto(raw, block.samples.T)
+        bp = self.bandpass.process(raw, out=self._work("bp", n))
+        clean = self.notch.process(bp, out=self._work("clean", n)) if self.notch is not None else bp
+        psi, self._tkeo_prev = tkeo_delayed(clean, self._tkeo_prev, out=self._work("psi", n),
+                                            scratch=self._work("scratch", n))
         prev_raw = raw[:, :1] if self._raw_prev is None else self._raw_prev
-        self._raw_prev = raw[:, -1:]
+        self._raw_prev = raw[:, -1:].copy()
         cfg = self.cfg.features
         # A sample equal to the one before it and beyond clip_min_uv sits at a rail.
-        loud = np.abs(raw) >= cfg.clip_min_uv
-        if loud.any():
+        magnitude = np.abs(raw, out=self._work("scratch", n))
+        if (magnitude >= cfg.clip_min_uv).any():
+            loud = magnitude >= cfg.clip_min_uv
             loud &= np.concatenate([prev_raw, raw[:, :-1]], axis=1) == raw
             clipped = loud.astype(np.float64)
         else:  # the usual quiet night: skip the comparison
-            clipped = np.zeros_like(raw)
+            clipped = self._zeros(n)
         n_hops, (h_raw, h_bp, h_clean, h_psi, h_clip) = self.reducer.split(
             raw, bp, clean, psi, clipped
         )

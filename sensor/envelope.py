@@ -34,7 +34,9 @@ class HopReducer:
         n = streams[0].shape[-1]
         n_hops = n // self.hop
         used = n_hops * self.hop
-        self._carry = [s[:, used:] for s in streams]
+        # Copies (callers may reuse their arrays for the next block); none when the
+        # block ends on a hop boundary, as fixed-size blocks mostly do.
+        self._carry = [s[:, used:].copy() for s in streams] if used < n else None
         shaped = [s[:, :used].reshape(s.shape[0], n_hops, self.hop) for s in streams]
         return n_hops, shaped
 
@@ -43,25 +45,32 @@ class HopReducer:
         return 0 if self._carry is None else int(self._carry[0].shape[-1])
 
 
-def tkeo_delayed(x: np.ndarray, prev: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def tkeo_delayed(
+    x: np.ndarray, prev: np.ndarray | None, out: np.ndarray | None = None,
+    scratch: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Return TKEO delayed by one sample, psi[n-1] = x[n-1]^2 - x[n-2] x[n], and the carry.
 
     ``x`` is channel-first (n_channels, n_samples). ``prev`` holds the last two samples
     of the previous block (None at a run start, where the missing samples count as the
     first sample). The one-sample delay lets the operator run causally (0.5-1 ms).
+    ``out`` and ``scratch`` (float64, shaped as x) are used instead of new arrays when
+    given: a night's blocks then reuse the same memory.
     """
     if prev is None:
         prev = np.repeat(x[:, :1], 2, axis=1)
     n = x.shape[1]
-    psi = np.empty_like(x)
+    psi = np.empty_like(x) if out is None else out
     psi[:, 0] = prev[:, 1] * prev[:, 1] - prev[:, 0] * x[:, 0]
     if n > 1:
         psi[:, 1] = x[:, 0] * x[:, 0] - prev[:, 1] * x[:, 1]
     if n > 2:
         # In place, without a concatenated copy: this runs over every sample of a night.
         body = psi[:, 2:]
+        square = np.empty_like(body) if scratch is None else scratch[:, 2:]
         np.multiply(x[:, :-2], x[:, 2:], out=body)
-        np.subtract(np.square(x[:, 1:-1]), body, out=body)
+        np.square(x[:, 1:-1], out=square)
+        np.subtract(square, body, out=body)
     carry = np.concatenate([prev, x], axis=1)[:, -2:] if n < 2 else x[:, -2:].copy()
     return psi, carry
 

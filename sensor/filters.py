@@ -8,10 +8,15 @@ at 50 or 60 Hz and harmonics (Mewett 2004), and a mains detector for "auto".
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
-from scipy import signal
+
+from sensor.iir_design import butter_sos, notch_ba, sos_step_state
 
 MIN_EMG_RATE_HZ = 250.0  # hobby boards go down to 250 Hz (DOMAIN.md "Signals")
 UPPER_CORNER_MAX_FRACTION = 0.45  # upper corner <= 0.45 fs (DOMAIN.md "Signals")
@@ -25,10 +30,42 @@ class LowSampleRateWarning(UserWarning):
     """The band-pass upper corner was lowered because the board samples slowly."""
 
 
-try:  # scipy's compiled cascade, without sosfilt()'s per-call argument handling
-    from scipy.signal._sosfilt import _sosfilt as _sosfilt_inplace
-except ImportError:  # pragma: no cover - a scipy that moved it: use the public path
-    _sosfilt_inplace = None
+def _load_sosfilt_kernel():
+    """Return scipy's compiled SOS cascade (filters x and zi in place), or None.
+
+    Imported as ``scipy.signal._sosfilt`` it would first run ``scipy.signal``'s package
+    import (about a second: scipy.stats, scipy.spatial, scipy.interpolate), so when that
+    package is not loaded yet the extension module is loaded from its own file, under
+    its own name (later imports of scipy.signal reuse it). None when scipy moved it.
+    """
+    name = "scipy.signal._sosfilt"
+    module = sys.modules.get(name)
+    if module is None and "scipy.signal" not in sys.modules:
+        try:
+            import scipy
+
+            folder = Path(scipy.__file__).parent / "signal"
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = folder / f"_sosfilt{suffix}"
+                if path.is_file():
+                    loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+                    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+                    module = importlib.util.module_from_spec(spec)
+                    loader.exec_module(module)
+                    sys.modules[name] = module
+                    break
+        except (ImportError, OSError):
+            module = None
+    if module is None:
+        try:
+            from scipy.signal import _sosfilt as module
+        except ImportError:  # pragma: no cover - a scipy that moved it: use the public path
+            return None
+    return getattr(module, "_sosfilt", None)
+
+
+# scipy's compiled cascade, without sosfilt()'s per-call argument handling
+_sosfilt_inplace = _load_sosfilt_kernel()
 
 
 class StreamingSOS:
@@ -43,16 +80,24 @@ class StreamingSOS:
     def __init__(self, sos: np.ndarray, n_channels: int) -> None:
         self.sos = np.ascontiguousarray(sos, dtype=np.float64)
         self.n_channels = n_channels
-        self._zi_unit = signal.sosfilt_zi(self.sos)  # steady-state response to a unit step
+        self._zi_unit = sos_step_state(self.sos)  # steady-state response to a unit step
         self.zi: np.ndarray | None = None  # (n_channels, n_sections, 2)
 
     def reset(self) -> None:
         """Forget the state: the next block starts the filter afresh (after a gap)."""
         self.zi = None
 
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """Return the filtered block as a new array; x is (n_channels, n_samples)."""
-        y = np.array(x, dtype=np.float64, order="C")
+    def process(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Return the filtered block; x is (n_channels, n_samples).
+
+        The result is a new array, or ``out`` (C-ordered float64 shaped as x, not x
+        itself) when given: a caller that filters block after block can reuse it.
+        """
+        if out is None:
+            y = np.array(x, dtype=np.float64, order="C")
+        else:
+            y = out
+            np.copyto(y, x)
         if y.shape[-1] == 0 or self.sos.shape[0] == 0:
             return y
         if self.zi is None:
@@ -62,9 +107,12 @@ class StreamingSOS:
         if _sosfilt_inplace is not None:
             _sosfilt_inplace(self.sos, y, self.zi)
             return y
-        out, zi = signal.sosfilt(self.sos, y, axis=-1, zi=np.moveaxis(self.zi, 0, 1))
+        from scipy import signal
+
+        filtered, zi = signal.sosfilt(self.sos, y, axis=-1, zi=np.moveaxis(self.zi, 0, 1))
         self.zi = np.ascontiguousarray(np.moveaxis(zi, 1, 0))
-        return out
+        y[...] = filtered
+        return y
 
 
 def bandpass_corners_hz(
@@ -99,7 +147,7 @@ def bandpass_corners_hz(
 
 def design_bandpass(fs_hz: float, low_hz: float, high_hz: float, order: int) -> np.ndarray:
     """Return Butterworth band-pass SOS (``order`` per edge, scipy's N) for the corners."""
-    return signal.butter(order, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos")
+    return butter_sos(order, (low_hz, high_hz), "bandpass", fs_hz)
 
 
 def design_notches(
@@ -116,7 +164,7 @@ def design_notches(
         f0 = mains_hz * k
         if f0 >= below_hz or f0 >= 0.5 * fs_hz:
             break
-        b, a = signal.iirnotch(f0, quality * k, fs=fs_hz)  # same bandwidth at every line
+        b, a = notch_ba(f0, quality * k, fs_hz)  # same bandwidth at every line
         sections.extend([np.concatenate([b, a])] * max(1, depth))
     if not sections:
         return np.zeros((0, 6))

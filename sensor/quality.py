@@ -154,21 +154,37 @@ class SignalQuality:
             ok = finite.all(axis=1)  # (n_hops, n_channels)
             counts = finite.sum(axis=(0, 1))
             sum_sq = np.einsum("ijk,ijk->k", x, x)
-        top, bottom = _hop_max_min(x)
         # Only a hop whose range is small can have an SD below flat_std_uv (SD >= range /
         # sqrt(2 n)), and only one reaching clip_min_uv can be clipped: the rest are skipped.
+        small_range = cfg.flat_std_uv * math.sqrt(2 * n)
         flat = np.zeros_like(ok)
-        hop_i, chan = np.nonzero(top - bottom < cfg.flat_std_uv * math.sqrt(2 * n))
+        clipped = np.zeros_like(ok)
+        if x.max() < cfg.clip_min_uv and x.min() > -cfg.clip_min_uv:
+            # Nothing reaches a rail (most blocks): no hop's max and min are needed but
+            # those of the flat candidates. A hop whose first sample is small_range or more
+            # from its middle or last one has a range at least as large (in float32 too:
+            # rounding keeps the order), so it is no candidate.
+            first = x[:, 0, :]
+            spread = np.maximum(np.abs(first - x[:, n // 2, :]), np.abs(first - x[:, -1, :]))
+            hop_i, chan = np.nonzero(spread < small_range)
+            if hop_i.size:
+                rows = x[hop_i, :, chan]
+                near = rows.max(axis=1) - rows.min(axis=1) < small_range
+                hop_i, chan = hop_i[near], chan[near]
+            top = bottom = None
+        else:
+            top, bottom = _hop_max_min(x)
+            hop_i, chan = np.nonzero(top - bottom < small_range)
         if hop_i.size:
             flat[hop_i, chan] = x[hop_i, :, chan].astype(np.float64).std(axis=1) < cfg.flat_std_uv
         # Clipped: the hop's extreme (beyond clip_min_uv) is held by clip_run samples.
-        clipped = np.zeros_like(ok)
-        for extreme, reached in ((top, top >= cfg.clip_min_uv),
-                                 (bottom, bottom <= -cfg.clip_min_uv)):
-            hop_i, chan = np.nonzero(reached)
-            if hop_i.size:
-                held = (x[hop_i, :, chan] == extreme[hop_i, chan][:, None]).sum(axis=1)
-                clipped[hop_i, chan] |= held >= cfg.clip_run
+        if top is not None and bottom is not None:
+            for extreme, reached in ((top, top >= cfg.clip_min_uv),
+                                     (bottom, bottom <= -cfg.clip_min_uv)):
+                hop_i, chan = np.nonzero(reached)
+                if hop_i.size:
+                    held = (x[hop_i, :, chan] == extreme[hop_i, chan][:, None]).sum(axis=1)
+                    clipped[hop_i, chan] |= held >= cfg.clip_run
         flat &= ~clipped & ok
         clipped &= ok
         seen = ok.sum(axis=0) * hop_s
@@ -261,10 +277,27 @@ def _names(labels: Sequence[str]) -> str:
 def _hop_max_min(hops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return each hop's max and min per channel of (hops, samples, channels).
 
-    Segment reductions over the samples as they lie: a reduction over the middle axis,
-    or a transposed copy first, costs two to ten times as much.
+    Many hops (a replayed chunk): each hop's row of samples is halved again and again,
+    a handful of element-wise max/min calls over the whole block; a reduction over the
+    middle axis, or a transposed copy first, costs two to ten times as much. Few hops (a
+    live block): segment reductions over the samples as they lie. Max and min are
+    exact, so both ways give the same values.
     """
-    samples = hops.reshape(-1, hops.shape[2])
-    starts = np.arange(0, samples.shape[0], hops.shape[1])
-    return (np.maximum.reduceat(samples, starts, axis=0),
-            np.minimum.reduceat(samples, starts, axis=0))
+    n_hops, hop, n_ch = hops.shape
+    if n_hops < 64:
+        samples = hops.reshape(-1, n_ch)
+        starts = np.arange(0, samples.shape[0], hop)
+        return (np.maximum.reduceat(samples, starts, axis=0),
+                np.minimum.reduceat(samples, starts, axis=0))
+    top = bottom = hops.reshape(n_hops, hop * n_ch)  # a hop's samples, channels interleaved
+    width = hop
+    while width > 1:
+        half = width // 2
+        cut = half * n_ch  # whole samples: channel c stays at the columns c, c + n_ch, ...
+        new_top = np.maximum(top[:, :cut], top[:, cut : 2 * cut])
+        new_bottom = np.minimum(bottom[:, :cut], bottom[:, cut : 2 * cut])
+        if width % 2:  # the odd sample left over joins the first
+            np.maximum(new_top[:, :n_ch], top[:, 2 * cut :], out=new_top[:, :n_ch])
+            np.minimum(new_bottom[:, :n_ch], bottom[:, 2 * cut :], out=new_bottom[:, :n_ch])
+        top, bottom, width = new_top, new_bottom, half
+    return top, bottom

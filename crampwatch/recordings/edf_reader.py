@@ -84,6 +84,7 @@ class EdfRecording:
         self.path = Path(path)
         if not self.path.is_file():
             raise RecordingError(f"{self.path}: no such file")
+        self._buffers: dict[tuple[int, int], list[np.ndarray]] = {}  # see _scratch()
         raw_header = self._check_complete()
         try:
             # Annotations are read when asked for (annotations()): edflib would scan
@@ -250,12 +251,27 @@ class EdfRecording:
 
     # -- samples ----------------------------------------------------------------
 
+    def _scratch(self, n_signals: int, n_samples: int) -> list[np.ndarray]:
+        """Return float64 arrays for one chunk's signals, kept from chunk to chunk.
+
+        Chunks mostly have one size: reusing the arrays spares fresh memory pages per
+        chunk (about half the reading time). Their content never outlives a chunk.
+        """
+        key = (n_signals, n_samples)
+        found = self._buffers.get(key)
+        if found is None:
+            if len(self._buffers) >= 8:  # chunk sizes of EMG and ACC, and a last chunk
+                self._buffers.clear()
+            found = self._buffers[key] = [np.empty(n_samples) for _ in range(n_signals)]
+        return found
+
     def _read(self, headers: Sequence[SignalHeader], start: int, stop: int) -> np.ndarray:
         out = np.empty((stop - start, len(headers)), dtype=np.float32)
         if self._records is not None:
             reader, scales = self._records
             try:
-                columns = reader.read([scales[h.index] for h in headers], start, stop)
+                columns = reader.read([scales[h.index] for h in headers], start, stop,
+                                      out=self._scratch(len(headers), stop - start))
             except OSError as exc:
                 raise RecordingError(
                     f"{self.path}: could not read samples {start}-{stop} ({exc}); "

@@ -93,10 +93,13 @@ class RecordReader:
         self._last = (first, records)
         return records
 
-    def read(self, scales: Sequence[SignalScale], start: int, stop: int) -> list[np.ndarray]:
+    def read(self, scales: Sequence[SignalScale], start: int, stop: int,
+             out: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
         """Return samples [start, stop) of each signal in physical units (float64).
 
-        The signals share one sample rate (the same samples per record).
+        The signals share one sample rate (the same samples per record). ``out``: one
+        float64 array of stop - start samples per signal to fill (and return) instead of
+        new ones, for a caller that reads chunk after chunk.
         """
         spr = scales[0].samples_per_record
         if any(s.samples_per_record != spr for s in scales):
@@ -106,12 +109,16 @@ class RecordReader:
         first, last = start // spr, (stop - 1) // spr
         records = self._records(first, last - first + 1)
         skip = start - first * spr
-        out = []
-        for s in scales:
+        columns = []
+        for n, s in enumerate(scales):
             at = self._starts[s.record_index]
             digital = records[:, at : at + spr].reshape(-1)[skip : skip + stop - start]
-            values = digital.astype(np.float64)
+            if out is None:
+                values = digital.astype(np.float64)
+            else:
+                values = out[n]
+                np.copyto(values, digital)
             values += s.offset
             values *= s.bitvalue
-            out.append(values)
-        return out
+            columns.append(values)
+        return columns

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -62,3 +64,14 @@ def test_mains_frequency_is_detected(mains: float) -> None:
     x = 5 * rng.standard_normal(t.size) + 30 * np.sin(2 * np.pi * mains * t)
     assert detect_mains_hz(x[:, None], fs, fallback_hz=0.0) == mains
     assert detect_mains_hz(5 * rng.standard_normal((t.size, 1)), fs, fallback_hz=0.0) == 0.0
+
+
+def test_the_detector_and_replay_load_without_scipy_signal() -> None:
+    # scipy.signal's package import costs about a second per replayed file or command.
+    code = ("import sys, sensor.detector, sensor.quality, crampwatch.replay; "
+            "from sensor.filters import _sosfilt_inplace; "
+            "assert _sosfilt_inplace is not None; "
+            "print('scipy.signal' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"

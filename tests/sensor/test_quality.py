@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sensor.quality import QualityConfig, SignalQuality
+from sensor.quality import QualityConfig, SignalQuality, _hop_max_min
 from sensor.records import SampleBlock
 
 FS = 1000.0
@@ -144,3 +144,37 @@ def test_thresholds_are_parameters():
     q = SignalQuality((CALF, SHIN), config=QualityConfig(flat_fraction=0.5))
     _feed(q, emg, (CALF, SHIN), _acc(20))
     assert q.warnings() == []
+
+
+@pytest.mark.parametrize("n_hops", [1, 63, 64, 500])
+def test_hop_max_min_is_the_plain_max_and_min(n_hops: int) -> None:
+    rng = np.random.default_rng(n_hops)
+    for hop in (1, 2, 3, 5, 20, 41):
+        for n_ch in (1, 2, 3):
+            x = (5 * rng.standard_normal((n_hops * hop, n_ch))).astype(np.float32)
+            x[rng.integers(0, x.shape[0], 3), 0] = [np.nan, np.inf, -np.inf]
+            hops = x.reshape(n_hops, hop, n_ch)
+            top, bottom = _hop_max_min(hops)
+            np.testing.assert_array_equal(top, hops.max(axis=1))
+            np.testing.assert_array_equal(bottom, hops.min(axis=1))
+
+
+@pytest.mark.parametrize("rail_uv", [None, 6000.0])
+def test_flat_hops_are_those_whose_sd_is_below_the_limit(rail_uv: float | None) -> None:
+    # Quiet blocks skip most hops' max and min, blocks that reach a rail do not: both
+    # count exactly the hops the definition counts.
+    rng = np.random.default_rng(3)
+    x = np.round(rng.normal(0.0, 5.0, (20 * 500, 2)) / 0.15) * 0.15
+    for start in range(0, x.shape[0], 1300):  # stretches of near-flat line, some hops SD ~ limit
+        x[start : start + 400, start % 2] = np.round(rng.normal(0.0, 0.4, 400) / 0.15) * 0.15
+    if rail_uv is not None:
+        x[7, 1] = rail_uv
+    x = x.astype(np.float32)
+    cfg = QualityConfig()
+    q = SignalQuality((CALF, SHIN))
+    q.add(SampleBlock("emg", FS, 0.0, x, (CALF, SHIN)))
+    hop = round(cfg.hop_s * FS)
+    sd = x.reshape(-1, hop, 2).astype(np.float64).std(axis=1)
+    expected = (sd < cfg.flat_std_uv).sum(axis=0) * (hop / FS)
+    assert 0 < expected[0] < 500 * hop / FS
+    assert [q.emg[CALF].flat_s, q.emg[SHIN].flat_s] == pytest.approx(expected.tolist(), abs=1e-9)
