@@ -11,6 +11,7 @@ their hop (the time the data for them was complete).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -234,23 +235,18 @@ class EmgFrontEnd:
             out.extend(self._process(b))
         return out
 
-    def _work(self, name: str, n_samples: int) -> np.ndarray:
+    def _work(self, name: str, n_samples: int,
+              make: Callable[[tuple[int, int]], np.ndarray] = np.empty) -> np.ndarray:
         """Return a (n_channels, n_samples) float64 array kept for this use from block to block.
 
         A night's blocks mostly have one size: reusing their arrays spares fresh memory
         pages for every block (faulting them in cost as much as the TKEO itself). Its
-        content is what the last block left there; nothing kept outlives the block.
+        content is what the last block left there (``make`` fills a new one); nothing
+        kept outlives the block.
         """
         buf = self._buffers.get(name)
         if buf is None or buf.shape[1] != n_samples:
-            buf = self._buffers[name] = np.empty((self.n_ch, n_samples))
-        return buf
-
-    def _zeros(self, n_samples: int) -> np.ndarray:
-        """Return (n_channels, n_samples) zeros, never written to, kept from block to block."""
-        buf = self._buffers.get("zeros")
-        if buf is None or buf.shape[1] != n_samples:
-            buf = self._buffers["zeros"] = np.zeros((self.n_ch, n_samples))
+            buf = self._buffers[name] = make((self.n_ch, n_samples))
         return buf
 
     # ----------------------------------------------------------------------------------
@@ -280,13 +276,12 @@ class EmgFrontEnd:
         self._raw_prev = raw[:, -1:].copy()
         cfg = self.cfg.features
         # A sample equal to the one before it and beyond clip_min_uv sits at a rail.
-        magnitude = np.abs(raw, out=self._work("scratch", n))
-        if (magnitude >= cfg.clip_min_uv).any():
-            loud = magnitude >= cfg.clip_min_uv
+        loud = np.abs(raw, out=self._work("scratch", n)) >= cfg.clip_min_uv
+        if loud.any():
             loud &= np.concatenate([prev_raw, raw[:, :-1]], axis=1) == raw
             clipped = loud.astype(np.float64)
         else:  # the usual quiet night: skip the comparison
-            clipped = self._zeros(n)
+            clipped = self._work("zeros", n, np.zeros)  # never written to
         n_hops, (h_raw, h_bp, h_clean, h_psi, h_clip) = self.reducer.split(
             raw, bp, clean, psi, clipped
         )
