@@ -79,6 +79,12 @@ class RuleParams:
     # rhythmic leg; a still leg's noise stays near 0.2-0.3, a cramp's twitches too
     # (inference).
     tremor_rhythm_strength: float = 0.5
+    # ... or the muscle's own envelope pulses at 2-4 Hz, faster than a clonic cramp jerks
+    # (the Detector's recent/alone_pulse_strength): above this the bursts are a tremor's,
+    # merged by the envelope into what would read as a sustained hold. A cramp's envelope
+    # (motor units firing irregularly, Minetto 2009) shows no such rhythm: its strength
+    # stays near chance for a 3 s window (< ~0.45) (inference).
+    tremor_pulse_strength: float = 0.55
 
     # --- walking after waking: upright, alternating calf/shin at step rate, rhythmic
     # acceleration (inference). Step rate: a cadence of 60-150 steps/min, one calf burst
@@ -402,6 +408,10 @@ class RuleClassifier:
             * _within(rhythm_hz, p.tremor_rate_min_hz, p.tremor_rate_max_hz, p.width_rate_hz, 0.0)
             * lying
         )
+        # A pulsing muscle, over the time it was active alone (a few seconds of a 3 s
+        # window's rhythm can reach the threshold by chance; a tremor pulses throughout).
+        pulsing = _above(g("alone_pulse_strength"), p.tremor_pulse_strength,
+                         p.width_ratio / 2, 0.0)
         # Without a shaking foot, a run of short bursts is as likely a clonic cramp.
         shaking = _above(rhythm_strength, p.tremor_rhythm_strength, p.width_ratio, 0.7)
         tremor_bursts_rule = shaking * (
@@ -426,7 +436,7 @@ class RuleClassifier:
         # Involuntary from its onset: calf-led, lying, a still leg, no co-contraction ...
         onset_involuntary = (
             lying * quiet_onset * no_coact * (1.0 - together_at_onset) * calf_led
-            * (1.0 - walking_like) * (1.0 - rhythmic)
+            * (1.0 - walking_like) * (1.0 - rhythmic) * (1.0 - pulsing)
         )
         if not final:
             # ... on a leg that stayed still until it is called: one that moves on after
@@ -444,14 +454,15 @@ class RuleClassifier:
         alone_needed = p.cramp_alone_no_acc_s if no_acc else p.cramp_alone_s
         persists = _above(g("alone_s"), alone_needed, p.width_duration_s, 0.0) * (
             1.0 - rhythmic_now
-        ) * loud_now
+        ) * (1.0 - pulsing) * loud_now
         cramp_gate = calf * loud * not_junk * max(onset_involuntary, persists)
         # A look-alike ends with its motion (DOMAIN.md): one that outlasts it is none.
         for kind in (EventKind.JERK, EventKind.WALKING, EventKind.STRETCH, EventKind.MOVEMENT,
                      EventKind.PLM):
             scores[kind] *= 1.0 - persists
         # A shaking leg that went still is no tremor; short rhythmic EMG bursts still are.
-        scores[EventKind.TREMOR] = max(tremor_bursts_rule, rhythmic * not_junk * (1 - persists))
+        scores[EventKind.TREMOR] = max(tremor_bursts_rule, pulsing * not_junk,
+                                       rhythmic * not_junk * (1 - persists))
         long_burst = _above(g("burst_duration_max_s"), p.tonic_min_duration_s,
                             p.width_duration_s * 2, 0.0)
         # Active most of the time, however its bursts are cut (clonic jerks that never

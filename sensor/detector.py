@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sensor.accel import AccelStage, motion_rms_g
+from sensor.accel import AccelStage, motion_rms_g, rhythm
 from sensor.channels import assign_roles, describe_roles
 from sensor.detector_config import (
     AccelConfig,
@@ -623,7 +623,7 @@ class Detector:
         cfg = self.config.episode
         on_ratio = self.config.onset.on_ratio
         h = self._hist
-        active = level = coact = motion = dip = other_base = NAN
+        active = level = coact = motion = dip = pulse = other_base = NAN
         if h.n:
             i1 = int(np.searchsorted(h.t_end, t, side="right"))
             i0 = int(np.searchsorted(h.t_end, t - cfg.recent_window_s, side="right"))
@@ -645,6 +645,8 @@ class Detector:
                         dip = relaxed_fraction(
                             env_c, cfg.dip_level * percentile_linear(env_c, 90),
                             round(cfg.dip_min_s / self._emg.hop_s), from_onset=k0 == k_on)
+                        _, pulse = rhythm(env_c[:, None], 1.0 / self._emg.hop_s,
+                                          cfg.pulse_low_hz, cfg.pulse_high_hz)
                     if tr.other is not None:
                         coact = self._coactive_share(tr, i0, i1)
                         other_base = float(h.base[i1 - 1, tr.other])
@@ -669,6 +671,9 @@ class Detector:
             if math.isfinite(dip) and dt > 0:
                 ep.alone_dip_sum += dip * dt
                 ep.alone_dip_s += dt
+            if math.isfinite(pulse) and dt > 0:
+                ep.alone_pulse_sum += pulse * dt
+                ep.alone_pulse_s += dt
         else:
             ep.alone_run_s = 0.0
         return {
@@ -682,6 +687,10 @@ class Detector:
             "onset_coact_fraction": ep.onset_coact,
             "alone_dip_fraction": (
                 ep.alone_dip_sum / ep.alone_dip_s if ep.alone_dip_s > 0 else NAN
+            ),
+            "recent_pulse_strength": pulse,
+            "alone_pulse_strength": (
+                ep.alone_pulse_sum / ep.alone_pulse_s if ep.alone_pulse_s > 0 else NAN
             ),
         }
 

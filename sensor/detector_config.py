@@ -126,6 +126,13 @@ class EpisodeConfig:
     # cramp's 100 ms RMS dips below 40 % of its level only for moments (inference).
     dip_level: float = 0.4
     dip_min_s: float = 0.3
+    # A muscle whose envelope pulses faster than a clonic cramp can jerk and relax
+    # (bursts >= 0.25 s, DOMAIN.md bruxism phasic rule, and relaxations >= dip_min_s:
+    # cycles > 0.5 s) but within a foot tremor's 0.3-4 Hz (Chervin 2003; Yang & Winkelman
+    # 2010) is shaking, not cramping: its recent envelope's rhythm in this band
+    # (sensor.features "recent_pulse_strength") (inference).
+    pulse_low_hz: float = 2.0
+    pulse_high_hz: float = 4.0
 
     def __post_init__(self) -> None:
         if self.end_quiet_s < 2.0:

@@ -118,6 +118,8 @@ class Episode:
     alone_max_s: float = 0.0
     alone_dip_sum: float = 0.0  # relaxation share x time, summed while alone
     alone_dip_s: float = 0.0
+    alone_pulse_sum: float = 0.0  # envelope pulse strength x time, summed while alone
+    alone_pulse_s: float = 0.0
     # Co-activation over the episode's first seconds (sensor.features
     # "onset_coact_fraction"), final once that window has passed.
     onset_coact: float = NAN

@@ -80,6 +80,10 @@ GLOSSARY: dict[str, FeatureEntry] = {
         ("duty_cycle", "Share of the episode with the muscle active", *PERCENT),
         ("alone_dip_fraction", "Share of the time alone the muscle relaxed between jerks "
          "(high: clonic, near 0: tonic)", *PERCENT),
+        ("recent_pulse_strength", "How strongly the muscle pulsed at 2-4 Hz in the last 3 s "
+         "(faster than a cramp jerks: foot tremor)", "0–1"),
+        ("alone_pulse_strength", "Same, averaged over the time the muscle was active alone",
+         "0–1"),
     ),
     **_entries(
         FeatureGroup.MUSCLES,

@@ -57,6 +57,10 @@ FEATURES: dict[str, str] = {
     "recent_rhythm_strength": "0..1, acceleration rhythm (0.3-4 Hz) of the last 5 s",
     "alone_dip_fraction": "0..1, share of time the muscle relaxed (>= 0.3 s below 0.4 of "
     "its contraction level) while active alone: high for clonic, near 0 for tonic",
+    "recent_pulse_strength": "0..1, rhythm of this channel's envelope at 2-4 Hz over the "
+    "last 3 s (from the onset on): faster than a clonic cramp jerks, a foot tremor",
+    "alone_pulse_strength": "0..1, recent_pulse_strength averaged over the time the muscle "
+    "was active alone",
     "alone_now_s": "s, length of the current such stretch (0 while the other muscle or "
     "the leg moves: the sleeper responding)",
     "leg_muscles": "channels of the leg with activity in this episode (sensor.legs)",

@@ -237,3 +237,33 @@ def test_a_clonic_cramp_whose_jerks_never_relax_to_rest_is_called_while_it_runs(
     call = RULES.classify(update)
     assert call.kind is EventKind.CLONIC
     assert call.confidence >= WAKE_CONFIDENCE
+
+
+NO_ACC = dict.fromkeys(
+    ("recent_motion_g", "acc_upright", "acc_motion_onset_g", "acc_motion_pre_g",
+     "acc_motion_during_g", "acc_rhythm_hz", "acc_rhythm_strength"), math.nan)
+
+
+@pytest.mark.parametrize("acc", [{}, NO_ACC], ids=["with_acc", "without_acc"])
+def test_a_calf_pulsing_faster_than_a_cramp_jerks_is_a_tremor_not_a_tonic_hold(
+        acc: dict[str, float]) -> None:
+    # Tremor bursts at 3 Hz merge into one "sustained" burst in the 100 ms envelope; only
+    # the envelope's own rhythm, over the time the calf was active alone, tells them apart.
+    running = dict(recent_amp_rel=8.0, alone_s=3.0, **acc)
+    steady = cases.tonic(3.0, final=False, alone_pulse_strength=0.3, **running)
+    assert RULES.classify(steady).kind.is_cramp
+    pulsing = cases.tonic(3.0, final=False, alone_pulse_strength=0.7, **running)
+    call = RULES.classify(pulsing)
+    assert call.kind is EventKind.TREMOR
+    closed = cases.tonic(14.0, alone_s=12.0, alone_pulse_strength=0.68, **acc)
+    assert RULES.classify(closed).kind is EventKind.TREMOR
+    held = cases.tonic(14.0, alone_s=12.0, alone_pulse_strength=0.2, **acc)
+    assert RULES.classify(held).kind is EventKind.TONIC
+
+
+def test_a_moment_of_pulse_does_not_hold_back_a_cramp_call() -> None:
+    # The last 3 s of a real contraction can reach a 2-4 Hz rhythm by chance; only a pulse
+    # that held over the calf's time alone is a tremor.
+    running = dict(recent_amp_rel=8.0, alone_s=3.0, recent_pulse_strength=0.7,
+                   alone_pulse_strength=0.15)
+    assert RULES.classify(cases.tonic(3.0, final=False, **running)).kind.is_cramp

@@ -122,3 +122,32 @@ def test_electrode_trouble_shows_in_quality_features() -> None:
     ep = _closed_by_channel(out)["EMG R Gastroc"][0]
     assert ep.features["clip_fraction"] > 0.1
     assert ep.features["mains_ratio"] > 0.3
+
+
+@pytest.mark.parametrize(
+    ("name", "bursts", "pulsing"),
+    [
+        # Foot tremor at 3 Hz: 0.18 s bursts, gaps too short to split them in the envelope.
+        ("tremor", [(5.0 + i / 3.0, 5.18 + i / 3.0) for i in range(36)], True),
+        ("tonic hold", [(5.0, 17.0)], False),
+        # A clonic cramp jerks at most every ~0.5 s (bursts >= 0.25 s, relaxations).
+        ("clonic jerks", [(5.0 + 1.1 * i, 5.6 + 1.1 * i) for i in range(11)], False),
+    ],
+)
+def test_the_envelope_pulse_tells_a_tremor_from_a_hold_and_from_jerks(
+        name: str, bursts: list[tuple[float, float]], pulsing: bool) -> None:
+    dur = 25.0
+    calf = add_bursts(rest_emg(dur, 3.0, FS_HZ, 101), FS_HZ, bursts, 60.0, 102)
+    shin = rest_emg(dur, 3.0, FS_HZ, 103)
+    out = run(Detector(), blocks(np.stack([calf, shin], 1), FS_HZ, LABELS, 40))
+    updates = [o for o in out if isinstance(o, EpisodeUpdate)
+               and o.channel.label == "EMG R Gastroc" and 7.0 < o.known_at_s < 17.0]
+    assert updates, name
+    recent = [o.features["recent_pulse_strength"] for o in updates]
+    alone = _closed_by_channel(out)["EMG R Gastroc"][0].features["alone_pulse_strength"]
+    if pulsing:
+        assert np.median(recent) > 0.6, recent
+        assert alone > 0.6
+    else:
+        assert max(recent) < 0.45, recent
+        assert alone < 0.3
