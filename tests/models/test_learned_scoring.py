@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 import models
 from models.features import feature_vector
 from models.learned import LearnedClassifier
+from models.persistence import load_model
 from models.tree_scoring import CalibratedTrees, UnsupportedModel
 from sensor.records import EpisodePhase, EventKind
 from tests.models import cases
@@ -20,9 +21,8 @@ from tests.models import cases
 
 @pytest.fixture(scope="module")
 def shipped() -> LearnedClassifier:
-    clf = models.load_default()
-    assert isinstance(clf, LearnedClassifier)
-    return clf
+    """The shipped model unpacked from its skops file (not from the scorer cache)."""
+    return LearnedClassifier(*load_model(models.DEFAULT_MODEL_PATH))
 
 
 def _rows(n: int, n_features: int, seed: int, thresholds: np.ndarray | None = None) -> np.ndarray:
