@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,13 @@ class _Forest:
     n_iterations: int
     n_per_iteration: int  # one tree per class (one for a binary model)
     baseline: np.ndarray  # (n_per_iteration,)
+
+    @cached_property
+    def splits(self) -> tuple[np.ndarray, ...]:
+        """Return (node, feature, threshold, missing_left, left, right) of the split nodes."""
+        node = np.flatnonzero(self.left != np.arange(self.left.shape[0]))
+        return (node, self.feature[node], self.threshold[node], self.missing_left[node],
+                self.left[node], self.right[node])
 
 
 _FOREST_ARRAYS = ("feature", "threshold", "missing_left", "left", "right", "value", "roots",
@@ -115,6 +123,8 @@ def _forest(hgb: Any) -> _Forest:
 def _raw_scores(forest: _Forest, x: np.ndarray) -> np.ndarray:
     """Return the boosted raw scores, (n_rows, n_per_iteration)."""
     n_rows = x.shape[0]
+    if n_rows == 1:
+        return _raw_scores_of_row(forest, x[0])[None, :]
     # Every split's direction for every row at once, then each tree walked by lookups.
     v = x[:, forest.feature]
     go_left = np.where(np.isnan(v), forest.missing_left, v <= forest.threshold)
@@ -131,6 +141,28 @@ def _raw_scores(forest: _Forest, x: np.ndarray) -> np.ndarray:
     stacked = np.concatenate(
         [np.broadcast_to(forest.baseline, (n_rows, 1, forest.n_per_iteration)), values], axis=1)
     return np.cumsum(stacked, axis=1)[:, -1, :]
+
+
+def _raw_scores_of_row(forest: _Forest, row: np.ndarray) -> np.ndarray:
+    """Return one row's boosted raw scores, (n_per_iteration,), as :func:`_raw_scores` does.
+
+    An episode update is scored alone: only split nodes are compared (a leaf leads to
+    itself), a missing value only looked up when the row has one, and the trees walked
+    without the offsets of many rows.
+    """
+    node, feature, threshold, missing_left, left, right = forest.splits
+    v = row[feature]
+    go_left = v <= threshold  # False for a missing value...
+    if np.isnan(row).any():
+        go_left |= np.isnan(v) & missing_left  # ...which goes where the tree learned
+    step = np.arange(forest.left.shape[0])
+    step[node] = np.where(go_left, left, right)
+    at = forest.roots
+    for _ in range(forest.depth):
+        at = step[at]
+    values = forest.value[at].reshape(forest.n_iterations, forest.n_per_iteration)
+    # The same running sum from the baseline, iteration after iteration.
+    return np.cumsum(np.concatenate([forest.baseline[None, :], values]), axis=0)[-1]
 
 
 class CalibratedTrees:
