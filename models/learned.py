@@ -12,8 +12,9 @@ from threadpoolctl import ThreadpoolController
 from models.classifier import Classification
 from models.decision import DecisionParams, decide, decision_age_s
 from models.features import feature_vector
-from models.persistence import ModelManifest, load_model
+from models.persistence import ModelManifest, load_model, read_manifest
 from models.rules import RuleClassifier
+from models.scorer_cache import cached_scorer, save_scorer
 from models.tree_scoring import CalibratedTrees, UnsupportedModel
 from sensor.records import EpisodePhase, EpisodeUpdate, EventKind
 
@@ -25,6 +26,9 @@ class LearnedClassifier:
     One estimator makes both calls: it was trained on snapshots of open episodes
     (``is_final`` = 0) and on closed ones (``is_final`` = 1), so the provisional call
     knows it sees an episode that is still running.
+
+    ``estimator`` is None for a model loaded from its cached scorer (``load``): the
+    scorer alone then gives the probabilities, scikit-learn's to the last bit.
     """
 
     estimator: Any
@@ -41,12 +45,23 @@ class LearnedClassifier:
         default_factory=ThreadpoolController, repr=False, compare=False
     )
     # The fitted trees and sigmoids scored with numpy (scikit-learn's probabilities
-    # without its per-call checks); None for an estimator of another kind.
-    _scorer: CalibratedTrees | None = field(default=None, init=False, repr=False,
-                                            compare=False)
+    # without its per-call checks); made from the estimator when not given, None for an
+    # estimator of another kind.
+    _scorer: CalibratedTrees | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        classes = tuple(str(c) for c in self.estimator.classes_)
+        scorer = self._scorer
+        if self.estimator is not None:
+            classes = tuple(str(c) for c in self.estimator.classes_)
+            if scorer is None:
+                try:
+                    scorer = CalibratedTrees(self.estimator)
+                except UnsupportedModel:
+                    scorer = None
+        elif scorer is not None:
+            classes = tuple(str(c) for c in scorer.classes)
+        else:
+            raise ValueError("a LearnedClassifier needs an estimator or its scorer")
         unknown = [c for c in classes if c not in EventKind.__members__.values()]
         if unknown:
             raise ValueError(f"estimator classes {unknown} are not EventKind values")
@@ -54,32 +69,44 @@ class LearnedClassifier:
             raise ValueError(
                 f"estimator classes {classes} differ from the manifest's {self.manifest.classes}"
             )
-        try:
-            scorer: CalibratedTrees | None = CalibratedTrees(self.estimator)
-        except UnsupportedModel:
-            scorer = None
         object.__setattr__(self, "_scorer", scorer)
 
     @classmethod
     def load(
         cls, path: str | os.PathLike[str], decision: DecisionParams | None = None
     ) -> LearnedClassifier:
-        """Return the classifier in a checked model file (see ``models.persistence``)."""
+        """Return the classifier in a checked model file (see ``models.persistence``).
+
+        The model's scorer comes from the cache when it holds this file's
+        (``models.scorer_cache``); else the skops file is unpacked and its scorer cached.
+        """
+        decision = decision or DecisionParams()
+        manifest = read_manifest(path)
+        scorer = cached_scorer(manifest)
+        if scorer is not None:
+            return cls(None, manifest, decision, _scorer=scorer)
         estimator, manifest = load_model(path)
-        return cls(estimator, manifest, decision or DecisionParams())
+        classifier = cls(estimator, manifest, decision)
+        if classifier._scorer is not None:
+            save_scorer(manifest, classifier._scorer)
+        return classifier
 
     @property
     def version(self) -> str:
         return self.manifest.model_version
 
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Return (n_rows, n_classes) calibrated probabilities of feature rows, classes in
+        the manifest's order."""
+        if self._scorer is not None:
+            return self._scorer.predict_proba(x)
+        with self._threads.limit(limits=1, user_api="openmp"):
+            return np.asarray(self.estimator.predict_proba(x))
+
     def probabilities(self, update: EpisodeUpdate) -> dict[EventKind, float]:
         """Return the calibrated probability of each kind (sums to 1)."""
         x = feature_vector(update, self.manifest.feature_names)[None, :]
-        if self._scorer is not None:
-            proba = self._scorer.predict_proba(x)[0]
-        else:
-            with self._threads.limit(limits=1, user_api="openmp"):
-                proba = np.asarray(self.estimator.predict_proba(x))[0]
+        proba = self.predict_proba(x)[0]
         return {
             EventKind(str(c)): float(p) for c, p in zip(self.manifest.classes, proba, strict=True)
         }

@@ -9,11 +9,16 @@ SHA-256 of the skops file. Loading refuses, with a message that says what to do:
 - a skops file whose bytes no longer match the manifest (changed after training);
 - a skops file that asks for any type outside :data:`TRUSTED_TYPES` (skops would
   otherwise have to import and build it: a model file must not be able to run code).
+
+scikit-learn and skops are imported only to write or unpack a skops file (together
+about 4 s): the manifest's checks read their installed versions from the package
+metadata, so a model whose trees are cached (``models.scorer_cache``) loads without them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -22,9 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
-import skops
-import skops.io as sio
 
 from models.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 
@@ -51,6 +53,14 @@ TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 
+def installed_version(distribution: str) -> str:
+    """Return the installed version of a distribution ("scikit-learn"), "" if not installed."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
 class ModelFileError(Exception):
     """A model file cannot be used; the message says why and what to do."""
 
@@ -71,8 +81,8 @@ class ModelManifest:
     feature_names: tuple[str, ...]
     classes: tuple[str, ...]
     feature_schema_version: str = FEATURE_SCHEMA_VERSION
-    sklearn_version: str = sklearn.__version__
-    skops_version: str = skops.__version__
+    sklearn_version: str = field(default_factory=lambda: installed_version("scikit-learn"))
+    skops_version: str = field(default_factory=lambda: installed_version("skops"))
     numpy_version: str = np.__version__
     sha256: str = ""
     training: Mapping[str, Any] = field(default_factory=dict)
@@ -139,6 +149,8 @@ def save_model(
     estimator: object, path: str | os.PathLike[str], manifest: ModelManifest
 ) -> ModelManifest:
     """Return the manifest as written after saving ``estimator`` to ``path`` (.skops) + .json."""
+    import skops.io as sio
+
     path = Path(path)
     if path.suffix != ".skops":
         raise ValueError(f"model path must end in .skops, got {path}")
@@ -163,8 +175,8 @@ def check_manifest(
 ) -> None:
     """Raise ModelVersionError when the manifest does not fit the installed libraries/features."""
     wanted = {
-        "scikit-learn": (manifest.sklearn_version, sklearn.__version__),
-        "skops": (manifest.skops_version, skops.__version__),
+        "scikit-learn": (manifest.sklearn_version, installed_version("scikit-learn")),
+        "skops": (manifest.skops_version, installed_version("skops")),
     }
     for lib, (was, now) in wanted.items():
         if was != now:
@@ -183,8 +195,12 @@ def check_manifest(
         )
 
 
-def load_model(path: str | os.PathLike[str]) -> tuple[Any, ModelManifest]:
-    """Return (estimator, manifest) from a checked model file; ModelFileError when refused."""
+def read_manifest(path: str | os.PathLike[str]) -> ModelManifest:
+    """Return the manifest of a model file once it is checked: versions, features, SHA-256.
+
+    ModelFileError when the model or its manifest is missing, unreadable, written for
+    other versions or features, or when the model's bytes differ from the manifest's hash.
+    """
     path = Path(path)
     mpath = manifest_path(path)
     if not path.is_file():
@@ -205,6 +221,16 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Any, ModelManifest]:
             f"{path} does not match the SHA-256 in {mpath.name}: the model file was changed "
             "after it was written; restore it or retrain with `crampwatch train`"
         )
+    return manifest
+
+
+def load_model(path: str | os.PathLike[str]) -> tuple[Any, ModelManifest]:
+    """Return (estimator, manifest) from a checked model file; ModelFileError when refused."""
+    import skops.io as sio
+
+    manifest = read_manifest(path)
+    path = Path(path)
+    mpath = manifest_path(path)
     try:
         untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
     except Exception as exc:  # skops raises assorted errors on a corrupt archive

@@ -330,7 +330,7 @@ def score_episodes(
     from models.learned import LearnedClassifier  # local: only for the fast matrix path
 
     if isinstance(classifier, LearnedClassifier):
-        proba = classifier.estimator.predict_proba(data.x)
+        proba = classifier.predict_proba(data.x)
         classes = np.array(classifier.manifest.classes)
         pred = classes[np.argmax(proba, axis=1)]
         conf = proba.max(axis=1)

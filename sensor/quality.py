@@ -159,31 +159,29 @@ class SignalQuality:
         small_range = cfg.flat_std_uv * math.sqrt(2 * n)
         flat = np.zeros_like(ok)
         clipped = np.zeros_like(ok)
-        if x.max() < cfg.clip_min_uv and x.min() > -cfg.clip_min_uv:
-            # Nothing reaches a rail (most blocks): no hop's max and min are needed but
-            # those of the flat candidates. A hop whose first sample is small_range or more
-            # from its middle or last one has a range at least as large (in float32 too:
-            # rounding keeps the order), so it is no candidate.
-            first = x[:, 0, :]
-            spread = np.maximum(np.abs(first - x[:, n // 2, :]), np.abs(first - x[:, -1, :]))
-            hop_i, chan = np.nonzero(spread < small_range)
-            if hop_i.size:
-                rows = x[hop_i, :, chan]
-                near = rows.max(axis=1) - rows.min(axis=1) < small_range
-                hop_i, chan = hop_i[near], chan[near]
-            top = bottom = None
-        else:
-            top, bottom = _hop_max_min(x)
-            hop_i, chan = np.nonzero(top - bottom < small_range)
+        # Flat candidates: a hop whose first sample is small_range or more from its
+        # middle or last one has a range at least as large (in float32 too: rounding
+        # keeps the order), so it is no candidate; the others' range is checked.
+        first = x[:, 0, :]
+        spread = np.maximum(np.abs(first - x[:, n // 2, :]), np.abs(first - x[:, -1, :]))
+        hop_i, chan = np.nonzero(spread < small_range)
         if hop_i.size:
-            flat[hop_i, chan] = x[hop_i, :, chan].astype(np.float64).std(axis=1) < cfg.flat_std_uv
+            rows = x[hop_i, :, chan]
+            near = rows.max(axis=1) - rows.min(axis=1) < small_range
+            hop_i, chan = hop_i[near], chan[near]
+            flat[hop_i, chan] = rows[near].astype(np.float64).std(axis=1) < cfg.flat_std_uv
         # Clipped: the hop's extreme (beyond clip_min_uv) is held by clip_run samples.
-        if top is not None and bottom is not None:
+        # Only hops in a run of hops that reaches a rail need their max and min (an
+        # eighth of a night's hops, none in most blocks).
+        loud = _loud_hops(x, cfg.clip_min_uv)
+        if loud.size:
+            top, bottom = _hop_max_min(x[loud])
             for extreme, reached in ((top, top >= cfg.clip_min_uv),
                                      (bottom, bottom <= -cfg.clip_min_uv)):
-                hop_i, chan = np.nonzero(reached)
-                if hop_i.size:
-                    held = (x[hop_i, :, chan] == extreme[hop_i, chan][:, None]).sum(axis=1)
+                row, chan = np.nonzero(reached)
+                if row.size:
+                    hop_i = loud[row]
+                    held = (x[hop_i, :, chan] == extreme[row, chan][:, None]).sum(axis=1)
                     clipped[hop_i, chan] |= held >= cfg.clip_run
         flat &= ~clipped & ok
         clipped &= ok
@@ -272,6 +270,25 @@ def _pct(share: float) -> str:
 
 def _names(labels: Sequence[str]) -> str:
     return ", ".join(repr(label) for label in labels)
+
+
+# Hops per run whose max and min are looked at together before each hop's are needed.
+_LOUD_RUN_HOPS = 10
+
+
+def _loud_hops(hops: np.ndarray, level: float) -> np.ndarray:
+    """Return the indices of the hops in runs of ``_LOUD_RUN_HOPS`` hops that reach +-level.
+
+    Every hop whose samples reach the level is among them (a superset: max and min are
+    exact); a last run of fewer hops is returned whole.
+    """
+    n_hops = hops.shape[0]
+    whole = n_hops - n_hops % _LOUD_RUN_HOPS
+    runs = hops[:whole].reshape(whole // _LOUD_RUN_HOPS, _LOUD_RUN_HOPS * hops[0].size)
+    reach = (runs.max(axis=1) >= level) | (runs.min(axis=1) <= -level)
+    hop_i = (np.flatnonzero(reach)[:, None] * _LOUD_RUN_HOPS
+             + np.arange(_LOUD_RUN_HOPS)).ravel()
+    return np.concatenate([hop_i, np.arange(whole, n_hops)]) if whole < n_hops else hop_i
 
 
 def _hop_max_min(hops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

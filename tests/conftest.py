@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,10 @@ def artifacts_dir() -> Path:
     """Where tests save things a person may want to look at (screenshots, plots)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scorer_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Models' scorer cache (models.scorer_cache) in a folder of the test session, not ~/.cache;
+    set in the environment so command-line children use it too."""
+    os.environ["CRAMPWATCH_CACHE"] = str(tmp_path_factory.mktemp("scorer-cache"))

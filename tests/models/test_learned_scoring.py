@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 import models
 from models.features import feature_vector
 from models.learned import LearnedClassifier
+from models.persistence import load_model
 from models.tree_scoring import CalibratedTrees, UnsupportedModel
 from sensor.records import EpisodePhase, EventKind
 from tests.models import cases
@@ -20,9 +21,8 @@ from tests.models import cases
 
 @pytest.fixture(scope="module")
 def shipped() -> LearnedClassifier:
-    clf = models.load_default()
-    assert isinstance(clf, LearnedClassifier)
-    return clf
+    """The shipped model unpacked from its skops file (not from the scorer cache)."""
+    return LearnedClassifier(*load_model(models.DEFAULT_MODEL_PATH))
 
 
 def _rows(n: int, n_features: int, seed: int, thresholds: np.ndarray | None = None) -> np.ndarray:
@@ -111,3 +111,13 @@ def test_models_it_does_not_reproduce_are_refused_and_scored_by_scikit_learn() -
 def test_rows_of_the_wrong_width_are_refused(shipped) -> None:
     with pytest.raises(ValueError, match="features"):
         CalibratedTrees(shipped.estimator).predict_proba(np.zeros((2, 3)))
+
+
+def test_one_row_walks_to_the_same_leaves_as_many_rows(shipped) -> None:
+    scorer = CalibratedTrees(shipped.estimator)
+    x = _rows(600, shipped.estimator.n_features_in_, 8, _thresholds(shipped.estimator))
+    x[0] = np.nan  # every split's missing-value side
+    x[1] = np.nan_to_num(x[1])  # no missing value at all
+    together = scorer.predict_proba(x)
+    for i, row in enumerate(x):
+        assert np.array_equal(scorer.predict_proba(row[None, :]), together[i : i + 1])

@@ -178,3 +178,29 @@ def test_flat_hops_are_those_whose_sd_is_below_the_limit(rail_uv: float | None) 
     expected = (sd < cfg.flat_std_uv).sum(axis=0) * (hop / FS)
     assert 0 < expected[0] < 500 * hop / FS
     assert [q.emg[CALF].flat_s, q.emg[SHIN].flat_s] == pytest.approx(expected.tolist(), abs=1e-9)
+
+
+@pytest.mark.parametrize("n_hops", [7, 64, 503])
+def test_clipped_hops_are_those_whose_extreme_is_held(n_hops: int) -> None:
+    # Only hops in runs that reach a rail get their max and min: the count is still
+    # exactly the definition's, whichever hop of a run (or the short last run) clips.
+    rng = np.random.default_rng(n_hops)
+    cfg = QualityConfig()
+    hop = round(cfg.hop_s * FS)
+    x = np.round(rng.normal(0.0, 5.0, (hop * n_hops, 2)) / 0.15) * 0.15
+    for i in rng.integers(0, n_hops, max(2, n_hops // 20)):
+        j, c = int(i) * hop + int(rng.integers(0, hop - 3)), int(rng.integers(0, 2))
+        x[j : j + int(rng.integers(1, 4)), c] = rng.choice([-1.0, 1.0]) * 3000.0
+    x[-2:, 1] = 3000.0  # in the last hop, whatever the runs
+    x = x.astype(np.float32)
+    q = SignalQuality((CALF, SHIN))
+    q.add(SampleBlock("emg", FS, 0.0, x, (CALF, SHIN)))
+    hops = x.reshape(n_hops, hop, 2)
+    top, bottom = hops.max(axis=1), hops.min(axis=1)
+    held_top = (hops == top[:, None, :]).sum(axis=1) >= cfg.clip_run
+    held_bottom = (hops == bottom[:, None, :]).sum(axis=1) >= cfg.clip_run
+    clipped = ((top >= cfg.clip_min_uv) & held_top) | ((bottom <= -cfg.clip_min_uv) & held_bottom)
+    expected = clipped.sum(axis=0) * (hop / FS)
+    assert expected.sum() > 0
+    assert [q.emg[CALF].clipped_s, q.emg[SHIN].clipped_s] == pytest.approx(
+        expected.tolist(), abs=1e-9)
