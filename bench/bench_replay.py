@@ -8,7 +8,9 @@ length shows directly. A read-only pass gives the EDF streaming cost alone, and 
 read + band-pass pass (the EMG through the Detector's own band-pass, in a child of
 its own) the floor any detector pays: replay's time over it is printed as a ratio.
 
-    .venv/bin/python bench/bench_replay.py [--hours 8] [--short-hours 1] [--classifier model]
+    .venv/bin/python bench/bench_replay.py [--hours 8] [--short-hours 1] [--classifier rules|model]
+
+The classifier is the product's default (``models.DEFAULT_CLASSIFIER``) unless given.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from crampwatch.recordings import EdfRecording
 from crampwatch.synth import NightConfig, generate_night
+from models import DEFAULT_CLASSIFIER
 
 # Each measured step runs in a fresh child that reports its own peak RSS at exit.
 CHILD = """
@@ -79,7 +82,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=8.0)
     parser.add_argument("--short-hours", type=float, default=1.0)
-    parser.add_argument("--classifier", default="model")
+    parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
+                        help=f"classifier to replay with (default: {DEFAULT_CLASSIFIER})")
     parser.add_argument("--seed", type=int, default=20240601)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="crampwatch-bench-") as tmp:
