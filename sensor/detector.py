@@ -647,10 +647,11 @@ class Detector:
         cfg = self.config.accel
         if cur_end_s > ep.acc_cursor_s:
             dyn, tilt = acc.window(ep.acc_cursor_s, cur_end_s)
+            # The sums as ndarray.sum and np.sum run them, without their Python layers.
             ep.acc.n += int(tilt.size)
-            ep.acc.upright += int((tilt < cfg.upright_max_tilt_deg).sum())
-            ep.acc.tilt_sum += float(tilt.sum())
-            ep.acc.dyn_sq += float(np.sum(dyn * dyn))
+            ep.acc.upright += int(np.count_nonzero(tilt < cfg.upright_max_tilt_deg))
+            ep.acc.tilt_sum += float(np.add.reduce(tilt))
+            ep.acc.dyn_sq += float(np.add.reduce(dyn * dyn, axis=None))
             ep.acc_cursor_s = cur_end_s
         if math.isnan(ep.acc_pre_g):
             ep.acc_pre_g = motion_rms_g(acc.dynamic(ep.start_s - cfg.pre_onset_s, ep.start_s))

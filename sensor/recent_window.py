@@ -8,7 +8,8 @@ leg's motion, the other muscle's baseline and the envelope's pulse since the ons
 :meth:`RecentFeatures.measure` computes what that needs; the rest waits for
 :meth:`RecentFeatures.fill`, called only for updates the leg fusion passes on. Both
 read the same frames and acceleration (the Detector trims its history after the
-fusion), so a feature has the same value whenever it is computed.
+fusion), so a feature has the same value whenever it is computed. Masks are counted with
+``np.count_nonzero`` (their sum, without ``ndarray.sum``'s Python layer: several per update).
 """
 
 from __future__ import annotations
@@ -75,11 +76,11 @@ class RecentFeatures:
             k_on = int(t_end.searchsorted(ep.start_s, side="right"))
             w.k_from, w.k_to, w.k_onset = h.k0 + i0, h.k0 + i1, h.k0 + k_on
             valid = h.valid[i0:i1]
-            n_ok = int(valid.sum())
+            n_ok = int(np.count_nonzero(valid))
             if n_ok:
                 with np.errstate(invalid="ignore", divide="ignore"):
                     rel_c = h.env[i0:i1, c] / h.base[i0:i1, c]
-                w.active = float((valid & (rel_c > self.on_ratio)).sum()) / n_ok
+                w.active = int(np.count_nonzero(valid & (rel_c > self.on_ratio))) / n_ok
                 if other is not None and not ep.onset_coact_final:
                     k1 = min(i1, int(t_end.searchsorted(ep.start_s + cfg.onset_coact_s,
                                                         side="right")))
@@ -173,14 +174,14 @@ class RecentFeatures:
         conduction, whatever either channel's own floor). NaN with no valid frame.
         """
         valid = h.valid[i:j]
-        n_ok = int(valid.sum())
+        n_ok = int(np.count_nonzero(valid))
         if not n_ok:
             return NAN
         env_o = h.env[i:j, o]
         with np.errstate(invalid="ignore", divide="ignore"):
             act_o = valid & (env_o / h.base[i:j, o] > self.on_ratio) & (
                 env_o >= self.config.coact_level * h.env[i:j, c])
-        return float(act_o.sum()) / n_ok
+        return int(np.count_nonzero(act_o)) / n_ok
 
 
 def recent_features(ep: Episode, w: RecentWindow) -> dict[str, float]:
