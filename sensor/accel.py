@@ -177,7 +177,8 @@ class AccelStage:
         axis = np.abs(g[:, self.cfg.leg_axis])
         with np.errstate(invalid="ignore", divide="ignore"):
             cos = np.where(norm > 0, axis / norm, 0.0)
-        tilt = np.degrees(np.arccos(np.clip(cos, 0.0, 1.0)))
+        # np.clip's arithmetic without its per-call wrapper (once per episode update).
+        tilt = np.degrees(np.arccos(np.minimum(np.maximum(cos, 0.0), 1.0)))
         return rows[:, 1:4], tilt
 
 
@@ -239,9 +240,11 @@ def rhythm(dyn: np.ndarray, fs_hz: float, low_hz: float, high_hz: float) -> tupl
     if n < 2 or max_lag <= min_lag:
         return float("nan"), float("nan")
     x = dyn - dyn.sum(axis=0) / n
-    centred = x - x.sum(axis=0, keepdims=True) / n
-    centred *= centred
-    axis = int(np.argmax(centred.sum(axis=0) / n))
+    axis = 0
+    if x.shape[1] > 1:  # one axis (an envelope) is its own dominant axis
+        centred = x - x.sum(axis=0, keepdims=True) / n
+        centred *= centred
+        axis = int(np.argmax(centred.sum(axis=0) / n))
     v = x[:, axis]
     energy = float(np.dot(v, v))
     if energy <= 1e-12:
@@ -261,10 +264,11 @@ def rhythm(dyn: np.ndarray, fs_hz: float, low_hz: float, high_hz: float) -> tupl
         after = np.append(after, -np.inf)
     before = ac[min_lag - 1 : max_lag]
     swung = np.minimum.accumulate(ac[:max_lag + 1])[min_lag - 1 : max_lag] < 0.0
-    peaks = np.flatnonzero((inner >= before) & (inner >= after) & swung)
+    # The array methods, not np.flatnonzero and np.argmax: the same, without wrappers.
+    peaks = ((inner >= before) & (inner >= after) & swung).nonzero()[0]
     if peaks.size == 0:
         return float("nan"), 0.0
-    k = int(peaks[np.argmax(inner[peaks])])
+    k = int(peaks[inner[peaks].argmax()])
     lag = min_lag + k
     strength = min(max(float(ac[lag]), 0.0), 1.0)
     return fs_hz / lag, strength

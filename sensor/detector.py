@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sensor.accel import AccelStage, motion_rms_g, rhythm
+from sensor.accel import AccelStage, motion_rms_g
 from sensor.channels import assign_roles, describe_roles
 from sensor.detector_config import (
     AccelConfig,
@@ -59,7 +59,7 @@ from sensor.features import FEATURES, NAN, nearest_lead_s
 from sensor.frame_history import FrameHistory, split_batch
 from sensor.legs import LegFuser, leg_keys
 from sensor.onset import BurstDetector, BurstKind
-from sensor.quantiles import median, percentile_linear
+from sensor.recent_window import RecentFeatures, RecentWindow, recent_features
 from sensor.records import (
     Burst,
     ChannelInfo,
@@ -71,7 +71,6 @@ from sensor.records import (
     SignalGap,
     SignalGroup,
 )
-from sensor.relaxation import relaxed_fraction
 
 DETECTOR_VERSION = "1.0.0"
 # Plans stop this much before an update falls due, so float rounding of the due time
@@ -105,6 +104,15 @@ class _Track:
     episode: Episode | None = None
     onsets: deque = field(default_factory=lambda: deque(maxlen=16))
     onset_col: np.ndarray | None = None
+
+
+@dataclass
+class _DueFeatures:
+    """What an update still lacks until the leg fusion passes it on."""
+
+    update: EpisodeUpdate
+    window: RecentWindow
+    rhythm_windows: tuple[float, float, float, float] | None  # episode's, recent (s)
 
 
 class DetectorInputError(ValueError):
@@ -142,9 +150,11 @@ class Detector:
         self._legs: LegFuser | None = None
         self._ring: EnvelopeRing | None = None
         self._leg_columns: dict[str, list[int]] = {}
-        # Updates whose rhythm features wait for the leg fusion: an update of a muscle
-        # that does not speak for its leg is dropped there, and its rhythms never read.
-        self._rhythm_due: dict[int, tuple[EpisodeUpdate, tuple[float, float, float, float]]] = {}
+        self._recent: RecentFeatures | None = None
+        # Updates whose recent-window and rhythm features wait for the leg fusion: an
+        # update of a muscle that does not speak for its leg is dropped there, and those
+        # features are never read.
+        self._due: dict[int, _DueFeatures] = {}
 
     # ---------------------------------------------------------------- public surface
     @property
@@ -182,16 +192,23 @@ class Detector:
         if not self.config.episode.fuse_legs or not outputs:
             return outputs
         if self._legs is None:
-            self._legs = LegFuser(self._channels, complete=self._complete_rhythms)
+            self._legs = LegFuser(self._channels, complete=self._complete)
         fused = self._legs.feed(outputs)
-        self._rhythm_due.clear()  # the rest were dropped by the fusion
+        self._due.clear()  # the rest were dropped by the fusion
         return fused
 
-    def _complete_rhythms(self, update: EpisodeUpdate) -> None:
-        """Fill in the rhythm features of an update the leg fusion passes on."""
-        due = self._rhythm_due.pop(id(update), None)
+    def _complete(self, update: EpisodeUpdate) -> None:
+        """Fill in the deferred features of an update the leg fusion passes on."""
+        due = self._due.pop(id(update), None)
         if due is not None:
-            self._fill_rhythms(update.features, due[1])
+            self._fill_deferred(due)
+
+    def _fill_deferred(self, due: _DueFeatures) -> None:
+        assert self._recent is not None
+        features = due.update.features
+        self._recent.fill(self._hist, self._acc, due.window, features)
+        if due.rhythm_windows is not None:
+            self._fill_rhythms(features, due.rhythm_windows)
 
     def _fill_rhythms(self, features: dict[str, float],
                       windows: tuple[float, float, float, float]) -> None:
@@ -249,6 +266,8 @@ class Detector:
             self._channels = assign_roles(block.labels, self.channel_overrides)
             self._make_tracks()
             self._ring = EnvelopeRing(len(self._channels), self._emg.hop_s)
+            self._recent = RecentFeatures(self.config.episode, self.config.onset.on_ratio,
+                                          self._emg.hop_s)
             keys = leg_keys(self._channels)
             self._leg_columns = {
                 info.label: [j for j, other in enumerate(keys) if other == key]
@@ -579,7 +598,9 @@ class Detector:
         cur_end = t if running_start is not None else ep.last_end_s
         acc_ok = self._acc_usable(t)  # once per update: both feature sets need it
         feats.update(self._acc_features(ep, cur_end, t, acc_ok))
-        feats.update(self._recent_features(tr, t, acc_ok))
+        assert self._recent is not None
+        window = self._recent.measure(self._hist, self._acc, ep, tr.index, tr.other, t, acc_ok)
+        feats.update(recent_features(ep, window))
         windows = None
         if acc_ok:
             a = self.config.accel
@@ -601,11 +622,11 @@ class Detector:
             bursts=tuple(bursts),
             features=features,
         )
-        if windows is not None:
-            if self.config.episode.fuse_legs:
-                self._rhythm_due[id(update)] = (update, windows)
-            else:
-                self._fill_rhythms(features, windows)
+        due = _DueFeatures(update, window, windows)
+        if self.config.episode.fuse_legs:
+            self._due[id(update)] = due
+        else:
+            self._fill_deferred(due)
         return update
 
     def _acc_usable(self, t: float) -> bool:
@@ -615,103 +636,6 @@ class Detector:
             return False
         a = self.config.accel
         return not acc.stuck(t - a.stuck_s, t, a.stuck_tolerance_g)
-
-    def _recent_features(self, tr: _Track, t: float, acc_ok: bool) -> dict[str, float]:
-        """Return the recent-window features and advance the episode's alone-time."""
-        ep = tr.episode
-        assert ep is not None
-        cfg = self.config.episode
-        on_ratio = self.config.onset.on_ratio
-        h = self._hist
-        active = level = coact = motion = dip = pulse = other_base = NAN
-        if h.n:
-            i1 = int(np.searchsorted(h.t_end, t, side="right"))
-            i0 = int(np.searchsorted(h.t_end, t - cfg.recent_window_s, side="right"))
-            valid = h.valid[i0:i1]
-            n_ok = int(valid.sum())
-            if n_ok:
-                c = tr.index
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    rel_c = h.env[i0:i1, c] / h.base[i0:i1, c]
-                    act_c = valid & (rel_c > on_ratio)
-                    active = float(act_c.sum()) / n_ok
-                    level = median(rel_c[valid])
-                    # Relaxations: frames far below the window's contraction level,
-                    # counted from the onset on (the rest before it is no relaxation).
-                    k_on = int(np.searchsorted(h.t_end, ep.start_s, side="right"))
-                    k0 = max(i0, k_on)
-                    env_c = h.env[k0:i1, c][h.valid[k0:i1]]
-                    if env_c.size:
-                        dip = relaxed_fraction(
-                            env_c, cfg.dip_level * percentile_linear(env_c, 90),
-                            round(cfg.dip_min_s / self._emg.hop_s), from_onset=k0 == k_on)
-                        _, pulse = rhythm(env_c[:, None], 1.0 / self._emg.hop_s,
-                                          cfg.pulse_low_hz, cfg.pulse_high_hz)
-                    if tr.other is not None:
-                        coact = self._coactive_share(tr, i0, i1)
-                        other_base = float(h.base[i1 - 1, tr.other])
-                        if not ep.onset_coact_final:
-                            k1 = min(i1, int(np.searchsorted(
-                                h.t_end, ep.start_s + cfg.onset_coact_s, side="right")))
-                            if k1 > k_on:
-                                ep.onset_coact = self._coactive_share(tr, k_on, k1)
-                            ep.onset_coact_final = t >= ep.start_s + cfg.onset_coact_s
-        if acc_ok and self._acc is not None:
-            motion = motion_rms_g(self._acc.dynamic(t - cfg.recent_window_s, t))
-        dt = t - ep.alone_t if math.isfinite(ep.alone_t) else 0.0
-        ep.alone_t = t
-        alone = (
-            active >= cfg.alone_min_active
-            and not coact > cfg.alone_max_coact
-            and not motion > cfg.alone_max_motion_g
-        )
-        if alone:
-            ep.alone_run_s += dt
-            ep.alone_max_s = max(ep.alone_max_s, ep.alone_run_s)
-            if math.isfinite(dip) and dt > 0:
-                ep.alone_dip_sum += dip * dt
-                ep.alone_dip_s += dt
-            if math.isfinite(pulse) and dt > 0:
-                ep.alone_pulse_sum += pulse * dt
-                ep.alone_pulse_s += dt
-        else:
-            ep.alone_run_s = 0.0
-        return {
-            "recent_active_fraction": active,
-            "recent_amp_rel": level,
-            "recent_coact_fraction": coact,
-            "recent_motion_g": motion,
-            "other_baseline_uv": other_base,
-            "alone_s": ep.alone_max_s,
-            "alone_now_s": ep.alone_run_s,
-            "onset_coact_fraction": ep.onset_coact,
-            "alone_dip_fraction": (
-                ep.alone_dip_sum / ep.alone_dip_s if ep.alone_dip_s > 0 else NAN
-            ),
-            "recent_pulse_strength": pulse,
-            "alone_pulse_strength": (
-                ep.alone_pulse_sum / ep.alone_pulse_s if ep.alone_pulse_s > 0 else NAN
-            ),
-        }
-
-    def _coactive_share(self, tr: _Track, i: int, j: int) -> float:
-        """Return the share of valid history frames [i, j) with the other muscle co-active.
-
-        Co-active: above its own onset threshold and at least ``coact_level`` of this
-        muscle's envelope in uV (crosstalk is a share of this muscle's signal, volume
-        conduction, whatever either channel's own floor). NaN with no valid frame.
-        """
-        h, c, o = self._hist, tr.index, tr.other
-        assert o is not None
-        valid = h.valid[i:j]
-        n_ok = int(valid.sum())
-        if not n_ok:
-            return NAN
-        env_o = h.env[i:j, o]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            act_o = valid & (env_o / h.base[i:j, o] > self.config.onset.on_ratio) & (
-                env_o >= self.config.episode.coact_level * h.env[i:j, c])
-        return float(act_o.sum()) / n_ok
 
     def _acc_features(self, ep: Episode, cur_end_s: float, now_s: float,
                       acc_ok: bool) -> dict[str, float]:
@@ -723,10 +647,11 @@ class Detector:
         cfg = self.config.accel
         if cur_end_s > ep.acc_cursor_s:
             dyn, tilt = acc.window(ep.acc_cursor_s, cur_end_s)
+            # The sums as ndarray.sum and np.sum run them, without their Python layers.
             ep.acc.n += int(tilt.size)
-            ep.acc.upright += int((tilt < cfg.upright_max_tilt_deg).sum())
-            ep.acc.tilt_sum += float(tilt.sum())
-            ep.acc.dyn_sq += float(np.sum(dyn * dyn))
+            ep.acc.upright += int(np.count_nonzero(tilt < cfg.upright_max_tilt_deg))
+            ep.acc.tilt_sum += float(np.add.reduce(tilt))
+            ep.acc.dyn_sq += float(np.add.reduce(dyn * dyn, axis=None))
             ep.acc_cursor_s = cur_end_s
         if math.isnan(ep.acc_pre_g):
             ep.acc_pre_g = motion_rms_g(acc.dynamic(ep.start_s - cfg.pre_onset_s, ep.start_s))

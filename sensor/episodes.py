@@ -25,13 +25,16 @@ from sensor.features import NAN, burst_features, median_frequency_hz, safe_ratio
 # 1/20-octave bins (3.5 % resolution) without keeping every frame.
 _HIST_LO, _HIST_HI, _HIST_BINS = -2.0, 10.0, 240
 _HIST_WIDTH = (_HIST_HI - _HIST_LO) / _HIST_BINS
+_sum = np.add.reduce
 
 
 def _hist_add(hist: np.ndarray, ratios: np.ndarray) -> None:
     r = ratios[np.isfinite(ratios) & (ratios > 0)]
     if r.size == 0:
         return
-    idx = np.clip(((np.log2(r) - _HIST_LO) / _HIST_WIDTH).astype(np.int64), 0, _HIST_BINS - 1)
+    idx = ((np.log2(r) - _HIST_LO) / _HIST_WIDTH).astype(np.int64)
+    # np.clip's result for integers, without its per-call wrapper (twice per update).
+    idx = np.minimum(np.maximum(idx, 0), _HIST_BINS - 1)
     hist += np.bincount(idx, minlength=_HIST_BINS)
 
 
@@ -151,13 +154,15 @@ def commit_frames(
         raise RuntimeError("episode frames were dropped from history before being counted")
     fs = ep.frames
     valid = h.valid[i0:i1]
+    # Once per update: np.add.reduce is what ndarray.sum runs, without its Python layer,
+    # and np.count_nonzero counts a boolean mask as its sum does.
     fs.n += i1 - i0
-    fs.invalid += int((~valid).sum())
-    fs.sq_bp += float(h.sq_bp[i0:i1, c].sum())
-    fs.sq_clean += float(h.sq_clean[i0:i1, c].sum())
-    fs.lf2 += float(h.lf2[i0:i1, c].sum())
-    fs.clip += float(h.clip[i0:i1, c].sum())
-    fs.flat += int(h.flat[i0:i1, c].sum())
+    fs.invalid += valid.size - int(np.count_nonzero(valid))
+    fs.sq_bp += float(_sum(h.sq_bp[i0:i1, c]))
+    fs.sq_clean += float(_sum(h.sq_clean[i0:i1, c]))
+    fs.lf2 += float(_sum(h.lf2[i0:i1, c]))
+    fs.clip += float(_sum(h.clip[i0:i1, c]))
+    fs.flat += int(np.count_nonzero(h.flat[i0:i1, c]))
     base_c = h.base[i0:i1, c]
     rel_c = h.env[i0:i1, c] / base_c
     if o is not None:
@@ -165,13 +170,13 @@ def commit_frames(
         env_o = h.env[i0:i1, o]
         with np.errstate(invalid="ignore", divide="ignore"):
             rel_o = env_o / base_o
-        fs.coact += int((valid & (env_o > on_ratio * base_o)).sum())
+        fs.coact += int(np.count_nonzero(valid & (env_o > on_ratio * base_o)))
         _hist_add(fs.other_hist, rel_o[valid])
         ok = valid & np.isfinite(rel_o) & np.isfinite(rel_c)
         x, y = rel_c[ok], rel_o[ok]
         fs.pn += int(x.size)
-        fs.sx += float(x.sum())
-        fs.sy += float(y.sum())
+        fs.sx += float(_sum(x))
+        fs.sy += float(_sum(y))
         fs.sxx += float(np.dot(x, x))
         fs.syy += float(np.dot(y, y))
         fs.sxy += float(np.dot(x, y))
@@ -183,7 +188,7 @@ def commit_frames(
         bs = ep.bursts
         if rel.size:
             bs.n += int(rel.size)
-            bs.rel_sum += float(rel.sum())
+            bs.rel_sum += float(_sum(rel))
             bs.rel_sq += float(np.dot(rel, rel))
             bs.rel_peak = max(bs.rel_peak, float(rel.max()))
             _hist_add(bs.hist, rel)
