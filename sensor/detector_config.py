@@ -140,6 +140,11 @@ class EpisodeConfig:
                 f"end_quiet_s ({self.end_quiet_s}) must be >= 2 s: bursts less than 2 s "
                 "apart belong to one episode"
             )
+        if not 0 < self.pulse_low_hz < self.pulse_high_hz:
+            raise ValueError(
+                f"need 0 < pulse_low_hz < pulse_high_hz, got {self.pulse_low_hz} and "
+                f"{self.pulse_high_hz} Hz: the envelope pulse is read in that band"
+            )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import pytest
 from sensor import Detector, DetectorConfig
 from sensor.accel import rhythm
 from sensor.detector import FilterConfig
+from sensor.detector_config import EpisodeConfig
 from sensor.emg_frontend import EmgFrontEnd
 from sensor.records import EpisodePhase, EpisodeUpdate, SignalGroup
 from tests.sensor.synth import ACC_FS_HZ, FS_HZ, add_bursts, blocks, interleave, rest_emg, run
@@ -151,3 +152,9 @@ def test_the_envelope_pulse_tells_a_tremor_from_a_hold_and_from_jerks(
     else:
         assert max(recent) < 0.45, recent
         assert alone < 0.3
+
+
+@pytest.mark.parametrize(("low", "high"), [(0.0, 4.0), (4.0, 2.0), (3.0, 3.0)])
+def test_an_empty_or_upside_down_pulse_band_is_refused(low: float, high: float) -> None:
+    with pytest.raises(ValueError, match="pulse_low_hz"):
+        EpisodeConfig(pulse_low_hz=low, pulse_high_hz=high)
