@@ -82,8 +82,9 @@ class RuleParams:
     # ... or the muscle's own envelope pulses at 2-4 Hz, faster than a clonic cramp jerks
     # (the Detector's recent/alone_pulse_strength): above this the bursts are a tremor's,
     # merged by the envelope into what would read as a sustained hold. A cramp's envelope
-    # (motor units firing irregularly, Minetto 2009) shows no such rhythm: its strength
-    # stays near chance for a 3 s window (< ~0.45) (inference).
+    # (motor units firing irregularly, Minetto 2009) shows no such rhythm: one 3 s window
+    # reaches ~0.45 by chance, seldom ~0.65, so its average over the time alone is read
+    # (inference; docs/detection-families.md "The pulse of a tremor").
     tremor_pulse_strength: float = 0.55
 
     # --- walking after waking: upright, alternating calf/shin at step rate, rhythmic
