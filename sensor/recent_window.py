@@ -97,13 +97,12 @@ class RecentFeatures:
             ep.alone_run_s += dt
             ep.alone_max_s = max(ep.alone_max_s, ep.alone_run_s)
             if dt > 0:
-                self._measure_shape(h, w)
-                assert w.dip is not None and w.pulse is not None
-                if math.isfinite(w.dip):
-                    ep.alone_dip_sum += w.dip * dt
+                dip, pulse = self._dip(h, w), self._pulse(h, w)
+                if math.isfinite(dip):
+                    ep.alone_dip_sum += dip * dt
                     ep.alone_dip_s += dt
-                if math.isfinite(w.pulse):
-                    ep.alone_pulse_sum += w.pulse * dt
+                if math.isfinite(pulse):
+                    ep.alone_pulse_sum += pulse * dt
                     ep.alone_pulse_s += dt
         else:
             ep.alone_run_s = 0.0
@@ -127,22 +126,34 @@ class RecentFeatures:
             w.motion = motion_rms_g(acc.dynamic(w.t - self.config.recent_window_s, w.t))
         return w.motion
 
-    def _measure_shape(self, h: FrameHistory, w: RecentWindow) -> None:
-        """Set the window's relaxation share and envelope pulse (from the onset on)."""
-        if w.dip is not None:
-            return
+    def _onset_envelope(self, h: FrameHistory, w: RecentWindow) -> tuple[np.ndarray, bool]:
+        """Return the window's valid envelope from the onset on, and whether it starts there."""
         k0 = max(w.k_from, w.k_onset)
         i0, i1 = k0 - h.k0, w.k_to - h.k0
-        env_c = h.env[i0:i1, w.c][h.valid[i0:i1]]
-        w.dip = w.pulse = NAN
-        if env_c.size:
-            cfg = self.config
-            # Relaxations: frames far below the window's contraction level, counted
-            # from the onset on (the rest before it is no relaxation).
-            w.dip = relaxed_fraction(env_c, cfg.dip_level * percentile_linear(env_c, 90),
-                                     self._dip_min_frames, from_onset=k0 == w.k_onset)
-            _, w.pulse = rhythm(env_c[:, None], 1.0 / self.hop_s, cfg.pulse_low_hz,
-                                cfg.pulse_high_hz)
+        return h.env[i0:i1, w.c][h.valid[i0:i1]], k0 == w.k_onset
+
+    def _dip(self, h: FrameHistory, w: RecentWindow) -> float:
+        """Return the window's relaxation share (from the onset on), measuring it once."""
+        if w.dip is None:
+            env_c, from_onset = self._onset_envelope(h, w)
+            w.dip = NAN
+            if env_c.size:
+                # Relaxations: frames far below the window's contraction level, counted
+                # from the onset on (the rest before it is no relaxation).
+                cfg = self.config
+                w.dip = relaxed_fraction(env_c, cfg.dip_level * percentile_linear(env_c, 90),
+                                         self._dip_min_frames, from_onset=from_onset)
+        return w.dip
+
+    def _pulse(self, h: FrameHistory, w: RecentWindow) -> float:
+        """Return the envelope's pulse over the window (from the onset on), measuring it once."""
+        if w.pulse is None:
+            env_c, _ = self._onset_envelope(h, w)
+            w.pulse = NAN
+            if env_c.size:
+                _, w.pulse = rhythm(env_c[:, None], 1.0 / self.hop_s, self.config.pulse_low_hz,
+                                    self.config.pulse_high_hz)
+        return w.pulse
 
     def fill(self, h: FrameHistory, acc: AccelStage | None, w: RecentWindow,
              features: dict[str, float]) -> None:
@@ -158,13 +169,11 @@ class RecentFeatures:
         if w.other_base is None:
             assert w.other is not None
             w.other_base = float(h.base[i1 - 1, w.other])
-        self._measure_shape(h, w)
-        assert w.pulse is not None
         features["recent_amp_rel"] = float(w.level)
         features["recent_coact_fraction"] = float(w.coact)
         features["recent_motion_g"] = float(self._motion(acc, w))
         features["other_baseline_uv"] = float(w.other_base)
-        features["recent_pulse_strength"] = float(w.pulse)
+        features["recent_pulse_strength"] = float(self._pulse(h, w))
 
     def _coactive_share(self, h: FrameHistory, c: int, o: int, i: int, j: int) -> float:
         """Return the share of valid history frames [i, j) with the other muscle co-active.
