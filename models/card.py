@@ -84,7 +84,10 @@ CRAMP_RULE: tuple[str, ...] = (
     "while it ran is none at its end either: what woke nobody is not logged as a cramp.",
     "- **Look-alikes, by their own course:** a stretch or a turn is motion-led, both "
     "muscles from the start, and ends with the motion; PLM is shin-led, 0.5-10 s, "
-    "periodic; walking is upright and rhythmic; a hypnic jerk lasts < 0.5 s; electrode "
+    "periodic; walking is upright and rhythmic, or, where no accelerometer tells the "
+    "posture, calf and shin take turns at the step rate (the shin firing while the calf "
+    f"rests for >= {_RULE.walking_shin_alone:.0%} of the episode, as in each step's swing); "
+    "a hypnic jerk lasts < 0.5 s; electrode "
     "trouble shows mains, clipping, a flat line or low-frequency junk.",
     "- **A step of the noise floor is not a cramp** (`sensor.baseline`): a level up to "
     f"{_BASE.step_max_ratio:g}x the old floor, or up to {_BASE.step_max_uv:g} uV whatever "

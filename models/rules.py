@@ -93,6 +93,12 @@ class RuleParams:
     walking_upright: float = 0.5  # acc_upright above this is upright
     walking_rate_min_hz: float = 0.5
     walking_rate_max_hz: float = 2.5
+    # ... calf and shin taking turns: the shin fires while the calf rests (the swing
+    # phase, tibialis anterior ~30-40 % of each stride, the calf quiet then) for at least
+    # this share of the episode. A cramp's shin fires on its own only once the sleeper
+    # pulls the toes up between jerks (inference; docs/detection-families.md "Taking
+    # turns").
+    walking_shin_alone: float = 0.1
     # Acceleration autocorrelation peak of a gait; a still leg's sensor noise reaches ~0.25
     # (inference).
     walking_rhythm_strength: float = 0.4
@@ -354,11 +360,15 @@ class RuleClassifier:
                        _above(rel * base_uv, p.cramp_min_amp_uv, p.width_amp_uv, 0.0))
 
         loud = loud_at(amp, 0.7)
+        calf_step_rate = _within(rate, p.walking_rate_min_hz, p.walking_rate_max_hz,
+                                 p.width_rate_hz, 0.0)
         step_rate = max(
             _within(rhythm_hz, p.walking_rate_min_hz, p.walking_rate_max_hz, p.width_rate_hz, 0.0)
             * _above(rhythm_strength, p.walking_rhythm_strength, p.width_ratio, 0.0),
-            _within(rate, p.walking_rate_min_hz, p.walking_rate_max_hz, p.width_rate_hz, 0.0)
-            * _above(alternation, p.walking_alternation, p.width_ratio, 0.0),
+            calf_step_rate * max(
+                _above(alternation, p.walking_alternation, p.width_ratio, 0.0),
+                _above(g("other_alone_fraction"), p.walking_shin_alone, p.width_ratio / 4, 0.0),
+            ),
         )
         many_bursts = _above(bursts, p.clonic_min_bursts - 0.5, p.width_count, 0.0)
         not_junk = 1.0 - artifact

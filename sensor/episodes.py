@@ -58,6 +58,7 @@ class FrameStats:
     clip: float = 0.0
     flat: int = 0
     coact: int = 0
+    other_alone: int = 0  # frames with the other channel active and this one resting
     other_hist: np.ndarray = field(default_factory=lambda: np.zeros(_HIST_BINS))
     # Pearson sums of (this, other) envelope/baseline for the alternation index.
     pn: int = 0
@@ -170,7 +171,9 @@ def commit_frames(
         env_o = h.env[i0:i1, o]
         with np.errstate(invalid="ignore", divide="ignore"):
             rel_o = env_o / base_o
-        fs.coact += int(np.count_nonzero(valid & (env_o > on_ratio * base_o)))
+        other_on = valid & (env_o > on_ratio * base_o)
+        fs.coact += int(np.count_nonzero(other_on))
+        fs.other_alone += int(np.count_nonzero(other_on & (rel_c <= on_ratio)))
         _hist_add(fs.other_hist, rel_o[valid])
         ok = valid & np.isfinite(rel_o) & np.isfinite(rel_c)
         x, y = rel_c[ok], rel_o[ok]
@@ -233,6 +236,7 @@ def emg_features(
     if has_other and fs.n:
         out["coact_rel"] = _hist_median(fs.other_hist)
         out["coact_fraction"] = safe_ratio(fs.coact, fs.n - fs.invalid)
+        out["other_alone_fraction"] = safe_ratio(fs.other_alone, fs.n - fs.invalid)
         alt = NAN
         if fs.pn >= 3:
             cov = fs.sxy / fs.pn - (fs.sx / fs.pn) * (fs.sy / fs.pn)
@@ -244,6 +248,7 @@ def emg_features(
     else:
         out["coact_rel"] = NAN
         out["coact_fraction"] = NAN
+        out["other_alone_fraction"] = NAN
         out["alternation"] = NAN
     out["gap_s"] = ep.gap_s + fs.invalid * hop_s
     out["baseline_uv"] = ep.baseline_uv

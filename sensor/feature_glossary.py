@@ -100,6 +100,8 @@ GLOSSARY: dict[str, FeatureEntry] = {
          "x rest"),
         ("other_baseline_uv", "Other muscle's resting level (noise floor)", "µV"),
         ("alternation", "Calf and shin taking turns (as in walking or tremor)", "0–1"),
+        ("other_alone_fraction", "Share of the episode the other muscle fired while this "
+         "one rested (taking turns, as in walking)", *PERCENT),
         ("recent_active_fraction", "Share of the last 3 s this muscle was active", *PERCENT),
         ("recent_amp_rel", "This muscle's typical strength in the last 3 s", "x rest"),
         ("recent_coact_fraction", "Share of the last 3 s the other muscle was active too",

@@ -37,6 +37,8 @@ FEATURES: dict[str, str] = {
     "coact_fraction": "0..1, fraction of episode time the other channel is active too",
     "lead_s": "s, this onset minus the nearest other-channel burst onset within 2 s (NaN none)",
     "alternation": "0..1, anti-phase of the two envelopes: max(0, -Pearson r)",
+    "other_alone_fraction": "0..1, fraction of episode time the other channel is active while "
+    "this one rests (taking turns, as calf and shin do in walking)",
     "acc_upright": "0..1, fraction of episode time the shank is upright (tilt < 45 deg)",
     "acc_tilt_deg": "deg, mean angle of the shank to vertical (90 = lying)",
     "acc_motion_pre_g": "g, RMS dynamic acceleration in the 2 s before onset",

@@ -203,6 +203,31 @@ def test_without_an_accelerometer_the_calf_must_go_on_alone_for_longer() -> None
     assert RULES.classify(cases.tonic(20.0, final=False, **no_acc)).kind.is_cramp
 
 
+def test_without_an_accelerometer_calf_and_shin_taking_turns_is_walking() -> None:
+    # Three calf bursts at step rate, 3 s in, on a night without an accelerometer.
+    no_acc = dict.fromkeys(
+        ("recent_motion_g", "acc_upright", "acc_motion_onset_g", "acc_motion_pre_g",
+         "acc_motion_during_g", "acc_rhythm_hz", "acc_rhythm_strength"), math.nan)
+    bursts = dict(burst_count=3.0, burst_rate_hz=0.9, burst_duration_median_s=0.5,
+                  burst_duration_max_s=0.6, gap_median_s=0.6, interval_cv=0.35,
+                  duty_cycle=0.45, coact_fraction=0.25, coact_rel=4.0,
+                  onset_coact_fraction=0.05, alternation=0.3, alone_s=1.0,
+                  recent_amp_rel=12.0)
+    # The shin firing while the calf rests (each step's swing): walking, not a cramp.
+    steps = RULES.classify(cases.clonic(3.3, final=False, **no_acc, **bursts,
+                                        other_alone_fraction=0.3))
+    assert steps.kind is EventKind.WALKING
+    # The same calf bursts with the shin quiet between them: a clonic cramp.
+    jerks = RULES.classify(cases.clonic(3.3, final=False, **no_acc, **bursts,
+                                        other_alone_fraction=0.0))
+    assert jerks.kind is EventKind.CLONIC
+    # A calf that goes on alone long after is a cramp whose sleeper pulls the toes up
+    # between its jerks.
+    persisting = {**bursts, "alone_s": 9.0}
+    assert RULES.classify(cases.clonic(12.0, final=False, **no_acc, **persisting,
+                                       other_alone_fraction=0.3)).kind.is_cramp
+
+
 def test_without_an_accelerometer_both_muscles_at_the_start_is_voluntary() -> None:
     # A walk or stretch: both muscles from the start, the shin thinning out later.
     later_alone = dict(coact_fraction=0.3, coact_rel=3.0, alone_s=0.0, recent_amp_rel=12.0)

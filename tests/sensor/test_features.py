@@ -42,6 +42,9 @@ def test_cocontraction_vs_alternation() -> None:
     assert stretch.features["coact_rel"] > 5
     assert stretch.features["lead_s"] == pytest.approx(-0.3, abs=0.05)  # calf first
     assert walk.features["alternation"] > 0.3 > stretch.features["alternation"]
+    # The shin fires while the calf rests in each step; in the stretch only alongside it.
+    assert walk.features["other_alone_fraction"] > 0.3
+    assert stretch.features["other_alone_fraction"] < 0.1
     assert walk.features["burst_count"] == 12
     assert walk.features["interval_cv"] < 0.1  # regular steps
 
@@ -58,6 +61,7 @@ def test_co_activation_at_the_start_is_kept_apart_from_the_response() -> None:
     cramp, stretch = _closed_by_channel(out)["EMG R Gastroc"][:2]
     assert cramp.features["onset_coact_fraction"] < 0.1
     assert cramp.features["coact_fraction"] > 0.4  # the response, later
+    assert cramp.features["other_alone_fraction"] < 0.05  # ... while the calf holds on
     assert stretch.features["onset_coact_fraction"] > 0.8
     assert stretch.features["coact_fraction"] < 0.3
 
