@@ -278,7 +278,8 @@ class EdfRecording:
                     "the file is damaged"
                 ) from None
             for column, (h, values) in enumerate(zip(headers, columns, strict=True)):
-                values *= h.to_group_unit
+                if h.to_group_unit != 1.0:  # x * 1.0 is x: a signal already in uV or g
+                    values *= h.to_group_unit
                 out[:, column] = values
             return out
         for column, h in enumerate(headers):
