@@ -149,6 +149,7 @@ class EmgFrontEnd:
         )
         self._tkeo_prev: np.ndarray | None = None
         self._raw_prev: np.ndarray | None = None
+        self._rails_carried = False  # the reducer's partial hop may hold rail samples
         self._buffers: dict[str, np.ndarray] = {}  # see _work()
         self._seg_carry = np.zeros((self.n_ch, 0, self.hop))
         self._seg_env_carry = np.zeros((0, self.n_ch))
@@ -177,6 +178,7 @@ class EmgFrontEnd:
         self.baseline.restart_segment()
         self._tkeo_prev = None
         self._raw_prev = None
+        self._rails_carried = False
         self._seg_carry = np.zeros((self.n_ch, 0, self.hop))
         self._seg_env_carry = np.zeros((0, self.n_ch))
         self._run_t0 = t0_s
@@ -272,25 +274,25 @@ class EmgFrontEnd:
         clean = self.notch.process(bp, out=self._work("clean", n)) if self.notch is not None else bp
         psi, self._tkeo_prev = tkeo_delayed(clean, self._tkeo_prev, out=self._work("psi", n),
                                             scratch=self._work("scratch", n))
-        prev_raw = raw[:, :1] if self._raw_prev is None else self._raw_prev
-        self._raw_prev = raw[:, -1:].copy()
         cfg = self.cfg.features
-        # A sample equal to the one before it and beyond clip_min_uv sits at a rail.
-        loud = np.abs(raw, out=self._work("scratch", n)) >= cfg.clip_min_uv
-        if loud.any():
-            loud &= np.concatenate([prev_raw, raw[:, :-1]], axis=1) == raw
-            clipped = loud.astype(np.float64)
-        else:  # the usual quiet night: skip the comparison
-            clipped = self._work("zeros", n, np.zeros)  # never written to
+        clipped, rails = self._rail_samples(raw)
         n_hops, (h_raw, h_bp, h_clean, h_psi, h_clip) = self.reducer.split(
             raw, bp, clean, psi, clipped
         )
-        if n_hops == 0:
-            return out
-        hop = self.hop
         # Per-hop reductions as matrix products over contiguous rows (much faster than
         # ufunc reductions over a short last axis), then frames as (n_hops, n_channels).
         mean_w = self._mean_weights
+        if rails.size or self._rails_carried:
+            clip = (h_clip @ mean_w).T
+        else:  # no rail sample in these hops: their shares are exact zeros
+            clip = np.zeros((n_hops, self.n_ch))
+        # The partial hop carried to the next block may hold rail samples of this one,
+        # or of earlier ones when no hop was completed.
+        self._rails_carried = bool(rails.size) or (self._rails_carried and n_hops == 0)
+        clipped.reshape(-1)[rails] = 0.0  # the buffer is all zeros again
+        if n_hops == 0:
+            return out
+        hop = self.hop
         sq_bp = (np.einsum("chs,chs->ch", h_bp, h_bp) / hop).T
         sq_clean = (np.einsum("chs,chs->ch", h_clean, h_clean) / hop).T
         psi_mean = (h_psi @ mean_w).T
@@ -299,7 +301,6 @@ class EmgFrontEnd:
         # Hop standard deviation of the raw signal (a flat line does not move).
         raw_var = np.maximum(raw_sq - raw_mean * raw_mean, 0.0)
         flat = (raw_var < cfg.flat_std_uv**2).T
-        clip = (h_clip @ mean_w).T
         env_sums, env_counts = self.env_sum.process(sq_clean)
         env = np.sqrt(env_sums / env_counts[:, None])
         method = self.cfg.envelope.onset_method
@@ -321,6 +322,30 @@ class EmgFrontEnd:
         self.next_k += n_hops
         out.append(batch)
         return out
+
+    def _rail_samples(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (1.0 where a sample sits at a clipping rail, else 0.0; their flat indices).
+
+        A sample equal to the one before it and beyond clip_min_uv sits at a rail. Loud
+        samples are few (activity is rare), so only they are compared with their
+        predecessors; the array returned is a kept all-zero buffer with ones written at
+        the rails, which the caller zeroes again once the block's hops are reduced.
+        """
+        n = raw.shape[1]
+        prev = raw[:, :1] if self._raw_prev is None else self._raw_prev
+        self._raw_prev = raw[:, -1:].copy()
+        clipped = self._work("zeros", n, np.zeros)
+        flat = raw.reshape(-1)
+        loud = np.flatnonzero(np.abs(raw, out=self._work("scratch", n))
+                              >= self.cfg.features.clip_min_uv)
+        if not loud.size:  # the usual quiet block
+            return clipped, loud
+        before = flat[loud - 1]  # index -1 (the first sample) is replaced just below
+        first = loud % n == 0  # a channel's first sample: compared with the last block's
+        before[first] = prev[loud[first] // n, 0]
+        rails = loud[flat[loud] == before]
+        clipped.reshape(-1)[rails] = 1.0
+        return clipped, rails
 
     def _spectra(self, batch: FrameBatch, h_clean: np.ndarray, run_idx: np.ndarray) -> None:
         # Segments of seg_frames hops on the run's grid; only segments whose mean

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 import numpy as np
 
 from sensor.emg_frontend import FrameBatch
@@ -14,6 +16,9 @@ class FrameHistory:
         self.k0 = 0  # global index of the first kept frame
         self.n = 0  # kept frames
         self.spectra: dict[int, np.ndarray] = {}
+        # The keys of ``spectra`` in increasing order (frames arrive in order), so a
+        # range of them is found by bisection, not by a scan of every kept spectrum.
+        self._spectra_keys: list[int] = []
         # Preallocated buffers written in place (a 20 ms block adds 2 frames: copying the
         # whole history per block would cost more than the filtering).
         self._buf: dict[str, np.ndarray] = {}
@@ -46,6 +51,7 @@ class FrameHistory:
         self._views()
         if batch.spectra:
             self.spectra.update(batch.spectra)
+            self._spectra_keys.extend(sorted(batch.spectra))
 
     def _views(self) -> None:
         a, b = self._start, self._start + self.n
@@ -61,11 +67,15 @@ class FrameHistory:
         self.n -= drop
         self._views()
         if self.spectra:
-            for key in [key for key in self.spectra if key < self.k0]:
+            gone = bisect_left(self._spectra_keys, self.k0)
+            for key in self._spectra_keys[:gone]:
                 del self.spectra[key]
+            del self._spectra_keys[:gone]
 
     def spectra_keys(self, k_from: int, k_to: int) -> list[int]:
-        return sorted(key for key in self.spectra if k_from <= key <= k_to)
+        """Return the frames in [k_from, k_to] that have a spectrum, in increasing order."""
+        keys = self._spectra_keys
+        return keys[bisect_left(keys, k_from) : bisect_right(keys, k_to)]
 
 
 def split_batch(batch: FrameBatch, n: int) -> tuple[FrameBatch, FrameBatch]:

@@ -74,22 +74,32 @@ class RecordReader:
         # The records last read: a chunk's EMG and accelerometer lie in the same records,
         # read from the file once.
         self._last: tuple[int, np.ndarray] | None = None
+        # The memory they were read into, kept for the next read of as many records:
+        # fresh pages for every chunk cost as much as the copy from the file.
+        self._space = np.empty(0, dtype="<i2")
 
     def close(self) -> None:
         self._fh.close()
 
     def _records(self, first: int, count: int) -> np.ndarray:
-        """Return records [first, first + count) as (count, samples per record) int16."""
+        """Return records [first, first + count) as (count, samples per record) int16.
+
+        The array is valid until the next read of other records (its memory is reused).
+        """
         if self._last is not None:
             at, records = self._last
             if at <= first and first + count <= at + records.shape[0]:
                 return records[first - at : first - at + count]
         h = self.header
+        n = count * self._record_samples
+        if self._space.size != n:
+            self._space = np.empty(n, dtype="<i2")
+        self._last = None  # its records are being overwritten
         self._fh.seek(h.header_bytes + first * h.record_bytes)
-        raw = np.fromfile(self._fh, dtype="<i2", count=count * self._record_samples)
-        if raw.size != count * self._record_samples:
-            raise OSError(f"read {raw.size} of {count * self._record_samples} samples")
-        records = raw.reshape(count, self._record_samples)
+        got = self._fh.readinto(memoryview(self._space).cast("B")) // EDF_SAMPLE_BYTES
+        if got != n:
+            raise OSError(f"read {got} of {n} samples")
+        records = self._space.reshape(count, self._record_samples)
         self._last = (first, records)
         return records
 

@@ -46,10 +46,11 @@ def test_each_command_builds_its_options_when_used(
 
 
 def test_deferred_defaults_reach_the_parsed_arguments() -> None:
+    from crampwatch.recordings.edf_reader import DEFAULT_CHUNK_S
     from models import DEFAULT_CLASSIFIER
 
     args = build_parser().parse_args(["replay", "night.edf"])
-    assert args.classifier == DEFAULT_CLASSIFIER and args.chunk == 10.0
+    assert args.classifier == DEFAULT_CLASSIFIER and args.chunk == DEFAULT_CHUNK_S
     args = build_parser().parse_args(["band", "--serial"])
     assert args.device_id and args.speed == 1.0
 
