@@ -108,6 +108,9 @@ def ingest_events(db: Session, night: Night, events: Sequence[EventIn]) -> Inges
                 select(EventRow)
                 .where(EventRow.sleeper_id == night.sleeper_id, EventRow.event_id.in_(stored_ids))
                 .options(selectinload(EventRow.envelope))
+                # Rows locked in one order by every upload: two hubs sending the same
+                # batch then wait for each other instead of deadlocking.
+                .order_by(EventRow.id)
                 .with_for_update()
                 .execution_options(populate_existing=True)
             )
